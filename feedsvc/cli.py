@@ -1,0 +1,152 @@
+"""The `feedsvc` command: serve, schedule, ingest, check, status."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from feedsvc import __version__
+from feedsvc.config import Config, ConfigError, load, resolve_path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, load the config and run one command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose
+        else logging.WARNING
+        if args.command == "ingest"
+        else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    path = resolve_path(args.config)
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        print(f"feedsvc: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return COMMANDS[args.command](config, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedsvc", description="Feeds from topic listing pages.")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: $FEEDSVC_CONFIG or ./config.toml)"
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log debug detail")
+    parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve feeds with gunicorn and run the scheduler")
+    serve.add_argument("--host", help="address to bind (default: [service] host)")
+    serve.add_argument("--port", type=int, help="port to bind (default: [service] port)")
+    serve.add_argument("--workers", type=int, help="gunicorn workers (default: [service] workers)")
+    serve.add_argument("--no-scheduler", action="store_true", help="serve only; ingest elsewhere")
+    commands.add_parser("schedule", help="run only the scheduler (one per deployment)")
+    ingest = commands.add_parser("ingest", help="ingest every source now, one line per source")
+    ingest.add_argument("--topic", metavar="SLUG", help="only this topic's sources")
+    commands.add_parser("check", help="validate the config file and exit")
+    commands.add_parser("status", help="print every source with its last success and error")
+    return parser
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.server import serve
+
+    serve(
+        config,
+        host=args.host or config.service.host,
+        port=args.port or config.service.port,
+        workers=args.workers or config.service.workers,
+        scheduler=not args.no_scheduler,
+    )
+    return EXIT_OK
+
+
+def cmd_schedule(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.schedule import run_scheduler
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_scheduler(config)
+    return EXIT_OK
+
+
+def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.ingest import ingest, make_fetcher
+    from feedsvc.store import Store
+
+    if args.topic and config.topic(args.topic) is None:
+        known = ", ".join(t.slug for t in config.topics)
+        print(f"feedsvc: unknown topic {args.topic!r}; expected one of: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store(config.service.database)
+    store.create_schema()
+    fetcher = make_fetcher(config)
+    try:
+        reports = ingest(store, fetcher, config, args.topic)
+    finally:
+        fetcher.close()
+        store.close()
+    for report in reports:
+        print(report.line())
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    sources = sum(len(topic.sources) for topic in config.topics)
+    print(f"{config.path}: OK: {len(config.topics)} topics, {sources} sources")
+    for topic in config.topics:
+        for source in topic.sources:
+            preset = f" (preset {source.preset})" if source.preset else ""
+            print(f"  {topic.slug}: {source.url}{preset}")
+    return EXIT_OK
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.store import Store
+
+    store = Store(config.service.database)
+    store.create_schema()
+    statuses = {(s.topic, s.url): s for s in store.sources()}
+    store.close()
+    failing = False
+    for topic in config.topics:
+        for source in topic.sources:
+            status = statuses.get((topic.slug, source.url))
+            if status is None or status.last_attempt_at is None:
+                print(f"{topic.slug} {source.url}: never ingested")
+                continue
+            failing |= status.last_error is not None
+            state = "FAILING" if status.last_error else "ok"
+            print(
+                f"{topic.slug} {source.url}: {state} last_success={_when(status.last_success_at)} "
+                f"items_on_page={status.items_on_page} items_found={status.items_found}"
+                + (
+                    f" failing_since={_when(status.failing_since)} error={status.last_error}"
+                    if status.last_error
+                    else ""
+                )
+            )
+    return EXIT_FAILED if failing else EXIT_OK
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat() if value else "never"
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "schedule": cmd_schedule,
+    "ingest": cmd_ingest,
+    "check": cmd_check,
+    "status": cmd_status,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

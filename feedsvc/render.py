@@ -1,0 +1,204 @@
+"""Render a feed document to bytes: one renderer per format, in a registry. Pure.
+
+feedgen writes RSS 2.0 and Atom 1.0; JSON Feed 1.1 is plain JSON. Every date is
+explicit (feedgen would otherwise stamp "now" and change the bytes on each render).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedEntry, FeedGenerator
+from feedgen.util import xml_elem
+
+from feedsvc import __version__
+from feedsvc.store import StoredItem
+
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+@dataclass(frozen=True)
+class FeedDoc:
+    """Everything a renderer needs: feed metadata, its URLs and its entries, newest first."""
+
+    id: str
+    title: str
+    description: str
+    home_url: str
+    urls: dict[str, str]
+    updated: datetime
+    ttl_minutes: int
+    author: str
+    types_url: str
+    topics_url: str
+    entries: Sequence[StoredItem]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A feed format: its file extension, media type and renderer."""
+
+    name: str
+    media_type: str
+    render: Callable[[FeedDoc], bytes]
+
+
+def render_rss(doc: FeedDoc) -> bytes:
+    """RSS 2.0 with content:encoded, media:* and an enclosure per image."""
+    return _feedgen(doc, "rss").rss_str(pretty=True)
+
+
+def render_atom(doc: FeedDoc) -> bytes:
+    """Atom 1.0 with html summary and content and media:* per image."""
+    return _feedgen(doc, "atom").atom_str(pretty=True)
+
+
+def render_json(doc: FeedDoc) -> bytes:
+    """JSON Feed 1.1 with the same ids, dates and images as the XML formats."""
+    feed = {
+        "version": JSON_FEED_VERSION,
+        "title": doc.title,
+        "home_page_url": doc.home_url,
+        "feed_url": doc.urls["json"],
+        "description": doc.description,
+        "authors": [{"name": doc.author, "url": doc.home_url}],
+        "language": "en",
+        "items": [_json_item(item) for item in doc.entries],
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+FORMATS: dict[str, Format] = {
+    "rss": Format("rss", "application/rss+xml; charset=utf-8", render_rss),
+    "atom": Format("atom", "application/atom+xml; charset=utf-8", render_atom),
+    "json": Format("json", "application/feed+json; charset=utf-8", render_json),
+}
+
+
+def entry_html(item: StoredItem) -> str:
+    """Body of content:encoded and Atom content: the image with its caption, then the summary."""
+    parts = []
+    if item.image_url:
+        alt = html.escape(item.image_caption or "", quote=True)
+        parts.append(f'<figure><img src="{html.escape(item.image_url, quote=True)}" alt="{alt}">')
+        if item.image_caption:
+            parts.append(f"<figcaption>{html.escape(item.image_caption)}</figcaption>")
+        parts.append("</figure>")
+    if item.summary_html:
+        parts.append(f"<p>{item.summary_html}</p>")
+    parts.append(
+        f'<p><a href="{html.escape(item.link, quote=True)}">{html.escape(item.type_label)}: '
+        f"{html.escape(item.title)}</a></p>"
+    )
+    return "".join(parts)
+
+
+def image_type(url: str) -> str:
+    """The image's media type guessed from its name; JPEG when the name says nothing."""
+    guessed, _ = mimetypes.guess_type(url.split("?")[0])
+    return guessed if guessed and guessed.startswith("image/") else "image/jpeg"
+
+
+def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.register_extension("media", _MediaFeed, _MediaEntry)
+    fg.id(doc.id)
+    fg.title(doc.title)
+    fg.subtitle(doc.description)
+    fg.author({"name": doc.author, "uri": doc.home_url})
+    for name, url in doc.urls.items():
+        rel = "self" if name == fmt else "alternate"
+        fg.link(href=url, rel=rel, type=FORMATS[name].media_type.split(";")[0])
+    fg.link(href=doc.home_url, rel="alternate", type="text/html")  # last: RSS <link> takes it
+    fg.language("en")
+    fg.updated(doc.updated)
+    fg.lastBuildDate(doc.updated)
+    fg.ttl(doc.ttl_minutes)
+    fg.generator("feedsvc", version=__version__)
+    for item in doc.entries:
+        _entry(fg.add_entry(order="append"), item, doc, fmt)
+    return fg
+
+
+def _entry(fe: FeedEntry, item: StoredItem, doc: FeedDoc, fmt: str) -> None:
+    fe.guid(item.guid, permalink=True)
+    fe.title(item.title)
+    fe.link(href=item.link, rel="alternate")
+    fe.published(item.published)
+    fe.updated(item.updated)
+    fe.summary(item.summary_html or html.escape(item.title), type="html")
+    fe.content(entry_html(item), type="html")
+    categories = [{"term": item.type_slug, "label": item.type_label, "scheme": doc.types_url}]
+    categories += [{"term": topic, "scheme": doc.topics_url} for topic in item.topics]
+    fe.category(categories)
+    if item.image_url:
+        fe.media.image(item)
+        if fmt == "rss":  # Atom would turn it into a second alternate link (feedgen #135)
+            fe.enclosure(item.image_url, "0", image_type(item.image_url))
+
+
+def _json_item(item: StoredItem) -> dict:
+    entry = {
+        "id": item.guid,
+        "url": item.link,
+        "title": item.title,
+        "content_html": entry_html(item),
+        "summary": item.summary_text,
+        "date_published": item.published.isoformat(),
+        "date_modified": item.updated.isoformat(),
+        "tags": [item.type_label, *item.topics],
+    }
+    if item.image_url:
+        entry["image"] = item.image_url
+    return entry
+
+
+class _MediaFeed(BaseExtension):
+    """Declares the Media RSS namespace on the feed."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"media": MEDIA_NS}
+
+
+class _MediaEntry(BaseEntryExtension):
+    """media:content with the caption as media:description and the credit as media:credit.
+
+    feedgen's own media extension cannot write description or credit, which
+    newsletter tools and readers show under the image.
+    """
+
+    def __init__(self) -> None:
+        self._item: StoredItem | None = None
+
+    def image(self, item: StoredItem) -> None:
+        self._item = item
+
+    def _extend(self, entry: object) -> object:
+        item = self._item
+        if item is None or not item.image_url:
+            return entry
+        content = xml_elem(
+            f"{{{MEDIA_NS}}}content",
+            entry,
+            url=item.image_url,
+            medium="image",
+            type=image_type(item.image_url),
+        )
+        if item.image_caption:
+            description = xml_elem(f"{{{MEDIA_NS}}}description", content, type="plain")
+            description.text = item.image_caption
+        if item.image_credit:
+            credit = xml_elem(f"{{{MEDIA_NS}}}credit", content)
+            credit.text = item.image_credit
+        xml_elem(f"{{{MEDIA_NS}}}thumbnail", entry, url=item.image_url)
+        return entry
+
+    extend_rss = _extend
+    extend_atom = _extend

@@ -1,0 +1,98 @@
+"""One scheduler per deployment: every source ingested at start-up and then every interval."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import make_url
+
+from feedsvc.config import Config, SourceConfig, TopicConfig
+from feedsvc.ingest import ingest_source, make_fetcher
+from feedsvc.publish import publish_changed
+from feedsvc.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerLocked(Exception):
+    """Another scheduler already runs for this store."""
+
+
+def lock_path(config: Config) -> Path:
+    """The lock file beside the SQLite database (or beside the config for a server database)."""
+    url = make_url(config.service.database)
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        return Path(url.database + ".scheduler.lock")
+    return config.path.parent / ".feedsvc-scheduler.lock"
+
+
+@contextmanager
+def scheduler_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive file lock for as long as this scheduler runs; refuse a second one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SchedulerLocked(f"another scheduler holds {path}") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+def ingest_job(store: Store, config: Config, topic: TopicConfig, source: SourceConfig) -> None:
+    """The scheduled job of one source: ingest it, then render the feeds it changed."""
+    fetcher = make_fetcher(config)
+    try:
+        ingest_source(store, fetcher, config, topic, source)
+        publish_changed(store, config)
+    finally:
+        fetcher.close()
+
+
+def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
+    """A scheduler with one job per source, the first run due now."""
+    scheduler = BlockingScheduler(
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        timezone=UTC,
+    )
+    for topic in config.topics:
+        for source in topic.sources:
+            scheduler.add_job(
+                ingest_job,
+                IntervalTrigger(minutes=config.ingest.interval_minutes, timezone=UTC),
+                args=(store, config, topic, source),
+                id=f"{topic.slug} {source.url}",
+                name=f"ingest {topic.slug} {source.url}",
+                next_run_time=datetime.now(UTC),
+            )
+    return scheduler
+
+
+def run_scheduler(config: Config) -> None:
+    """Run the scheduler in this process until it is stopped, if no other holds the lock."""
+    store = Store(config.service.database)
+    store.create_schema()
+    try:
+        with scheduler_lock(lock_path(config)):
+            log.info(
+                "scheduler started: %d sources every %d min",
+                sum(len(t.sources) for t in config.topics),
+                config.ingest.interval_minutes,
+            )
+            build_scheduler(config, store).start()
+    except SchedulerLocked as exc:
+        log.warning("not scheduling: %s", exc)
+    finally:
+        store.close()

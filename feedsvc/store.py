@@ -1,0 +1,576 @@
+"""The item store: tables and every query; the only module that runs SQL.
+
+Items are never deleted. Each feed keeps an `order_key` index so that reading
+its newest N entries costs the same with a thousand items or a million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
+from feedsvc.feeds import FeedKey, affected_feeds
+from feedsvc.normalize import Item
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("topic", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("failing_since", UTCDateTime),
+    Column("items_on_page", Integer, nullable=False, default=0),
+    Column("items_found", Integer, nullable=False, default=0),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(64)),
+    UniqueConstraint("topic", "url"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guid", Text, nullable=False, unique=True),
+    Column("link", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary_html", Text, nullable=False),
+    Column("summary_text", Text, nullable=False),
+    Column("type_slug", String(100), nullable=False),
+    Column("type_label", String(200), nullable=False),
+    Column("image_url", Text),
+    Column("image_caption", Text),
+    Column("image_credit", Text),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("date_missing", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("order_key", String(40), nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Index("ix_items_type_order", "type_slug", "order_key"),
+    Index("ix_items_order", "order_key"),
+)
+
+topic_items = Table(
+    "topic_items",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("item_id", ForeignKey("items.id"), primary_key=True),
+    Column("type_slug", String(100), nullable=False),
+    Column("order_key", String(40), nullable=False),
+    Index("ix_topic_items_order", "topic", "order_key"),
+    Index("ix_topic_items_type_order", "topic", "type_slug", "order_key"),
+)
+
+types = Table(
+    "types",
+    metadata,
+    Column("slug", String(100), primary_key=True),
+    Column("label", String(200), nullable=False),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("dirty", Boolean, nullable=False, default=True),
+)
+
+rendered = Table(
+    "rendered",
+    metadata,
+    Column("feed_key", String(400), primary_key=True),
+    Column("format", String(20), primary_key=True),
+    Column("limit", Integer, primary_key=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("gzip_body", LargeBinary, nullable=False),
+    Column("etag", String(80), nullable=False),
+    Column("last_modified", UTCDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as a feed shows it."""
+
+    guid: str
+    link: str
+    title: str
+    summary_html: str
+    summary_text: str
+    type_slug: str
+    type_label: str
+    image_url: str | None
+    image_caption: str | None
+    image_credit: str | None
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    order_key: str
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """What an operator needs to know about one source."""
+
+    topic: str
+    url: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    failing_since: datetime | None
+    items_on_page: int
+    items_found: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one ingest did to the store."""
+
+    new: int
+    updated: int
+    unchanged: int
+    feeds: frozenset[FeedKey]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A feed's bytes as served, with the validators that go with them."""
+
+    body: bytes
+    gzip_body: bytes
+    etag: str
+    last_modified: datetime
+
+
+def order_key(published: datetime, run_id: int, position: int) -> str:
+    """Sorts newest first when descending: by date, then later ingests, then page order."""
+    return (
+        f"{published.astimezone(UTC):%Y%m%d%H%M%S}{run_id:010d}{99_999 - min(position, 99_999):05d}"
+    )
+
+
+class Store:
+    """The item store behind one SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create_schema(self) -> None:
+        """Create missing tables; safe to call at every start."""
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            from pathlib import Path
+
+            Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- ingest: the one write path for items ---------------------------------------------
+
+    def record_items(
+        self,
+        topic: str,
+        url: str,
+        found: Sequence[Item],
+        now: datetime,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+    ) -> Changes:
+        """Store the items of one successful fetch in one transaction and mark changed feeds."""
+        with self.engine.begin() as conn:
+            source_id = _source_id(conn, topic, url)
+            run_id = conn.execute(
+                insert(ingest_runs).values(source_id=source_id, started_at=now)
+            ).inserted_primary_key[0]
+            existing = {
+                row.guid: row
+                for row in conn.execute(
+                    select(
+                        items.c.id,
+                        items.c.guid,
+                        items.c.content_hash,
+                        items.c.type_slug,
+                        items.c.order_key,
+                    ).where(items.c.guid.in_([item.guid for item in found]))
+                )
+            }
+            linked = set(
+                conn.scalars(
+                    select(topic_items.c.item_id).where(
+                        topic_items.c.topic == topic,
+                        topic_items.c.item_id.in_([row.id for row in existing.values()]),
+                    )
+                )
+            )
+            new = updated = 0
+            touched_types: set[str] = set()
+            unchanged_ids: list[int] = []
+            for item in found:
+                row = existing.get(item.guid)
+                if row is None:
+                    item_id, key = _insert_item(conn, item, source_id, run_id, now)
+                    _link(conn, topic, item_id, item.type_slug, key)
+                    new += 1
+                    touched_types.add(item.type_slug)
+                    continue
+                if row.content_hash != item.content_hash():
+                    _update_item(conn, row.id, item, now)
+                    updated += 1
+                    touched_types |= {item.type_slug, row.type_slug}
+                else:
+                    unchanged_ids.append(row.id)
+                if row.id not in linked:
+                    _link(conn, topic, row.id, item.type_slug, row.order_key)
+                    touched_types.add(item.type_slug)
+            if unchanged_ids:
+                conn.execute(
+                    update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
+                )
+            for item in found:
+                _upsert_type(conn, item.type_slug, item.type_label)
+            changed = affected_feeds(topic, touched_types) if touched_types else set()
+            for key in changed:
+                _mark_dirty(conn, key, now)
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(
+                    last_attempt_at=now,
+                    last_success_at=now,
+                    last_error=None,
+                    failing_since=None,
+                    items_on_page=len(found),
+                    items_found=sources.c.items_found + new,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body_hash=body_hash,
+                )
+            )
+        return Changes(new, updated, len(found) - new - updated, frozenset(changed))
+
+    def record_unchanged(self, topic: str, url: str, now: datetime) -> None:
+        """The page was as before (304 or same bytes): only the source row changes."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == _source_id(conn, topic, url))
+                .values(
+                    last_attempt_at=now, last_success_at=now, last_error=None, failing_since=None
+                )
+            )
+
+    def record_failure(self, topic: str, url: str, error: str, now: datetime) -> None:
+        """A failed ingest: the source is marked failing; no item is touched."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == _source_id(conn, topic, url))
+                .values(
+                    last_attempt_at=now,
+                    last_error=error,
+                    failing_since=func.coalesce(sources.c.failing_since, now),
+                )
+            )
+
+    def ensure_sources(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Create a status row for every configured (topic, url) so /healthz lists each at once."""
+        with self.engine.begin() as conn:
+            for topic, url in pairs:
+                _source_id(conn, topic, url)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def source(self, topic: str, url: str) -> SourceStatus | None:
+        """The status of one source, or None before its first ingest."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(sources).where(sources.c.topic == topic, sources.c.url == url)
+            ).first()
+        return _status(row) if row else None
+
+    def sources(self) -> list[SourceStatus]:
+        """Every source's status, by topic and URL."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.topic, sources.c.url))
+            return [_status(row) for row in rows]
+
+    def type_labels(self) -> dict[str, str]:
+        """Every type seen so far, slug to display label."""
+        with self.engine.connect() as conn:
+            return {slug: label for slug, label in conn.execute(select(types.c.slug, types.c.label))}
+
+    def entries(self, key: FeedKey, limit: int) -> list[StoredItem]:
+        """The newest `limit` items of a feed, newest first, through an index."""
+        if key.topic:
+            scope = select(topic_items.c.item_id.label("id"), topic_items.c.order_key).where(
+                topic_items.c.topic == key.topic
+            )
+            if key.type:
+                scope = scope.where(topic_items.c.type_slug == key.type)
+            scope = scope.order_by(topic_items.c.order_key.desc())
+        else:
+            scope = select(items.c.id, items.c.order_key).where(items.c.type_slug == key.type)
+            scope = scope.order_by(items.c.order_key.desc())
+        page = scope.limit(limit).subquery()
+        query = select(items).join(page, page.c.id == items.c.id).order_by(items.c.order_key.desc())
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            memberships: dict[int, list[str]] = {}
+            for item_id, topic in conn.execute(
+                select(topic_items.c.item_id, topic_items.c.topic)
+                .where(topic_items.c.item_id.in_([row.id for row in rows]))
+                .order_by(topic_items.c.topic)
+            ):
+                memberships.setdefault(item_id, []).append(topic)
+        return [_stored_item(row, memberships.get(row.id, [])) for row in rows]
+
+    def count_items(self) -> int:
+        """How many items the store holds."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(items)) or 0
+
+    # -- rendered feeds ----------------------------------------------------------------------
+
+    def dirty_feeds(self) -> list[FeedKey]:
+        """Feeds whose items changed since they were last rendered."""
+        with self.engine.connect() as conn:
+            keys = conn.scalars(select(feeds.c.key).where(feeds.c.dirty).order_by(feeds.c.key))
+            return [FeedKey.from_path(key) for key in keys]
+
+    def feed_changed_at(self, key: FeedKey) -> datetime:
+        """When the feed's items last changed; the epoch for a feed that never had any."""
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(feeds.c.changed_at).where(feeds.c.key == key.path))
+        return value or EPOCH
+
+    def save_rendered(
+        self, key: FeedKey, outputs: dict[tuple[str, int], Rendered], *, replace_all: bool
+    ) -> None:
+        """Keep rendered bytes; `replace_all` drops other limits and clears the dirty mark."""
+        with self.engine.begin() as conn:
+            if replace_all:
+                conn.execute(rendered.delete().where(rendered.c.feed_key == key.path))
+                conn.execute(update(feeds).where(feeds.c.key == key.path).values(dirty=False))
+            for (fmt, limit), out in outputs.items():
+                values = dict(
+                    feed_key=key.path,
+                    format=fmt,
+                    limit=limit,
+                    body=out.body,
+                    gzip_body=out.gzip_body,
+                    etag=out.etag,
+                    last_modified=out.last_modified,
+                )
+                conn.execute(_upsert(conn, rendered, values, ["feed_key", "format", "limit"]))
+
+    def rendered(self, key: FeedKey, fmt: str, limit: int) -> Rendered | None:
+        """Rendered bytes of a feed, or None when it has not been rendered at this limit."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    rendered.c.body, rendered.c.gzip_body, rendered.c.etag, rendered.c.last_modified
+                ).where(
+                    rendered.c.feed_key == key.path,
+                    rendered.c.format == fmt,
+                    rendered.c.limit == limit,
+                )
+            ).first()
+        return Rendered(*row) if row else None
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    """WAL lets readers go on during an ingest; the busy timeout waits instead of failing."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upsert(conn: Connection, table: Table, values: dict, keys: list[str]):
+    """INSERT ... ON CONFLICT DO UPDATE in the dialect at hand (SQLite or PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        dialect_insert = sqlite_insert
+    statement = dialect_insert(table).values(**values)
+    changes = {k: v for k, v in values.items() if k not in keys}
+    if not changes:
+        return statement.on_conflict_do_nothing(index_elements=keys)
+    return statement.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+def _source_id(conn: Connection, topic: str, url: str) -> int:
+    conn.execute(_upsert(conn, sources, {"topic": topic, "url": url}, ["topic", "url"]))
+    return conn.scalar(select(sources.c.id).where(sources.c.topic == topic, sources.c.url == url))
+
+
+def _item_values(item: Item) -> dict:
+    return dict(
+        link=item.link,
+        title=item.title,
+        summary_html=item.summary_html,
+        summary_text=item.summary_text,
+        type_slug=item.type_slug,
+        type_label=item.type_label,
+        image_url=item.image_url,
+        image_caption=item.image_caption,
+        image_credit=item.image_credit,
+        content_hash=item.content_hash(),
+    )
+
+
+def _insert_item(
+    conn: Connection, item: Item, source_id: int, run_id: int, now: datetime
+) -> tuple[int, str]:
+    """Insert a new item; returns its id and order key. A missing date becomes first-seen, once."""
+    published = item.published or now
+    key = order_key(published, run_id, item.position)
+    item_id = conn.execute(
+        insert(items).values(
+            guid=item.guid,
+            published_at=published,
+            date_missing=item.published is None,
+            updated_at=published,
+            first_seen_at=now,
+            last_seen_at=now,
+            source_id=source_id,
+            order_key=key,
+            **_item_values(item),
+        )
+    ).inserted_primary_key[0]
+    return item_id, key
+
+
+def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> None:
+    """An edited item keeps its id, guid, date and place; only its content and `updated` move."""
+    conn.execute(
+        update(items)
+        .where(items.c.id == item_id)
+        .values(updated_at=now, last_seen_at=now, **_item_values(item))
+    )
+    conn.execute(
+        update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)
+    )
+
+
+def _link(conn: Connection, topic: str, item_id: int, type_slug: str, key: str) -> None:
+    conn.execute(
+        insert(topic_items).values(topic=topic, item_id=item_id, type_slug=type_slug, order_key=key)
+    )
+
+
+def _upsert_type(conn: Connection, slug: str, label: str) -> None:
+    conn.execute(_upsert(conn, types, {"slug": slug, "label": label}, ["slug"]))
+
+
+def _mark_dirty(conn: Connection, key: FeedKey, now: datetime) -> None:
+    conn.execute(_upsert(conn, feeds, {"key": key.path, "changed_at": now, "dirty": True}, ["key"]))
+
+
+def _status(row) -> SourceStatus:
+    return SourceStatus(
+        topic=row.topic,
+        url=row.url,
+        last_attempt_at=row.last_attempt_at,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        failing_since=row.failing_since,
+        items_on_page=row.items_on_page or 0,
+        items_found=row.items_found or 0,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+    )
+
+
+def _stored_item(row, topics: list[str]) -> StoredItem:
+    return StoredItem(
+        guid=row.guid,
+        link=row.link,
+        title=row.title,
+        summary_html=row.summary_html,
+        summary_text=row.summary_text,
+        type_slug=row.type_slug,
+        type_label=row.type_label,
+        image_url=row.image_url,
+        image_caption=row.image_caption,
+        image_credit=row.image_credit,
+        published=row.published_at,
+        updated=row.updated_at,
+        first_seen=row.first_seen_at,
+        order_key=row.order_key,
+        topics=tuple(topics),
+    )

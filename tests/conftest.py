@@ -1,0 +1,151 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from feedsvc.config import Config, load
+from feedsvc.ingest import SourceReport, ingest, make_fetcher
+from feedsvc.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = FIXTURES / "pages"
+TOPIC_PATH = "/topics/security-cooperation.html"
+
+
+def page(name: str) -> bytes:
+    """A fixture page's bytes."""
+    return (PAGES / name).read_bytes()
+
+
+def expected(name: str) -> list[dict]:
+    """A fixture page's expected items, written by hand from the seed capture."""
+    return json.loads((PAGES / name).read_text(encoding="utf-8"))
+
+
+@dataclass
+class Reply:
+    """What the fixture server answers for a path."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"})
+
+
+class PageServer:
+    """A threaded HTTP server on 127.0.0.1; tests set what each path answers and read the request log."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Reply | Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path)
+                if callable(route):
+                    route(self)
+                    return
+                reply = route or Reply(b"not found", 404, {"Content-Type": "text/plain"})
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(self, path: str, body: bytes, **kwargs: object) -> None:
+        self.routes[path] = Reply(body, **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[PageServer]:
+    srv = PageServer()
+    yield srv
+    srv.close()
+
+
+def write_config(tmp_path: Path, source_url: str, extra: str = "", source_extra: str = "") -> Path:
+    """A real config.toml in a temp folder, with one topic reading `source_url` with the preset."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[service]
+database = "sqlite:///var/feedsvc.sqlite3"
+base_url = "http://feeds.test"
+
+[ingest]
+interval_minutes = 30
+timeout_seconds = 5
+{extra}
+[[topics]]
+slug = "security-cooperation"
+title = "Security Cooperation"
+
+  [[topics.sources]]
+  url = "{source_url}"
+  preset = "rand-topic"
+  {source_extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: PageServer) -> Config:
+    """A config whose one source is the fixture server's topic page (2015 capture to start)."""
+    server.serve(TOPIC_PATH, page("rand-2015.html"))
+    return load(write_config(tmp_path, server.url(TOPIC_PATH)))
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    st = Store(config.service.database)
+    st.create_schema()
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def run_ingest(store: Store, config: Config) -> Callable[[], list[SourceReport]]:
+    """Run one real ingest pass (fetch over HTTP, store in SQLite, render) and return its reports."""
+
+    def run() -> list[SourceReport]:
+        fetcher = make_fetcher(config)
+        try:
+            return ingest(store, fetcher, config)
+        finally:
+            fetcher.close()
+
+    return run

@@ -1,0 +1,84 @@
+"""Extraction and normalization of the two real captures, item for item, against hand-written goldens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import FIXTURES, expected, page
+
+from feedsvc.config import Config, load
+from feedsvc.extract import extract
+from feedsvc.normalize import Context, normalize
+
+PAGE_URL = "https://www.rand.org/topics/security-cooperation.html"
+CAPTURES = [
+    ("rand-2015.html", "rand-2015.expected.json", "000_dbec25ed298fc97f.txt"),
+    ("rand-2024.html", "rand-2024.expected.json", "001_5e7bc54dc4cabc2d.txt"),
+]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Config:
+    """The shipped config.toml: its preset and time zone are what production uses."""
+    return load(FIXTURES.parent.parent / "config.toml")
+
+
+def items_of(name: str, config: Config) -> list:
+    source = config.topics[0].sources[0]
+    context = Context(PAGE_URL, source, config.types, datetime(2026, 1, 1, tzinfo=UTC))
+    return [normalize(raw, context) for raw in extract(page(name), source.selectors)]
+
+
+@pytest.mark.parametrize(("html", "golden", "seed"), CAPTURES)
+def test_every_item_matches_the_capture(html: str, golden: str, seed: str, shipped: Config) -> None:
+    items = items_of(html, shipped)
+    wanted = expected(golden)
+    assert len(items) == len(wanted)
+    for item, want in zip(items, wanted, strict=True):
+        assert item.title == want["title"]
+        assert item.link == item.guid == want["link"]
+        assert item.summary_text == want["summary"]
+        assert item.image_caption == want["image_caption"]
+        assert item.image_url == want["image_url"]
+        local = item.published.astimezone(ZoneInfo("America/Los_Angeles"))
+        assert (local.date().isoformat(), local.hour) == (want["date"], 0)
+        if want["type_label"]:
+            assert item.type_label == want["type_label"]
+
+
+@pytest.mark.parametrize(("html", "golden", "seed"), CAPTURES)
+def test_titles_and_captions_stand_in_the_seed_text(
+    html: str, golden: str, seed: str, shipped: Config
+) -> None:
+    """An independent check of the goldens: every title, summary and caption is in the capture."""
+    text = " ".join((FIXTURES / "seeds" / seed).read_text(encoding="utf-8").split())
+    for item in items_of(html, shipped):
+        assert item.title in text
+        assert item.summary_text in text
+        if item.image_caption:
+            assert item.image_caption in text
+
+
+def test_types_come_from_labels_then_link_rules(shipped: Config) -> None:
+    old = {i.title: i.type_slug for i in items_of("rand-2015.html", shipped)}
+    new = {i.title: (i.type_slug, i.type_label) for i in items_of("rand-2024.html", shipped)}
+    assert old["A Database of U.S. Security Treaties and Agreements"] == "tool"
+    assert old["Salvaging Iraq"] == "commentary"
+    assert new["Deterring Russia and Iran"] == ("report", "Report")
+    assert new["Why Improve Ukraine's Deep-Strike Capability?"] == ("commentary", "Commentary")
+    recap = "Escalation in Ukraine, a Trilateral Imperialist Threat, Disaster Recovery: RAND Weekly Recap"
+    assert new[recap] == ("rand-weekly-recap", "RAND Weekly Recap")
+    assert {slug for slug, _ in new.values()} == {"commentary", "report", "rand-weekly-recap"}
+
+
+def test_photo_credit_is_split_from_the_caption(shipped: Config) -> None:
+    by_title = {i.title: i for i in items_of("rand-2024.html", shipped)}
+    item = by_title["Separate U.S. Alliances in East Asia Are Obsolete"]
+    assert item.image_credit == "Jim Bourg/Reuters"
+    assert item.image_caption.endswith("photo by Jim Bourg/Reuters")
+    assert by_title["Toward a New Paradigm in U.S. Foreign Policy: Harnessing the Power of American "
+                    "Society in Pursuit of U.S. National Security Objectives"].image_credit == (
+        "bamlou/Getty Images"
+    )

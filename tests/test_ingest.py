@@ -1,0 +1,117 @@
+"""Ingest over real HTTP into a real SQLite file: both captures, re-ingests, edits, items that leave."""
+
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from conftest import TOPIC_PATH, PageServer, expected, page
+
+from feedsvc.config import Config
+from feedsvc.feeds import FeedKey
+from feedsvc.store import Store
+
+TOPIC = FeedKey(topic="security-cooperation")
+LOCAL = ZoneInfo("America/Los_Angeles")
+
+
+def all_items(store: Store) -> list:
+    return store.entries(TOPIC, 1000)
+
+
+def ingest_both(server: PageServer, run_ingest) -> None:  # noqa: ANN001
+    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == ["fetched new=21 updated=0 unchanged=0"]
+    server.serve(TOPIC_PATH, page("rand-2024.html"))
+    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == ["fetched new=22 updated=0 unchanged=0"]
+
+
+def test_both_captures_keep_all_43_items_with_types_and_dates(
+    server: PageServer, run_ingest, store: Store
+) -> None:
+    ingest_both(server, run_ingest)
+    # Relative links resolve against the fixture server, absolute ones keep the site's host.
+    stored = {urlsplit(item.guid).path: item for item in all_items(store)}
+    wanted = expected("rand-2015.expected.json") + expected("rand-2024.expected.json")
+    assert len(stored) == len(wanted) == 43 == store.count_items()
+    for want in wanted:
+        item = stored[urlsplit(want["link"]).path]
+        assert item.title == want["title"]
+        assert item.published.astimezone(LOCAL).date().isoformat() == want["date"]
+        assert item.updated == item.published
+    types = Counter(item.type_slug for item in stored.values())
+    assert types == {"commentary": 28, "report": 10, "tool": 1, "rand-weekly-recap": 2}
+
+
+def test_topic_order_is_newest_first_with_ties_in_page_order(
+    server: PageServer, run_ingest, store: Store
+) -> None:
+    ingest_both(server, run_ingest)
+    items = all_items(store)
+    dates = [item.published for item in items]
+    assert dates == sorted(dates, reverse=True)
+    titles = [item.title for item in items]
+    feb2 = [t for t, item in zip(titles, items, strict=True) if item.published.month == 2
+            and item.published.year == 2015 and item.published.astimezone(LOCAL).day == 2]
+    assert feb2 == [
+        "The Afterparade: No Breakthroughs — and That's Just Fine",
+        "The Days After a Deal with Iran: Implications for the Nuclear Nonproliferation Regime",
+        "The Days After a Deal with Iran: Implications for the Air Force",
+    ]
+    assert titles[0] == "Yes to Striking Iranian-Backed Militants"
+    assert titles[-1] == "Assessing Security Cooperation as a Preventive Tool"
+
+
+def test_ingesting_again_changes_nothing(server: PageServer, run_ingest, store: Store) -> None:
+    ingest_both(server, run_ingest)
+    before = all_items(store)
+    etag = store.rendered(TOPIC, "atom", 50).etag
+    assert [r.outcome for r in run_ingest()] == ["same-bytes"]
+    # Same items in new bytes (a changed ad, a timestamp): parsed, nothing written but last-seen.
+    server.serve(TOPIC_PATH, page("rand-2024.html") + b"<!-- rendered at 12:01 -->")
+    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == ["fetched new=0 updated=0 unchanged=22"]
+    assert all_items(store) == before
+    assert store.dirty_feeds() == []
+    assert store.rendered(TOPIC, "atom", 50).etag == etag
+
+
+def test_an_edited_item_keeps_its_guid_and_place(server: PageServer, run_ingest, store: Store) -> None:
+    run_ingest()
+    old = {item.guid: item for item in all_items(store)}
+    edited = page("rand-2015.html").replace(b"Salvaging Iraq", b"Salvaging Iraq, Revised")
+    server.serve(TOPIC_PATH, edited)
+    [report] = run_ingest()
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 20)
+    new = {item.guid: item for item in all_items(store)}
+    assert new.keys() == old.keys()
+    [guid] = [g for g in new if new[g].title != old[g].title]
+    assert new[guid].title == "Salvaging Iraq, Revised"
+    assert new[guid].published == old[guid].published
+    assert new[guid].updated > old[guid].updated
+    assert [i.guid for i in all_items(store)] == list(old)
+
+
+def test_items_that_leave_the_page_stay(server: PageServer, run_ingest, store: Store, config: Config) -> None:
+    run_ingest()
+    server.serve(TOPIC_PATH, page("rand-2024.html"))
+    run_ingest()
+    server.serve(TOPIC_PATH, page("rand-2015.html"))
+    [report] = run_ingest()
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 21)
+    assert store.count_items() == 43
+    status = store.source("security-cooperation", config.topics[0].sources[0].url)
+    assert status.items_on_page == 21 and status.items_found == 43 and status.last_error is None
+
+
+def test_a_failed_fetch_keeps_everything(server: PageServer, run_ingest, store: Store, config: Config) -> None:
+    run_ingest()
+    before = all_items(store)
+    body = store.rendered(TOPIC, "rss", 50).body
+    server.serve(TOPIC_PATH, b"oops", status=500)
+    [report] = run_ingest()
+    assert not report.ok and report.error.startswith("fetch: HTTP 500")
+    assert all_items(store) == before
+    assert store.rendered(TOPIC, "rss", 50).body == body
+    status = store.source("security-cooperation", config.topics[0].sources[0].url)
+    assert status.last_error == report.error and status.failing_since is not None
+    assert status.last_success_at is not None
