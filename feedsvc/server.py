@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import multiprocessing
-import signal
+import os
+import subprocess
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from feedsvc.config import Config, load
-from feedsvc.schedule import run_scheduler
-
-log = logging.getLogger(__name__)
+from feedsvc.config import Config
 
 
 class FeedsvcServer(BaseApplication):
@@ -26,7 +22,8 @@ class FeedsvcServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # newer settings are skipped on older gunicorns
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from feedsvc.web import create_app
@@ -34,24 +31,16 @@ class FeedsvcServer(BaseApplication):
         return create_app(self.config_obj)
 
 
-def _scheduler_main(config_path: str) -> None:
-    """Entry point of the scheduler process; it reloads the config so nothing crosses the fork."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def start_scheduler(config: Config) -> subprocess.Popen:
+    """`feedsvc schedule` as a child process: one scheduler, never one per web worker."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "feedsvc.cli", "--config", str(config.path), "schedule"]
     )
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_scheduler(load(config_path))
 
 
 def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool) -> None:
-    """Serve until stopped; the scheduler process (one per deployment, by file lock) runs beside."""
-    process = None
-    if scheduler:
-        process = multiprocessing.get_context("spawn").Process(
-            target=_scheduler_main, args=(str(config.path),), name="feedsvc-scheduler", daemon=True
-        )
-        process.start()
+    """Serve until stopped, with the scheduler process beside gunicorn when asked for."""
+    child = start_scheduler(config) if scheduler else None
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -63,10 +52,13 @@ def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool
         "timeout": 30,
         "graceful_timeout": 10,
         "proc_name": "feedsvc",
+        "control_socket_disable": True,
     }
+    master = os.getpid()
     try:
         FeedsvcServer(config, options).run()
     finally:
-        if process is not None and process.is_alive():
-            process.terminate()
-            process.join(5)
+        # Forked workers leave run() through here too; only the master owns the scheduler.
+        if child is not None and os.getpid() == master:
+            child.terminate()
+            child.wait(10)

@@ -368,7 +368,9 @@ class Store:
     def type_labels(self) -> dict[str, str]:
         """Every type seen so far, slug to display label."""
         with self.engine.connect() as conn:
-            return {slug: label for slug, label in conn.execute(select(types.c.slug, types.c.label))}
+            return {
+                slug: label for slug, label in conn.execute(select(types.c.slug, types.c.label))
+            }
 
     def entries(self, key: FeedKey, limit: int) -> list[StoredItem]:
         """The newest `limit` items of a feed, newest first, through an index."""

@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 def feedsvc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "feedsvc.cli", *args], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "feedsvc.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=cwd,
     )
 
@@ -42,8 +45,12 @@ def test_check_accepts_the_shipped_config() -> None:
 def test_config_comes_from_the_environment(tmp_path: Path) -> None:
     path = write_config(tmp_path, "http://127.0.0.1:9/x.html")
     env_run = subprocess.run(
-        [sys.executable, "-m", "feedsvc.cli", "check"], capture_output=True, text=True, timeout=60,
-        cwd=tmp_path.parent, env={"FEEDSVC_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "feedsvc.cli", "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path.parent,
+        env={"FEEDSVC_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
     )
     assert env_run.returncode == 0, env_run.stderr
     assert str(path) in env_run.stdout
@@ -51,34 +58,79 @@ def test_config_comes_from_the_environment(tmp_path: Path) -> None:
 
 BAD_CONFIGS = [
     ("missing base_url", 'base_url = "http://feeds.test"', "", "service.base_url: missing"),
-    ("wrong type", "interval_minutes = 30", 'interval_minutes = "often"',
-     'ingest.interval_minutes: expected an integer, got str'),
-    ("out of range", "interval_minutes = 30", "interval_minutes = 0",
-     "ingest.interval_minutes: expected a number at least 1"),
-    ("unknown preset", 'preset = "rand-topic"', 'preset = "rand-topics"',
-     'topics[0].sources[0].preset: unknown preset "rand-topics"; expected one of: rand-topic'),
-    ("bad source url", 'url = "http://127.0.0.1:9/x.html"', 'url = "ftp://example.org/x"',
-     "topics[0].sources[0].url: expected an http:// or https:// URL"),
-    ("bad base url", 'base_url = "http://feeds.test"', 'base_url = "feeds.test"',
-     "service.base_url: expected an http:// or https:// URL"),
-    ("typo in a key", "timeout_seconds = 5", "timeout_secs = 5",
-     "ingest.timeout_secs: unknown key; expected one of: interval_minutes"),
-    ("bad time zone", 'preset = "rand-topic"', 'preset = "rand-topic"\n  timezone = "Mars/Base"',
-     'topics[0].sources[0].timezone: unknown time zone "Mars/Base"'),
-    ("bad selector", 'preset = "rand-topic"',
-     'preset = "rand-topic"\n  [topics.sources.selectors]\n  item = "ul >> li"',
-     "topics[0].sources[0].selectors.item: invalid CSS selector"),
-    ("no selectors, no preset", 'preset = "rand-topic"', "",
-     "topics[0].sources[0].selectors.item: missing; expected a CSS selector"),
-    ("bad slug", 'slug = "security-cooperation"', 'slug = "Security Cooperation"',
-     'topics[0].slug: expected a lower-case slug such as "security-cooperation"'),
-    ("bad database", 'database = "sqlite:///var/feedsvc.sqlite3"', 'database = "not a url"',
-     "service.database: expected a SQLAlchemy database URL"),
+    (
+        "wrong type",
+        "interval_minutes = 30",
+        'interval_minutes = "often"',
+        "ingest.interval_minutes: expected an integer, got str",
+    ),
+    (
+        "out of range",
+        "interval_minutes = 30",
+        "interval_minutes = 0",
+        "ingest.interval_minutes: expected a number at least 1",
+    ),
+    (
+        "unknown preset",
+        'preset = "rand-topic"',
+        'preset = "rand-topics"',
+        'topics[0].sources[0].preset: unknown preset "rand-topics"; expected one of: rand-topic',
+    ),
+    (
+        "bad source url",
+        'url = "http://127.0.0.1:9/x.html"',
+        'url = "ftp://example.org/x"',
+        "topics[0].sources[0].url: expected an http:// or https:// URL",
+    ),
+    (
+        "bad base url",
+        'base_url = "http://feeds.test"',
+        'base_url = "feeds.test"',
+        "service.base_url: expected an http:// or https:// URL",
+    ),
+    (
+        "typo in a key",
+        "timeout_seconds = 5",
+        "timeout_secs = 5",
+        "ingest.timeout_secs: unknown key; expected one of: interval_minutes",
+    ),
+    (
+        "bad time zone",
+        'preset = "rand-topic"',
+        'preset = "rand-topic"\n  timezone = "Mars/Base"',
+        'topics[0].sources[0].timezone: unknown time zone "Mars/Base"',
+    ),
+    (
+        "bad selector",
+        'preset = "rand-topic"',
+        'preset = "rand-topic"\n  [topics.sources.selectors]\n  item = "ul >> li"',
+        "topics[0].sources[0].selectors.item: invalid CSS selector",
+    ),
+    (
+        "no selectors, no preset",
+        'preset = "rand-topic"',
+        "",
+        "topics[0].sources[0].selectors.item: missing; expected a CSS selector",
+    ),
+    (
+        "bad slug",
+        'slug = "security-cooperation"',
+        'slug = "Security Cooperation"',
+        'topics[0].slug: expected a lower-case slug such as "security-cooperation"',
+    ),
+    (
+        "bad database",
+        'database = "sqlite:///var/feedsvc.sqlite3"',
+        'database = "not a url"',
+        "service.database: expected a SQLAlchemy database URL",
+    ),
     ("broken toml", "[ingest]", "[ingest", "not valid TOML"),
 ]
 
 
-@pytest.mark.parametrize(("case", "old", "new", "message"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("case", "old", "new", "message"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS]
+)
 def test_bad_config_names_file_and_key(
     tmp_path: Path, case: str, old: str, new: str, message: str
 ) -> None:

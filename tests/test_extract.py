@@ -78,7 +78,7 @@ def test_photo_credit_is_split_from_the_caption(shipped: Config) -> None:
     item = by_title["Separate U.S. Alliances in East Asia Are Obsolete"]
     assert item.image_credit == "Jim Bourg/Reuters"
     assert item.image_caption.endswith("photo by Jim Bourg/Reuters")
-    assert by_title["Toward a New Paradigm in U.S. Foreign Policy: Harnessing the Power of American "
-                    "Society in Pursuit of U.S. National Security Objectives"].image_credit == (
-        "bamlou/Getty Images"
-    )
+    assert by_title[
+        "Toward a New Paradigm in U.S. Foreign Policy: Harnessing the Power of American "
+        "Society in Pursuit of U.S. National Security Objectives"
+    ].image_credit == ("bamlou/Getty Images")

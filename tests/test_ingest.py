@@ -20,10 +20,14 @@ def all_items(store: Store) -> list:
     return store.entries(TOPIC, 1000)
 
 
-def ingest_both(server: PageServer, run_ingest) -> None:  # noqa: ANN001
-    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == ["fetched new=21 updated=0 unchanged=0"]
+def ingest_both(server: PageServer, run_ingest) -> None:
+    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == [
+        "fetched new=21 updated=0 unchanged=0"
+    ]
     server.serve(TOPIC_PATH, page("rand-2024.html"))
-    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == ["fetched new=22 updated=0 unchanged=0"]
+    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == [
+        "fetched new=22 updated=0 unchanged=0"
+    ]
 
 
 def test_both_captures_keep_all_43_items_with_types_and_dates(
@@ -40,7 +44,7 @@ def test_both_captures_keep_all_43_items_with_types_and_dates(
         assert item.published.astimezone(LOCAL).date().isoformat() == want["date"]
         assert item.updated == item.published
     types = Counter(item.type_slug for item in stored.values())
-    assert types == {"commentary": 28, "report": 10, "tool": 1, "rand-weekly-recap": 2}
+    assert types == {"commentary": 30, "report": 10, "tool": 1, "rand-weekly-recap": 2}
 
 
 def test_topic_order_is_newest_first_with_ties_in_page_order(
@@ -51,8 +55,13 @@ def test_topic_order_is_newest_first_with_ties_in_page_order(
     dates = [item.published for item in items]
     assert dates == sorted(dates, reverse=True)
     titles = [item.title for item in items]
-    feb2 = [t for t, item in zip(titles, items, strict=True) if item.published.month == 2
-            and item.published.year == 2015 and item.published.astimezone(LOCAL).day == 2]
+    feb2 = [
+        t
+        for t, item in zip(titles, items, strict=True)
+        if item.published.month == 2
+        and item.published.year == 2015
+        and item.published.astimezone(LOCAL).day == 2
+    ]
     assert feb2 == [
         "The Afterparade: No Breakthroughs — and That's Just Fine",
         "The Days After a Deal with Iran: Implications for the Nuclear Nonproliferation Regime",
@@ -69,13 +78,17 @@ def test_ingesting_again_changes_nothing(server: PageServer, run_ingest, store: 
     assert [r.outcome for r in run_ingest()] == ["same-bytes"]
     # Same items in new bytes (a changed ad, a timestamp): parsed, nothing written but last-seen.
     server.serve(TOPIC_PATH, page("rand-2024.html") + b"<!-- rendered at 12:01 -->")
-    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == ["fetched new=0 updated=0 unchanged=22"]
+    assert [r.line().split(": ", 1)[1] for r in run_ingest()] == [
+        "fetched new=0 updated=0 unchanged=22"
+    ]
     assert all_items(store) == before
     assert store.dirty_feeds() == []
     assert store.rendered(TOPIC, "atom", 50).etag == etag
 
 
-def test_an_edited_item_keeps_its_guid_and_place(server: PageServer, run_ingest, store: Store) -> None:
+def test_an_edited_item_keeps_its_guid_and_place(
+    server: PageServer, run_ingest, store: Store
+) -> None:
     run_ingest()
     old = {item.guid: item for item in all_items(store)}
     edited = page("rand-2015.html").replace(b"Salvaging Iraq", b"Salvaging Iraq, Revised")
@@ -91,7 +104,9 @@ def test_an_edited_item_keeps_its_guid_and_place(server: PageServer, run_ingest,
     assert [i.guid for i in all_items(store)] == list(old)
 
 
-def test_items_that_leave_the_page_stay(server: PageServer, run_ingest, store: Store, config: Config) -> None:
+def test_items_that_leave_the_page_stay(
+    server: PageServer, run_ingest, store: Store, config: Config
+) -> None:
     run_ingest()
     server.serve(TOPIC_PATH, page("rand-2024.html"))
     run_ingest()
@@ -103,7 +118,9 @@ def test_items_that_leave_the_page_stay(server: PageServer, run_ingest, store: S
     assert status.items_on_page == 21 and status.items_found == 43 and status.last_error is None
 
 
-def test_a_failed_fetch_keeps_everything(server: PageServer, run_ingest, store: Store, config: Config) -> None:
+def test_a_failed_fetch_keeps_everything(
+    server: PageServer, run_ingest, store: Store, config: Config
+) -> None:
     run_ingest()
     before = all_items(store)
     body = store.rendered(TOPIC, "rss", 50).body

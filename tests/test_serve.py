@@ -1,0 +1,144 @@
+"""The real command line: `feedsvc ingest` and `feedsvc serve` (gunicorn plus the scheduler)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import feedparser
+import requests
+from conftest import TOPIC_PATH, PageServer, page, write_config
+
+CLI = [sys.executable, "-m", "feedsvc.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(config_path: Path, port: int) -> Iterator[str]:
+    """Run `feedsvc serve` in its own process group and stop it afterwards."""
+    process = subprocess.Popen(
+        [*CLI, "--config", str(config_path), "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("feedsvc serve did not come up in 30 s")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        assert "Traceback" not in stderr, stderr
+
+
+def wait_for(check, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
+
+
+def test_ingest_command_prints_a_line_per_source(tmp_path: Path, server: PageServer) -> None:
+    server.serve(TOPIC_PATH, page("rand-2015.html"))
+    path = write_config(tmp_path, server.url(TOPIC_PATH))
+    first = subprocess.run(
+        [*CLI, "--config", str(path), "ingest"], capture_output=True, text=True, timeout=60
+    )
+    assert first.returncode == 0, first.stderr
+    assert (
+        first.stdout
+        == f"security-cooperation {server.url(TOPIC_PATH)}: fetched new=21 updated=0 unchanged=0\n"
+    )
+    again = subprocess.run(
+        [*CLI, "--config", str(path), "ingest", "--topic", "security-cooperation"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.stdout.endswith(": same-bytes new=0 updated=0 unchanged=0\n")
+    server.serve(TOPIC_PATH, b"gone", status=503)
+    failed = subprocess.run(
+        [*CLI, "--config", str(path), "ingest"], capture_output=True, text=True, timeout=60
+    )
+    assert failed.returncode == 1
+    assert failed.stdout.endswith(
+        f": error: fetch: HTTP 503 Service Unavailable from {server.url(TOPIC_PATH)}\n"
+    )
+    status = subprocess.run(
+        [*CLI, "--config", str(path), "status"], capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 1
+    assert "FAILING" in status.stdout and "items_found=21" in status.stdout
+    unknown = subprocess.run(
+        [*CLI, "--config", str(path), "ingest", "--topic", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "unknown topic 'nope'" in unknown.stderr
+
+
+def test_serve_ingests_at_start_and_serves_feeds(tmp_path: Path, server: PageServer) -> None:
+    server.serve(TOPIC_PATH, page("rand-2024.html"))
+    port = free_port()
+    path = write_config(tmp_path, server.url(TOPIC_PATH))
+    with serving(path, port) as base:
+
+        def ingested() -> bool:
+            return requests.get(f"{base}/healthz", timeout=5).json()["items"] == 22
+
+        wait_for(ingested)
+        feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
+        parsed = feedparser.parse(feed.content)
+        assert not parsed.bozo and len(parsed.entries) == 22
+        assert feed.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert [p for p, _ in server.requests].count(
+        TOPIC_PATH
+    ) == 1  # one scheduler, not one per worker
+
+
+def test_serve_without_network_starts_and_reports_the_failure(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/topics/security-cooperation.html"  # nothing listens
+    port = free_port()
+    with serving(write_config(tmp_path, dead), port) as base:
+
+        def attempted() -> bool:
+            return (
+                requests.get(f"{base}/healthz", timeout=5).json()["sources"][0]["last_attempt"]
+                is not None
+            )
+
+        wait_for(attempted)
+        [source] = requests.get(f"{base}/healthz", timeout=5).json()["sources"]
+        assert source["state"] == "failing" and source["last_success"] is None
+        assert source["last_error"].startswith("fetch: ConnectionError")
+        for fmt in ("rss", "atom"):
+            response = requests.get(f"{base}/topics/security-cooperation/feed.{fmt}", timeout=5)
+            parsed = feedparser.parse(response.content)
+            assert response.status_code == 200 and not parsed.bozo and parsed.entries == []
