@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_PATH = "config.toml"
 ENV_VAR = "FEEDSVC_CONFIG"
-SELECTOR_KEYS = ("item", "title", "link", "type", "date", "summary", "image")
+SELECTOR_KEYS = ("item", "title", "link", "type", "date", "summary", "image", "author")
 REQUIRED_SELECTORS = ("item", "title", "link")
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -41,6 +41,7 @@ class Selectors:
     date: str | None = None
     summary: str | None = None
     image: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)

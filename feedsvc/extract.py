@@ -32,6 +32,7 @@ class RawItem:
     summary_html: str = ""
     image_src: str = ""
     image_alt: str = ""
+    author: str = ""
 
 
 def extract(body: bytes | str, selectors: Selectors, encoding: str | None = None) -> list[RawItem]:
@@ -69,6 +70,7 @@ def _item(position: int, element: lxml.html.HtmlElement, selectors: Selectors) -
         summary_html=_inner_html(_first(element, selectors.summary)),
         image_src=_image_source(image),
         image_alt=(image.get("alt") or "") if image is not None else "",
+        author=_text(_first(element, selectors.author)),
     )
 
 

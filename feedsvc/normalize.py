@@ -21,6 +21,8 @@ MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 2_000
 MAX_SUMMARY_HTML_CHARS = 8_000
 MAX_CAPTION_CHARS = 600
+MAX_AUTHOR_CHARS = 200
+BYLINE = re.compile(r"^\s*by\s+", re.IGNORECASE)
 OTHER_TYPE = ("other", "Other")
 SUMMARY_TAGS = {
     "a",
@@ -72,6 +74,7 @@ class Item:
     image_url: str | None
     image_caption: str | None
     image_credit: str | None
+    author: str | None
     position: int
 
     def content_hash(self) -> str:
@@ -121,6 +124,7 @@ def normalize(raw: RawItem, context: Context) -> Item:
         image_url=image_url,
         image_caption=caption,
         image_credit=photo_credit(caption),
+        author=clean_text(BYLINE.sub("", raw.author), MAX_AUTHOR_CHARS) or None,
         position=raw.position,
     )
 

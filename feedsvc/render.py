@@ -109,6 +109,7 @@ def image_type(url: str) -> str:
 def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("media", _MediaFeed, _MediaEntry)
+    fg.load_extension("dc", atom=False, rss=True)  # RSS <author> must be an email: dc:creator
     fg.id(doc.id)
     fg.title(doc.title)
     fg.subtitle(doc.description)
@@ -138,6 +139,9 @@ def _entry(fe: FeedEntry, item: StoredItem, doc: FeedDoc, fmt: str) -> None:
     categories = [{"term": item.type_slug, "label": item.type_label, "scheme": doc.types_url}]
     categories += [{"term": topic, "scheme": doc.topics_url} for topic in item.topics]
     fe.category(categories)
+    if item.author:
+        fe.author(name=item.author)
+        fe.dc.dc_creator(item.author)
     if item.image_url:
         fe.media.image(item)
         if fmt == "rss":  # Atom would turn it into a second alternate link (feedgen #135)
@@ -157,6 +161,8 @@ def _json_item(item: StoredItem) -> dict:
     }
     if item.image_url:
         entry["image"] = item.image_url
+    if item.author:
+        entry["authors"] = [{"name": item.author}]
     return entry
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from feedsvc.config import Config
+from feedsvc.store import Store
 
 
 class FeedsvcServer(BaseApplication):
@@ -40,6 +41,9 @@ def start_scheduler(config: Config) -> subprocess.Popen:
 
 def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool) -> None:
     """Serve until stopped, with the scheduler process beside gunicorn when asked for."""
+    store = Store(config.service.database)
+    store.create_schema()  # once, before workers and scheduler race to do it
+    store.close()
     child = start_scheduler(config) if scheduler else None
     options = {
         "bind": f"{host}:{port}",

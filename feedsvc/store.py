@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from feedsvc.feeds import FeedKey, affected_feeds
 from feedsvc.normalize import Item
@@ -99,6 +100,7 @@ items = Table(
     Column("image_url", Text),
     Column("image_caption", Text),
     Column("image_credit", Text),
+    Column("author", Text),
     Column("published_at", UTCDateTime, nullable=False),
     Column("date_missing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -164,6 +166,7 @@ class StoredItem:
     image_url: str | None
     image_caption: str | None
     image_credit: str | None
+    author: str | None
     published: datetime
     updated: datetime
     first_seen: datetime
@@ -229,7 +232,10 @@ class Store:
             from pathlib import Path
 
             Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError:  # another process created them between our check and create
+            metadata.create_all(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -490,6 +496,7 @@ def _item_values(item: Item) -> dict:
         image_url=item.image_url,
         image_caption=item.image_caption,
         image_credit=item.image_credit,
+        author=item.author,
         content_hash=item.content_hash(),
     )
 
@@ -570,6 +577,7 @@ def _stored_item(row, topics: list[str]) -> StoredItem:
         image_url=row.image_url,
         image_caption=row.image_caption,
         image_credit=row.image_credit,
+        author=row.author,
         published=row.published_at,
         updated=row.updated_at,
         first_seen=row.first_seen_at,

@@ -82,3 +82,54 @@ def test_photo_credit_is_split_from_the_caption(shipped: Config) -> None:
         "Toward a New Paradigm in U.S. Foreign Policy: Harnessing the Power of American "
         "Society in Pursuit of U.S. National Security Objectives"
     ].image_credit == ("bamlou/Getty Images")
+
+
+def test_any_site_with_selectors_written_in_the_config(tmp_path) -> None:
+    """An operator adds another site by writing selectors and type rules, without code."""
+    path = tmp_path / "config.toml"
+    path.write_text("""
+[service]
+database = "sqlite:///feeds.sqlite3"
+base_url = "http://feeds.test"
+[[topics]]
+slug = "arctic"
+title = "Arctic"
+  [[topics.sources]]
+  url = "https://example.org/news/"
+  timezone = "Europe/Berlin"
+  [topics.sources.selectors]
+  item = "article.teaser"
+  title = "h2"
+  link = "h2 a"
+  type = ".kind"
+  date = "time"
+  summary = ".teaser-text"
+  image = "img"
+  author = ".byline"
+  [[topics.sources.type_rules]]
+  path_prefix = "/reports/"
+  type = "report"
+""")
+    config = load(path)
+    source = config.topics[0].sources[0]
+    context = Context(
+        "https://example.org/news/", source, config.types, datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    brief, ports = [
+        normalize(raw, context) for raw in extract(page("other-site.html"), source.selectors)
+    ]
+    assert (
+        brief.link == "https://example.org/briefs/2024/arctic-cooperation"
+    )  # no tracking, no fragment
+    assert (brief.type_slug, brief.type_label) == ("policy-brief", "Policy Brief")
+    assert brief.published == datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
+    assert brief.author == "Jane Roe"
+    assert brief.summary_html == (
+        'A <em>short</em> look at <a href="https://example.org/topics/arctic" '
+        'rel="noopener noreferrer">Arctic</a> cooperation.'
+    )
+    assert brief.image_url == "https://cdn.example.org/img/arctic.jpg"  # protocol-relative
+    assert brief.image_credit == "Max Muster"
+    assert (ports.type_slug, ports.type_label) == ("report", "Report")
+    assert ports.published == datetime(2024, 1, 31, 23, 0, tzinfo=UTC)  # midnight in Berlin
+    assert ports.author is None and ports.image_url is None
