@@ -64,7 +64,6 @@ def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
     """A scheduler with one job per source, the first run due now."""
     scheduler = BlockingScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=4)},
-        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         timezone=UTC,
     )
     for topic in config.topics:
@@ -76,6 +75,9 @@ def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
                 id=f"{topic.slug} {source.url}",
                 name=f"ingest {topic.slug} {source.url}",
                 next_run_time=datetime.now(UTC),
+                max_instances=1,  # never two ingests of one source at once
+                coalesce=True,  # runs missed while busy or asleep collapse into one
+                misfire_grace_time=None,
             )
     return scheduler
 
