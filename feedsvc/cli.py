@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("schedule", help="run only the scheduler (one per deployment)")
     ingest = commands.add_parser("ingest", help="ingest every source now, one line per source")
     ingest.add_argument("--topic", metavar="SLUG", help="only this topic's sources")
+    ingest.add_argument(
+        "--force",
+        action="store_true",
+        help="store pages even when they look broken (far fewer or incomplete items)",
+    )
     commands.add_parser("check", help="validate the config file and exit")
     commands.add_parser("status", help="print every source with its last success and error")
     return parser
@@ -89,7 +94,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     store.create_schema()
     fetcher = make_fetcher(config)
     try:
-        reports = ingest(store, fetcher, config, args.topic)
+        reports = ingest(store, fetcher, config, args.topic, force=args.force)
     finally:
         fetcher.close()
         store.close()
@@ -125,7 +130,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
             failing |= status.last_error is not None
             state = "FAILING" if status.last_error else "ok"
             print(
-                f"{topic.slug} {source.url}: {state} last_success={_when(status.last_success_at)} "
+                f"{topic.slug} {source.url}: {state} last_attempt={_when(status.last_attempt_at)} "
+                f"last_success={_when(status.last_success_at)} "
                 f"items_on_page={status.items_on_page} items_found={status.items_found}"
                 + (
                     f" failing_since={_when(status.failing_since)} error={status.last_error}"

@@ -19,6 +19,19 @@ DEFAULT_PATH = "config.toml"
 ENV_VAR = "FEEDSVC_CONFIG"
 SELECTOR_KEYS = ("item", "title", "link", "type", "date", "summary", "image", "author")
 REQUIRED_SELECTORS = ("item", "title", "link")
+INGEST_KEYS = (
+    "interval_minutes",
+    "timeout_seconds",
+    "max_bytes",
+    "attempts",
+    "backoff_seconds",
+    "max_wait_seconds",
+    "host_delay_seconds",
+    "max_redirects",
+    "min_items_ratio",
+    "max_incomplete_ratio",
+    "failing_after_minutes",
+)
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -63,6 +76,7 @@ class SourceConfig:
     timezone: ZoneInfo = UTC_ZONE
     pages: int = 1
     page_param: str = "page"
+    robots: bool = True
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,14 @@ class IngestConfig:
     interval_minutes: int = 60
     timeout_seconds: float = 20.0
     max_bytes: int = 5_000_000
+    attempts: int = 3
+    backoff_seconds: float = 2.0
+    max_wait_seconds: float = 120.0
+    host_delay_seconds: float = 2.0
+    max_redirects: int = 5
+    min_items_ratio: float = 0.6
+    max_incomplete_ratio: float = 0.2
+    failing_after_minutes: int = 360
 
 
 @dataclass(frozen=True)
@@ -150,8 +172,16 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         interval_minutes=ingest_t.integer("interval_minutes", 60, minimum=1),
         timeout_seconds=ingest_t.number("timeout_seconds", 20.0, minimum=0.1),
         max_bytes=ingest_t.integer("max_bytes", 5_000_000, minimum=1024),
+        attempts=ingest_t.integer("attempts", 3, minimum=1, maximum=10),
+        backoff_seconds=ingest_t.number("backoff_seconds", 2.0, minimum=0),
+        max_wait_seconds=ingest_t.number("max_wait_seconds", 120.0, minimum=0),
+        host_delay_seconds=ingest_t.number("host_delay_seconds", 2.0, minimum=0),
+        max_redirects=ingest_t.integer("max_redirects", 5, minimum=0, maximum=30),
+        min_items_ratio=ingest_t.number("min_items_ratio", 0.6, minimum=0, maximum=1),
+        max_incomplete_ratio=ingest_t.number("max_incomplete_ratio", 0.2, minimum=0, maximum=1),
+        failing_after_minutes=ingest_t.integer("failing_after_minutes", 360, minimum=1),
     )
-    ingest_t.only("interval_minutes", "timeout_seconds", "max_bytes")
+    ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")
     max_limit = feeds_t.integer("max_limit", 500, minimum=1)
     feeds = FeedsConfig(
@@ -284,8 +314,11 @@ def _source(table: _Table, presets: dict[str, Preset]) -> SourceConfig:
         timezone=timezone,
         pages=merged.integer("pages", 1, minimum=1, maximum=50),
         page_param=merged.string("page_param", "page"),
+        robots=merged.boolean("robots", True),
     )
-    merged.only("url", "preset", "selectors", "type_rules", "timezone", "pages", "page_param")
+    merged.only(
+        "url", "preset", "selectors", "type_rules", "timezone", "pages", "page_param", "robots"
+    )
     return source
 
 
@@ -347,10 +380,20 @@ class _Table:
         self._check_range(name, value, minimum, maximum)
         return value
 
-    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
         value = float(self._get(name, (int, float), "a number", default))
-        self._check_range(name, value, minimum, None)
+        self._check_range(name, value, minimum, maximum)
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self._get(name, (bool,), "true or false", default)
 
     def _check_range(
         self, name: str, value: float, minimum: float | None, maximum: float | None

@@ -1,14 +1,35 @@
-"""Fetch a listing page over HTTP; the only module that talks to the network."""
+"""Fetch a listing page over HTTP, politely; the only module that talks to the network.
+
+Polite means: robots.txt is asked first, one host is never knocked on more often
+than every `host_delay_seconds`, a failure worth retrying (timeout, reset, 5xx,
+429) is retried a few times with growing, jittered waits, and a server's
+Retry-After is honoured unless it asks for longer than we are willing to wait.
+"""
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
 
 import requests
+import urllib3.exceptions
 
 from feedsvc import __version__
 
+log = logging.getLogger(__name__)
+
 CHUNK_BYTES = 64 * 1024
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+ROBOTS_TTL_SECONDS = 3600.0
+AGENT_TOKEN = "feedsvc"
 
 
 class FetchError(Exception):
@@ -17,6 +38,14 @@ class FetchError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(f"fetch: {reason}")
         self.reason = reason
+
+
+class _Retryable(Exception):
+    """A failure that another attempt may not meet; `wait` is the server's Retry-After."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.wait = reason, wait
 
 
 @dataclass(frozen=True)
@@ -29,24 +58,100 @@ class Fetched:
     encoding: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    content_type: str | None = None
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
 
 
+@dataclass(frozen=True)
+class Politeness:
+    """How often and how hard the fetcher may knock on a host's door."""
+
+    attempts: int = 3
+    backoff_seconds: float = 2.0
+    max_wait_seconds: float = 120.0
+    host_delay_seconds: float = 2.0
+    max_redirects: int = 5
+
+
+class Hosts:
+    """What every fetcher in this process remembers per host: its next free slot and robots.txt.
+
+    The scheduler makes a fetcher per job on several threads; the delay between two
+    requests to one host and the cached robots.txt must hold across all of them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next_slot: dict[str, float] = {}
+        self._robots: dict[str, tuple[float, RobotFileParser]] = {}
+
+    def wait_turn(self, host: str, delay: float) -> None:
+        """Sleep until `delay` seconds have passed since the last request to `host` began."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = slot + delay
+        if slot > now:
+            time.sleep(slot - now)
+
+    def robots(self, origin: str) -> RobotFileParser | None:
+        """The robots.txt rules read for `origin` within the last hour, if any."""
+        with self._lock:
+            cached = self._robots.get(origin)
+        if cached and time.monotonic() - cached[0] < ROBOTS_TTL_SECONDS:
+            return cached[1]
+        return None
+
+    def remember_robots(self, origin: str, rules: RobotFileParser) -> None:
+        """Keep the rules of `origin` for an hour."""
+        with self._lock:
+            self._robots[origin] = (time.monotonic(), rules)
+
+
+HOSTS = Hosts()
+
+
 def user_agent(base_url: str) -> str:
     """The User-Agent we send: names feedsvc, its version and where its operator can be found."""
-    return f"feedsvc/{__version__} (+{base_url})"
+    return f"{AGENT_TOKEN}/{__version__} (+{base_url})"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delay-seconds or an HTTP date), None if unreadable."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class Fetcher:
-    """One requests session with timeouts, a User-Agent and a cap on response size."""
+    """One requests session with timeouts, a User-Agent, a size cap and good manners."""
 
-    def __init__(self, *, timeout: float, max_bytes: int, agent: str) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        max_bytes: int,
+        agent: str,
+        politeness: Politeness | None = None,
+        hosts: Hosts = HOSTS,
+    ) -> None:
         self.timeout = (min(timeout, 10.0), timeout)
+        self.deadline = timeout
         self.max_bytes = max_bytes
+        self.policy = politeness or Politeness()
+        self.hosts = hosts
         self.session = requests.Session()
+        self.session.max_redirects = self.policy.max_redirects
         self.session.headers["User-Agent"] = agent
         self.session.headers["Accept"] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 
@@ -54,48 +159,148 @@ class Fetcher:
         self.session.close()
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        robots: bool = True,
     ) -> Fetched:
-        """GET `url`, conditionally when validators from the last fetch are given."""
+        """GET an HTML page, conditionally when validators from the last fetch are given."""
+        if robots:
+            self._check_robots(url)
+        else:
+            log.warning("robots.txt not consulted for %s (robots = false for this source)", url)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        fetched = self._get(url, headers)
+        if fetched.not_modified:
+            return Fetched(url=fetched.url, status=304, etag=etag, last_modified=last_modified)
+        if fetched.status != 200:
+            raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from {url}")
+        media_type = (fetched.content_type or "").split(";")[0].strip().lower()
+        if media_type and media_type not in HTML_TYPES:
+            raise FetchError(f"expected an HTML page, got Content-Type {media_type} from {url}")
+        return fetched
+
+    def _check_robots(self, url: str) -> None:
+        """Refuse a URL the host's robots.txt keeps from us; read it at most once an hour."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        rules = self.hosts.robots(origin)
+        if rules is None:
+            rules = self._read_robots(origin + "/robots.txt")
+            self.hosts.remember_robots(origin, rules)
+        if not rules.can_fetch(AGENT_TOKEN, url):
+            raise FetchError(f"{origin}/robots.txt disallows {url} for {AGENT_TOKEN}")
+
+    def _read_robots(self, robots_url: str) -> RobotFileParser:
+        """RFC 9309: 4xx means no rules, 401/403 keeps us out; an unreadable file stops us."""
+        fetched = self._get(robots_url, {})
+        rules = RobotFileParser(robots_url)
+        if fetched.status in (401, 403):
+            rules.disallow_all = True
+        elif fetched.status >= 400:
+            rules.allow_all = True
+        else:
+            rules.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
+        return rules
+
+    def _get(self, url: str, headers: dict[str, str]) -> Fetched:
+        """One GET with bounded retries; raises FetchError once they are spent."""
+        host = urlsplit(url).netloc.lower()
+        attempts = self.policy.attempts
+        for attempt in range(1, attempts + 1):
+            self.hosts.wait_turn(host, self.policy.host_delay_seconds)
+            try:
+                return self._get_once(url, headers)
+            except _Retryable as failure:
+                if attempt == attempts:
+                    raise FetchError(failure.reason) from None
+                wait = self._wait_before_retry(failure, attempt)
+                log.warning(
+                    "fetch: %s; attempt %d of %d, next in %.1f s",
+                    failure.reason,
+                    attempt,
+                    attempts,
+                    wait,
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable: attempts is at least 1")
+
+    def _wait_before_retry(self, failure: _Retryable, attempt: int) -> float:
+        """Exponential backoff with jitter, or the server's Retry-After if it asks for longer."""
+        cap = self.policy.max_wait_seconds
+        if failure.wait is not None and failure.wait > cap:
+            raise FetchError(
+                f"{failure.reason} asks to retry after {failure.wait:.0f} s, more than "
+                f"max_wait_seconds = {cap:g}; the next scheduled run will try again"
+            )
+        backoff = min(cap, self.policy.backoff_seconds * 2 ** (attempt - 1))
+        jittered = backoff * random.uniform(0.5, 1.0)  # spread retries of many sources apart
+        return max(jittered, failure.wait or 0.0)
+
+    def _get_once(self, url: str, headers: dict[str, str]) -> Fetched:
+        """One request; any transient failure becomes _Retryable, a final one FetchError."""
         try:
             with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
-                if resp.status_code == 304:
-                    return Fetched(url=resp.url, status=304, etag=etag, last_modified=last_modified)
-                if resp.status_code != 200:
-                    raise FetchError(f"HTTP {resp.status_code} {resp.reason} from {url}")
-                body = self._read_capped(resp, url)
+                status = resp.status_code
+                if status == 429 or status >= 500:
+                    raise _Retryable(
+                        f"HTTP {status} {_reason(status)} from {url}",
+                        retry_after_seconds(resp.headers.get("Retry-After"))
+                        if status in (429, 503)
+                        else None,
+                    )
+                content_type = resp.headers.get("Content-Type", "")
                 return Fetched(
                     url=resp.url,
-                    status=200,
-                    body=body,
-                    encoding=resp.encoding
-                    if "charset" in resp.headers.get("Content-Type", "")
-                    else None,
+                    status=status,
+                    body=self._read_capped(resp, url) if status == 200 else b"",
+                    encoding=resp.encoding if "charset" in content_type else None,
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
+                    content_type=content_type or None,
                 )
-        except requests.Timeout:
-            raise FetchError(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
+            raise _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
         except requests.TooManyRedirects:
-            raise FetchError(f"too many redirects from {url}") from None
-        except requests.RequestException as exc:
+            raise FetchError(
+                f"too many redirects (more than {self.policy.max_redirects}) from {url}"
+            ) from None
+        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as exc:
+            raise _Retryable(f"{type(exc).__name__} fetching {url}: {exc}") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from None
 
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
+        """The body, refused when it grows past the size cap or trickles in past the deadline."""
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )
+        started = time.monotonic()
         chunks, size = [], 0
-        for chunk in resp.iter_content(CHUNK_BYTES):
+        while chunk := resp.raw.read1(CHUNK_BYTES, decode_content=True):
             size += len(chunk)
             if size > self.max_bytes:
                 raise FetchError(f"response exceeds the {self.max_bytes}-byte cap: {url}")
+            if time.monotonic() - started > self.deadline:
+                raise _Retryable(
+                    f"response took longer than {self.deadline:g} s to arrive ({size} bytes "
+                    f"so far): {url}"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _reason(status: int) -> str:
+    """The standard reason phrase of a status code, whatever the server wrote beside it."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown Status"

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import statistics
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
-from feedsvc.extract import ExtractError, extract
-from feedsvc.fetch import Fetcher, FetchError, user_agent
+from feedsvc.extract import ExtractError, RawItem, extract
+from feedsvc.fetch import Fetcher, FetchError, Politeness, user_agent
 from feedsvc.normalize import Context, Item, NormalizeError, normalize
 from feedsvc.publish import publish_changed
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
+
+RECENT_RUNS = 5  # how many stored ingests tell what a normal page of a source holds
 
 
 class IngestError(Exception):
@@ -50,20 +53,33 @@ class SourceReport:
 
 def make_fetcher(config: Config) -> Fetcher:
     """The fetcher the config asks for."""
+    settings = config.ingest
     return Fetcher(
-        timeout=config.ingest.timeout_seconds,
-        max_bytes=config.ingest.max_bytes,
+        timeout=settings.timeout_seconds,
+        max_bytes=settings.max_bytes,
         agent=user_agent(config.service.base_url),
+        politeness=Politeness(
+            attempts=settings.attempts,
+            backoff_seconds=settings.backoff_seconds,
+            max_wait_seconds=settings.max_wait_seconds,
+            host_delay_seconds=settings.host_delay_seconds,
+            max_redirects=settings.max_redirects,
+        ),
     )
 
 
 def ingest(
-    store: Store, fetcher: Fetcher, config: Config, topic_slug: str | None = None
+    store: Store,
+    fetcher: Fetcher,
+    config: Config,
+    topic_slug: str | None = None,
+    *,
+    force: bool = False,
 ) -> list[SourceReport]:
     """Ingest every source (or one topic's), then render the feeds that changed."""
     topics = [t for t in config.topics if topic_slug in (None, t.slug)]
     reports = [
-        ingest_source(store, fetcher, config, topic, source)
+        ingest_source(store, fetcher, config, topic, source, force=force)
         for topic in topics
         for source in topic.sources
     ]
@@ -72,13 +88,23 @@ def ingest(
 
 
 def ingest_source(
-    store: Store, fetcher: Fetcher, config: Config, topic: TopicConfig, source: SourceConfig
+    store: Store,
+    fetcher: Fetcher,
+    config: Config,
+    topic: TopicConfig,
+    source: SourceConfig,
+    *,
+    force: bool = False,
 ) -> SourceReport:
-    """One source, one transaction: either every item is stored or nothing changes."""
+    """One source, one transaction: either every item is stored or nothing changes.
+
+    `force` stores a page that looks broken (far fewer items than usual, many
+    incomplete ones) when the operator knows it really changed.
+    """
     now = datetime.now(UTC).replace(microsecond=0)
     report = SourceReport(topic.slug, source.url, "error")
     try:
-        report = _ingest(store, fetcher, config, topic, source, now)
+        report = _ingest(store, fetcher, config, topic, source, now, force)
     except (FetchError, ExtractError, IngestError) as exc:
         report = SourceReport(topic.slug, source.url, "error", error=str(exc))
     except Exception as exc:  # a bug must not stop the other sources; it is logged in full
@@ -99,6 +125,7 @@ def _ingest(
     topic: TopicConfig,
     source: SourceConfig,
     now: datetime,
+    force: bool,
 ) -> SourceReport:
     previous = store.source(topic.slug, source.url)
     conditional = source.pages == 1 and previous is not None and previous.last_success_at
@@ -107,6 +134,7 @@ def _ingest(
             page_url(source, number),
             etag=previous.etag if conditional else None,
             last_modified=previous.last_modified if conditional else None,
+            robots=source.robots,
         )
         for number in range(1, source.pages + 1)
     ]
@@ -119,6 +147,9 @@ def _ingest(
         return SourceReport(topic.slug, source.url, "same-bytes")
     labels = {**config.types, **store.type_labels()}
     items, skipped = _items(pages, source, labels, now)
+    if not force:
+        _check_plausible(config, source, len(items), skipped)
+        _check_not_shrunk(store, config, topic, source, len(items))
     changes = store.record_items(
         topic.slug,
         source.url,
@@ -143,19 +174,55 @@ def _items(
         context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
         for raw in extract(page.body, source.selectors, page.encoding):
             raw_count += 1
-            try:
-                item = normalize(raw, context)
-            except NormalizeError as exc:
+            item = _normalized(raw, context)
+            if item is None:
                 skipped += 1
-                log.info("%s: %s", source.url, exc)
-                continue
-            if item.guid not in found:
+            elif item.guid not in found:
                 found[item.guid] = _placed(item, raw_count - 1)
     if not raw_count:
         raise IngestError(f'extract: no items matched "{source.selectors.item}"')
     if not found:
         raise IngestError(f"normalize: none of the {raw_count} items had a title and a link")
     return list(found.values()), skipped
+
+
+def _normalized(raw: RawItem, context: Context) -> Item | None:
+    """The clean item, or None for one no feed can carry: one odd item never fails a page."""
+    try:
+        return normalize(raw, context)
+    except NormalizeError as exc:
+        log.info("%s: %s", context.source.url, exc)
+    except Exception:  # a bug met by one odd item; logged in full, the page goes on
+        log.exception("%s: item %d could not be normalized", context.source.url, raw.position)
+    return None
+
+
+def _check_plausible(config: Config, source: SourceConfig, usable: int, skipped: int) -> None:
+    """Many items without a title or link means the markup changed under the selectors."""
+    total = usable + skipped
+    limit = config.ingest.max_incomplete_ratio
+    if total and skipped / total > limit:
+        raise IngestError(
+            f"normalize: {skipped} of {total} items have no title or usable link (more than "
+            f"{limit:.0%}); the page layout may have changed"
+        )
+
+
+def _check_not_shrunk(
+    store: Store, config: Config, topic: TopicConfig, source: SourceConfig, usable: int
+) -> None:
+    """Far fewer items than recent runs found means a broken page, not a quiet month."""
+    recent = store.recent_item_counts(topic.slug, source.url, RECENT_RUNS)
+    if not recent:
+        return
+    usual = statistics.median(recent)
+    ratio = config.ingest.min_items_ratio
+    if usable < ratio * usual:
+        raise IngestError(
+            f"extract: only {usable} items on the page, fewer than {ratio:.0%} of the {usual:g} "
+            f"found by recent runs; the page may be broken (if it really shrank: "
+            f"feedsvc ingest --force)"
+        )
 
 
 def _placed(item: Item, position: int) -> Item:

@@ -84,6 +84,7 @@ ingest_runs = Table(
     Column("id", Integer, primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
+    Column("items_on_page", Integer),
 )
 
 items = Table(
@@ -257,7 +258,9 @@ class Store:
         with self.engine.begin() as conn:
             source_id = _source_id(conn, topic, url)
             run_id = conn.execute(
-                insert(ingest_runs).values(source_id=source_id, started_at=now)
+                insert(ingest_runs).values(
+                    source_id=source_id, started_at=now, items_on_page=len(found)
+                )
             ).inserted_primary_key[0]
             existing = {
                 row.guid: row
@@ -370,6 +373,23 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(sources).order_by(sources.c.topic, sources.c.url))
             return [_status(row) for row in rows]
+
+    def recent_item_counts(self, topic: str, url: str, runs: int) -> list[int]:
+        """Items found on the page by the source's last `runs` stored ingests, newest first."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(ingest_runs.c.items_on_page)
+                    .join(sources, sources.c.id == ingest_runs.c.source_id)
+                    .where(
+                        sources.c.topic == topic,
+                        sources.c.url == url,
+                        ingest_runs.c.items_on_page.is_not(None),
+                    )
+                    .order_by(ingest_runs.c.id.desc())
+                    .limit(runs)
+                )
+            )
 
     def type_labels(self) -> dict[str, str]:
         """Every type seen so far, slug to display label."""

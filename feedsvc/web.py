@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    RequestURITooLarge,
+)
 
 from feedsvc.config import Config, load, resolve_path
 from feedsvc.feeds import FeedKey
@@ -15,6 +21,16 @@ from feedsvc.render import FORMATS
 from feedsvc.store import Rendered, SourceStatus, Store
 
 bp = Blueprint("feedsvc", __name__)
+
+MAX_URL_CHARS = 2048
+# script-src governs XSLT too: 'self' lets a browser apply /static/feed.xsl to a feed.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["feedsvc"] = Service(config, store)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _error)
+    app.register_error_handler(Exception, _unexpected)
+    app.before_request(_refuse_long_urls)
+    app.after_request(_security_headers)
     return app
 
 
@@ -69,11 +88,31 @@ def healthz() -> Response:
     svc = service()
     statuses = svc.store.sources()
     configured = {(t.slug, s.url) for t in svc.config.topics for s in t.sources}
-    return jsonify(
-        status="ok" if all(s.last_error is None for s in statuses) else "degraded",
+    statuses = [s for s in statuses if (s.topic, s.url) in configured]
+    down = topics_down(svc.config, statuses, datetime.now(UTC))
+    response = jsonify(
+        status="down"
+        if down
+        else "ok"
+        if all(s.last_error is None for s in statuses)
+        else "degraded",
+        topics_down=down,
         items=svc.store.count_items(),
-        sources=[_source_json(s) for s in statuses if (s.topic, s.url) in configured],
+        sources=[_source_json(s) for s in statuses],
     )
+    response.status_code = 503 if down else 200
+    return response
+
+
+def topics_down(config: Config, statuses: list[SourceStatus], now: datetime) -> list[str]:
+    """Topics whose every source has failed for longer than failing_after_minutes."""
+    since = now - timedelta(minutes=config.ingest.failing_after_minutes)
+    failing = {(s.topic, s.url) for s in statuses if s.failing_since and s.failing_since < since}
+    return [
+        topic.slug
+        for topic in config.topics
+        if all((topic.slug, source.url) in failing for source in topic.sources)
+    ]
 
 
 def _feed(key: FeedKey, fmt: str) -> Response:
@@ -134,6 +173,28 @@ def _error(exc: HTTPException) -> Response:
             f"{exc.code} {exc.name}: {reason}\n", content_type="text/plain; charset=utf-8"
         )
     response.status_code = exc.code or 500
+    for name, value in exc.get_headers():  # e.g. Allow on a 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    """A bug or a broken store: the traceback goes to the log, the client gets one line."""
+    current_app.logger.error("%s %s failed", request.method, request.path, exc_info=exc)
+    return _error(InternalServerError("internal error; the details are in the service log"))
+
+
+def _refuse_long_urls() -> None:
+    """An absurdly long URL or query string is refused before any work is done for it."""
+    if len(request.full_path) > MAX_URL_CHARS:
+        raise RequestURITooLarge(f"URL longer than {MAX_URL_CHARS} characters")
+
+
+def _security_headers(response: Response) -> Response:
+    """Pages may not sniff types, run foreign scripts or leak full URLs to other sites."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,9 @@ from feedsvc.store import Store
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
 TOPIC_PATH = "/topics/security-cooperation.html"
+ROBOTS_PATH = "/robots.txt"
+# Politeness that costs no test time: no pause between requests, retries almost at once.
+FAST_INGEST = "host_delay_seconds = 0\nbackoff_seconds = 0.01\n"
 
 
 def page(name: str) -> bytes:
@@ -41,30 +45,43 @@ class Reply:
     )
 
 
+def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Answer a request with a Reply, its length announced."""
+    handler.send_response(reply.status)
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(reply.body)))
+    handler.end_headers()
+    handler.wfile.write(reply.body)
+
+
 class PageServer:
-    """A threaded HTTP server on 127.0.0.1; tests set what each path answers and read the request log."""
+    """A threaded HTTP server on 127.0.0.1; tests set what each path answers and read the request log.
+
+    `requests` logs page requests; the fetcher's visits to /robots.txt (404 unless a
+    test serves one) are logged in `robots_requests` instead. `history` has the
+    monotonic time and path of every request, robots.txt included.
+    """
 
     def __init__(self) -> None:
         self.routes: dict[str, Reply | Callable[[BaseHTTPRequestHandler], None]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.robots_requests: list[tuple[str, dict[str, str]]] = []
+        self.history: list[tuple[float, str]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                server.requests.append((self.path, dict(self.headers)))
+                server.history.append((time.monotonic(), self.path))
+                log = server.robots_requests if self.path == ROBOTS_PATH else server.requests
+                log.append((self.path, dict(self.headers)))
                 route = server.routes.get(self.path)
                 if callable(route):
                     route(self)
                     return
-                reply = route or Reply(b"not found", 404, {"Content-Type": "text/plain"})
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
+                send(self, route or Reply(b"not found", 404, {"Content-Type": "text/plain"}))
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -109,7 +126,7 @@ base_url = "http://feeds.test"
 [ingest]
 interval_minutes = 30
 timeout_seconds = 5
-{extra}
+{FAST_INGEST}{extra}
 [[topics]]
 slug = "security-cooperation"
 title = "Security Cooperation"

@@ -156,7 +156,7 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_duplicate_topic_slug(tmp_path: Path) -> None:
     path = write_config(tmp_path, "http://127.0.0.1:9/x.html")
-    path.write_text(path.read_text() + path.read_text().split("[ingest]")[1].split("\n", 4)[-1])
+    path.write_text(path.read_text() + "[[topics]]" + path.read_text().split("[[topics]]")[1])
     with pytest.raises(ConfigError, match=r"topics\[1\]\.slug: duplicate topic slug"):
         load(path)
 
