@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
@@ -9,6 +11,9 @@ import requests
 from feedsvc import __version__
 
 CHUNK_BYTES = 64 * 1024
+PING_ATTEMPTS = 3
+PING_BACKOFF_SECONDS = 0.5  # then doubled: a failing hub costs at most a few seconds
+PING_TIMEOUT = (3.05, 5.0)  # connect, read
 
 
 class FetchError(Exception):
@@ -16,6 +21,14 @@ class FetchError(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"fetch: {reason}")
+        self.reason = reason
+
+
+class PingError(Exception):
+    """A WebSub hub did not take a ping, even after retries; the message says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"websub: {reason}")
         self.reason = reason
 
 
@@ -85,6 +98,30 @@ class Fetcher:
             raise FetchError(f"too many redirects from {url}") from None
         except requests.RequestException as exc:
             raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from None
+
+    def ping_hub(self, hub: str, urls: Sequence[str]) -> None:
+        """Tell a WebSub hub that `urls` changed: one form-encoded POST, retried with backoff.
+
+        `hub.url` is repeated, once per URL, as PubSubHubbub hubs accept. A 4xx
+        other than 429 is final; server errors and network failures are retried.
+        """
+        form = [("hub.mode", "publish"), *(("hub.url", url) for url in urls)]
+        reason = ""
+        for attempt in range(PING_ATTEMPTS):
+            if attempt:
+                time.sleep(PING_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                with self.session.post(
+                    hub, data=form, timeout=PING_TIMEOUT, allow_redirects=False
+                ) as resp:
+                    if 200 <= resp.status_code < 300:
+                        return
+                    reason = f"HTTP {resp.status_code} {resp.reason}"
+                    if 400 <= resp.status_code < 500 and resp.status_code != 429:
+                        break
+            except requests.RequestException as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+        raise PingError(f"hub {hub} did not take the ping for {urls[0]}: {reason}")
 
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
         declared = resp.headers.get("Content-Length", "")
