@@ -124,6 +124,14 @@ class FeedsConfig:
 
     default_limit: int = 50
     max_limit: int = 500
+    archive_page_size: int = 50
+
+
+@dataclass(frozen=True)
+class WebSubConfig:
+    """The WebSub hub that feeds announce and that is pinged when they change; None: no push."""
+
+    hub: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,7 @@ class Config:
     service: ServiceConfig
     ingest: IngestConfig = field(default_factory=IngestConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
     topics: tuple[TopicConfig, ...] = ()
     types: dict[str, str] = field(default_factory=dict)
 
@@ -164,7 +173,7 @@ def load(path: Path | str) -> Config:
 def parse(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document that came from `path`."""
     root = _Table(raw, path, "")
-    root.only("service", "ingest", "feeds", "topics", "types")
+    root.only("service", "ingest", "feeds", "websub", "topics", "types")
     presets = load_presets()
     service = _service(root.table("service", required=True), path)
     ingest_t = root.table("ingest")
@@ -184,11 +193,18 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")
     max_limit = feeds_t.integer("max_limit", 500, minimum=1)
+    default_limit = feeds_t.integer("default_limit", 50, minimum=1, maximum=max_limit)
     feeds = FeedsConfig(
-        default_limit=feeds_t.integer("default_limit", 50, minimum=1, maximum=max_limit),
+        default_limit=default_limit,
         max_limit=max_limit,
+        archive_page_size=feeds_t.integer(
+            "archive_page_size", default_limit, minimum=1, maximum=max_limit
+        ),
     )
-    feeds_t.only("default_limit", "max_limit")
+    feeds_t.only("default_limit", "max_limit", "archive_page_size")
+    websub_t = root.table("websub")
+    websub = WebSubConfig(hub=websub_t.http_url("hub") if "hub" in websub_t.data else None)
+    websub_t.only("hub")
     topic_tables = root.array("topics")
     topics = tuple(_topic(t, presets) for t in topic_tables)
     slugs = [t.slug for t in topics]
@@ -200,7 +216,13 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     for key in types_t.data:
         types[_type_slug(types_t, key)] = types_t.string(key)
     return Config(
-        path=path, service=service, ingest=ingest, feeds=feeds, topics=topics, types=types
+        path=path,
+        service=service,
+        ingest=ingest,
+        feeds=feeds,
+        websub=websub,
+        topics=topics,
+        types=types,
     )
 
 

@@ -36,6 +36,31 @@ class FeedKey:
         return cls(topic=values.get("topics"), type=values.get("types"))
 
 
+@dataclass(frozen=True, order=True)
+class ArchiveKey:
+    """Page `page` (1 = oldest) of a feed's RFC 5005 archive, kept with the rendered feeds."""
+
+    feed: FeedKey
+    page: int
+
+    @property
+    def path(self) -> str:
+        """`<feed path>/archive/<page>`: the URL without `.<fmt>`."""
+        return f"{self.feed.path}/archive/{self.page}"
+
+
+@dataclass(frozen=True, order=True)
+class DigestKey:
+    """A topic's weekly digest, kept with the rendered feeds."""
+
+    topic: str
+
+    @property
+    def path(self) -> str:
+        """`topics/<t>/digest/weekly`: the URL without `.<fmt>`."""
+        return f"topics/{self.topic}/digest/weekly"
+
+
 def affected_feeds(topic: str, type_slugs: set[str]) -> set[FeedKey]:
     """The feeds that change when items of these types change in this topic."""
     keys = {FeedKey(topic=topic)}

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,6 +31,9 @@ CHUNK_BYTES = 64 * 1024
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 ROBOTS_TTL_SECONDS = 3600.0
 AGENT_TOKEN = "feedsvc"
+PING_ATTEMPTS = 3
+PING_BACKOFF_SECONDS = 0.5  # then doubled: a failing hub costs at most a few seconds
+PING_TIMEOUT = (3.05, 5.0)  # connect, read
 
 
 class FetchError(Exception):
@@ -46,6 +50,12 @@ class _Retryable(Exception):
     def __init__(self, reason: str, wait: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.wait = reason, wait
+class PingError(Exception):
+    """A WebSub hub did not take a ping, even after retries; the message says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"websub: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -275,6 +285,30 @@ class Fetcher:
             raise _Retryable(f"{type(exc).__name__} fetching {url}: {exc}") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from None
+
+    def ping_hub(self, hub: str, urls: Sequence[str]) -> None:
+        """Tell a WebSub hub that `urls` changed: one form-encoded POST, retried with backoff.
+
+        `hub.url` is repeated, once per URL, as PubSubHubbub hubs accept. A 4xx
+        other than 429 is final; server errors and network failures are retried.
+        """
+        form = [("hub.mode", "publish"), *(("hub.url", url) for url in urls)]
+        reason = ""
+        for attempt in range(PING_ATTEMPTS):
+            if attempt:
+                time.sleep(PING_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                with self.session.post(
+                    hub, data=form, timeout=PING_TIMEOUT, allow_redirects=False
+                ) as resp:
+                    if 200 <= resp.status_code < 300:
+                        return
+                    reason = f"HTTP {resp.status_code} {resp.reason}"
+                    if 400 <= resp.status_code < 500 and resp.status_code != 429:
+                        break
+            except requests.RequestException as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+        raise PingError(f"hub {hub} did not take the ping for {urls[0]}: {reason}")
 
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""

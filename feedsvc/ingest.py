@@ -13,7 +13,7 @@ from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract import ExtractError, RawItem, extract
 from feedsvc.fetch import Fetcher, FetchError, Politeness, user_agent
 from feedsvc.normalize import Context, Item, NormalizeError, normalize
-from feedsvc.publish import publish_changed
+from feedsvc.publish import announce, publish_changed
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def ingest(
         for topic in topics
         for source in topic.sources
     ]
-    publish_changed(store, config)
+    announce(fetcher, config, publish_changed(store, config))
     return reports
 
 

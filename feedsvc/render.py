@@ -10,7 +10,7 @@ import html
 import json
 import mimetypes
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -21,6 +21,8 @@ from feedsvc import __version__
 from feedsvc.store import StoredItem
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed paging and archiving
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
@@ -39,6 +41,9 @@ class FeedDoc:
     types_url: str
     topics_url: str
     entries: Sequence[StoredItem]
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # rel -> format -> URL
+    hub: str | None = None  # the WebSub hub subscribers may use
+    archive: bool = False  # an RFC 5005 archive document, marked <fh:archive/>
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ def render_json(doc: FeedDoc) -> bytes:
         "language": "en",
         "items": [_json_item(item) for item in doc.entries],
     }
+    if "prev-archive" in doc.links:  # newest first, so JSON Feed's "next" page is the older one
+        feed["next_url"] = doc.links["prev-archive"]["json"]
+    if doc.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": doc.hub}]
     return (json.dumps(feed, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
@@ -84,6 +93,8 @@ FORMATS: dict[str, Format] = {
 
 def entry_html(item: StoredItem) -> str:
     """Body of content:encoded and Atom content: the image with its caption, then the summary."""
+    if item.content_html is not None:
+        return item.content_html
     parts = []
     if item.image_url:
         alt = html.escape(item.image_caption or "", quote=True)
@@ -110,6 +121,8 @@ def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("media", _MediaFeed, _MediaEntry)
     fg.load_extension("dc", atom=False, rss=True)  # RSS <author> must be an email: dc:creator
+    fg.register_extension("history", _HistoryFeed)
+    fg.history.document(doc, fmt)
     fg.id(doc.id)
     fg.title(doc.title)
     fg.subtitle(doc.description)
@@ -129,7 +142,7 @@ def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
 
 
 def _entry(fe: FeedEntry, item: StoredItem, doc: FeedDoc, fmt: str) -> None:
-    fe.guid(item.guid, permalink=True)
+    fe.guid(item.guid, permalink=item.guid == item.link)
     fe.title(item.title)
     fe.link(href=item.link, rel="alternate")
     fe.published(item.published)
@@ -164,6 +177,44 @@ def _json_item(item: StoredItem) -> dict:
     if item.author:
         entry["authors"] = [{"name": item.author}]
     return entry
+
+
+class _HistoryFeed(BaseExtension):
+    """Feed-level links feedgen cannot write in RSS, and RFC 5005's <fh:archive/>.
+
+    The links (hub, current, prev-archive, next-archive) are atom:link elements
+    in both formats; feedgen only writes rel="self" into RSS.
+    """
+
+    def __init__(self) -> None:
+        self._doc: FeedDoc | None = None
+        self._fmt = ""
+
+    def document(self, doc: FeedDoc, fmt: str) -> None:
+        self._doc, self._fmt = doc, fmt
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self._doc and self._doc.archive else {}
+
+    def _extend(self, parent: object, link_tag: str) -> None:
+        doc = self._doc
+        if doc is None:
+            return
+        if doc.archive:
+            xml_elem(f"{{{HISTORY_NS}}}archive", parent)
+        if doc.hub:
+            xml_elem(link_tag, parent, rel="hub", href=doc.hub)
+        media_type = FORMATS[self._fmt].media_type.split(";")[0]
+        for rel, urls in doc.links.items():
+            xml_elem(link_tag, parent, rel=rel, href=urls[self._fmt], type=media_type)
+
+    def extend_atom(self, feed: object) -> object:
+        self._extend(feed, "link")  # feedgen's Atom elements take the default namespace
+        return feed
+
+    def extend_rss(self, feed: object) -> object:
+        self._extend(feed[0], f"{{{ATOM_NS}}}link")  # type: ignore[index]  # into <channel>
+        return feed
 
 
 class _MediaFeed(BaseExtension):

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.ingest import ingest_source, make_fetcher
-from feedsvc.publish import publish_changed
+from feedsvc.publish import announce, publish_changed
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,11 @@ def scheduler_lock(path: Path) -> Iterator[None]:
 
 
 def ingest_job(store: Store, config: Config, topic: TopicConfig, source: SourceConfig) -> None:
-    """The scheduled job of one source: ingest it, then render the feeds it changed."""
+    """The scheduled job of one source: ingest it, render the feeds it changed, ping the hub."""
     fetcher = make_fetcher(config)
     try:
         ingest_source(store, fetcher, config, topic, source)
-        publish_changed(store, config)
+        announce(fetcher, config, publish_changed(store, config))
     finally:
         fetcher.close()
 

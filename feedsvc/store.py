@@ -34,11 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import ColumnElement, Select
 
-from feedsvc.feeds import FeedKey, affected_feeds
+from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, affected_feeds
 from feedsvc.normalize import Item
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DocumentKey = FeedKey | ArchiveKey | DigestKey  # whatever is kept in `rendered`, by its path
 
 
 class UTCDateTime(TypeDecorator):
@@ -112,17 +114,22 @@ items = Table(
     Column("content_hash", String(32), nullable=False),
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
+    Index("ix_items_type_insertion", "type_slug", "id"),
 )
 
 topic_items = Table(
     "topic_items",
     metadata,
-    Column("topic", String(200), primary_key=True),
-    Column("item_id", ForeignKey("items.id"), primary_key=True),
+    Column("id", Integer, primary_key=True),  # insertion order: archive pages are cut along it
+    Column("topic", String(200), nullable=False),
+    Column("item_id", ForeignKey("items.id"), nullable=False),
     Column("type_slug", String(100), nullable=False),
     Column("order_key", String(40), nullable=False),
+    UniqueConstraint("topic", "item_id"),
     Index("ix_topic_items_order", "topic", "order_key"),
     Index("ix_topic_items_type_order", "topic", "type_slug", "order_key"),
+    Index("ix_topic_items_insertion", "topic", "id"),
+    Index("ix_topic_items_type_insertion", "topic", "type_slug", "id"),
 )
 
 types = Table(
@@ -150,6 +157,8 @@ rendered = Table(
     Column("gzip_body", LargeBinary, nullable=False),
     Column("etag", String(80), nullable=False),
     Column("last_modified", UTCDateTime, nullable=False),
+    Column("final", Boolean, nullable=False, default=False),
+    Column("stale_at", UTCDateTime),
 )
 
 
@@ -173,6 +182,7 @@ class StoredItem:
     first_seen: datetime
     order_key: str
     topics: tuple[str, ...] = ()
+    content_html: str | None = None  # prepared content (a digest's week); None: built from fields
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,8 @@ class Rendered:
     gzip_body: bytes
     etag: str
     last_modified: datetime
+    final: bool = False  # these bytes never change again (a complete archive page)
+    stale_at: datetime | None = None  # render again from this time on (a digest's week closes)
 
 
 def order_key(published: datetime, run_id: int, position: int) -> str:
@@ -284,6 +296,7 @@ class Store:
             )
             new = updated = 0
             touched_types: set[str] = set()
+            retyped: set[str] = set()
             unchanged_ids: list[int] = []
             for item in found:
                 row = existing.get(item.guid)
@@ -297,6 +310,8 @@ class Store:
                     _update_item(conn, row.id, item, now)
                     updated += 1
                     touched_types |= {item.type_slug, row.type_slug}
+                    if item.type_slug != row.type_slug:
+                        retyped |= {item.type_slug, row.type_slug}
                 else:
                     unchanged_ids.append(row.id)
                 if row.id not in linked:
@@ -311,6 +326,7 @@ class Store:
             changed = affected_feeds(topic, touched_types) if touched_types else set()
             for key in changed:
                 _mark_dirty(conn, key, now)
+            _forget_type_archives(conn, retyped)
             conn.execute(
                 update(sources)
                 .where(sources.c.id == source_id)
@@ -398,19 +414,27 @@ class Store:
                 slug: label for slug, label in conn.execute(select(types.c.slug, types.c.label))
             }
 
-    def entries(self, key: FeedKey, limit: int) -> list[StoredItem]:
-        """The newest `limit` items of a feed, newest first, through an index."""
-        if key.topic:
-            scope = select(topic_items.c.item_id.label("id"), topic_items.c.order_key).where(
-                topic_items.c.topic == key.topic
-            )
-            if key.type:
-                scope = scope.where(topic_items.c.type_slug == key.type)
-            scope = scope.order_by(topic_items.c.order_key.desc())
-        else:
-            scope = select(items.c.id, items.c.order_key).where(items.c.type_slug == key.type)
-            scope = scope.order_by(items.c.order_key.desc())
-        page = scope.limit(limit).subquery()
+    def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
+        """The newest `limit` items of a feed (older than order key `before`), through an index."""
+        members, _, order = _membership(key)
+        if before is not None:
+            members = members.where(order < before)
+        return self._load(members.order_by(order.desc()).limit(limit))
+
+    def archive_entries(self, key: FeedKey, page: int, size: int) -> list[StoredItem]:
+        """Archive page `page`: the feed's members `size` at a time in the order they joined it."""
+        members, joined, _ = _membership(key)
+        return self._load(members.order_by(joined).limit(size).offset((page - 1) * size))
+
+    def member_count(self, key: FeedKey) -> int:
+        """How many items a feed has ever held; its archive pages follow from it."""
+        members, _, _ = _membership(key)
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(members.subquery())) or 0
+
+    def _load(self, members: Select) -> list[StoredItem]:
+        """The items whose ids `members` selects, newest first, each with its topics."""
+        page = members.subquery()
         query = select(items).join(page, page.c.id == items.c.id).order_by(items.c.order_key.desc())
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
@@ -443,7 +467,7 @@ class Store:
         return value or EPOCH
 
     def save_rendered(
-        self, key: FeedKey, outputs: dict[tuple[str, int], Rendered], *, replace_all: bool
+        self, key: DocumentKey, outputs: dict[tuple[str, int], Rendered], *, replace_all: bool
     ) -> None:
         """Keep rendered bytes; `replace_all` drops other limits and clears the dirty mark."""
         with self.engine.begin() as conn:
@@ -459,15 +483,22 @@ class Store:
                     gzip_body=out.gzip_body,
                     etag=out.etag,
                     last_modified=out.last_modified,
+                    final=out.final,
+                    stale_at=out.stale_at,
                 )
                 conn.execute(_upsert(conn, rendered, values, ["feed_key", "format", "limit"]))
 
-    def rendered(self, key: FeedKey, fmt: str, limit: int) -> Rendered | None:
+    def rendered(self, key: DocumentKey, fmt: str, limit: int) -> Rendered | None:
         """Rendered bytes of a feed, or None when it has not been rendered at this limit."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
-                    rendered.c.body, rendered.c.gzip_body, rendered.c.etag, rendered.c.last_modified
+                    rendered.c.body,
+                    rendered.c.gzip_body,
+                    rendered.c.etag,
+                    rendered.c.last_modified,
+                    rendered.c.final,
+                    rendered.c.stale_at,
                 ).where(
                     rendered.c.feed_key == key.path,
                     rendered.c.format == fmt,
@@ -475,6 +506,15 @@ class Store:
                 )
             ).first()
         return Rendered(*row) if row else None
+
+    def expired_rendered(self, now: datetime) -> set[str]:
+        """Paths of rendered documents whose `stale_at` has come (digests whose week closed)."""
+        with self.engine.connect() as conn:
+            return set(
+                conn.scalars(
+                    select(rendered.c.feed_key).distinct().where(rendered.c.stale_at <= now)
+                )
+            )
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -553,6 +593,31 @@ def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> N
     conn.execute(
         update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)
     )
+
+
+def _membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
+    """The ids of a feed's items as a query, with its insertion-order and order-key columns."""
+    if key.topic:
+        members = select(topic_items.c.item_id.label("id")).where(topic_items.c.topic == key.topic)
+        if key.type:
+            members = members.where(topic_items.c.type_slug == key.type)
+        return members, topic_items.c.id, topic_items.c.order_key
+    members = select(items.c.id).where(items.c.type_slug == key.type)
+    return members, items.c.id, items.c.order_key
+
+
+def _forget_type_archives(conn: Connection, type_slugs: set[str]) -> None:
+    """An item that changed type moved between feeds mid-sequence: their archives are redone."""
+    for slug in type_slugs:
+        conn.execute(
+            rendered.delete().where(
+                rendered.c.feed_key.startswith(f"types/{slug}/archive/", autoescape=True)
+                | (
+                    rendered.c.feed_key.startswith("topics/")
+                    & rendered.c.feed_key.contains(f"/types/{slug}/archive/", autoescape=True)
+                )
+            )
+        )
 
 
 def _link(conn: Connection, topic: str, item_id: int, type_slug: str, key: str) -> None:

@@ -15,12 +15,13 @@ from werkzeug.exceptions import (
 )
 
 from feedsvc.config import Config, load, resolve_path
-from feedsvc.feeds import FeedKey
-from feedsvc.publish import publish_feed, render_at_limit
+from feedsvc.feeds import ArchiveKey, FeedKey
+from feedsvc.publish import archive_page, publish_feed, render_at_limit, weekly_digest
 from feedsvc.render import FORMATS
 from feedsvc.store import Rendered, SourceStatus, Store
 
 bp = Blueprint("feedsvc", __name__)
+FINAL_MAX_AGE = 365 * 24 * 3600  # a complete archive page never changes
 
 MAX_URL_CHARS = 2048
 # script-src governs XSLT too: 'self' lets a browser apply /static/feed.xsl to a feed.
@@ -76,6 +77,32 @@ def topic_type_feed(topic: str, type_slug: str, fmt: str) -> Response:
     return _feed(FeedKey(topic=topic, type=type_slug), fmt)
 
 
+@bp.get("/topics/<topic>/archive/<int:page>.<fmt>")
+def topic_archive(topic: str, page: int, fmt: str) -> Response:
+    return _archive(ArchiveKey(FeedKey(topic=topic), page), fmt)
+
+
+@bp.get("/types/<type_slug>/archive/<int:page>.<fmt>")
+def type_archive(type_slug: str, page: int, fmt: str) -> Response:
+    return _archive(ArchiveKey(FeedKey(type=type_slug), page), fmt)
+
+
+@bp.get("/topics/<topic>/types/<type_slug>/archive/<int:page>.<fmt>")
+def topic_type_archive(topic: str, type_slug: str, page: int, fmt: str) -> Response:
+    return _archive(ArchiveKey(FeedKey(topic=topic, type=type_slug), page), fmt)
+
+
+@bp.get("/topics/<topic>/digest/weekly.<fmt>")
+def topic_digest(topic: str, fmt: str) -> Response:
+    svc = service()
+    _check_format(fmt)
+    topic_config = svc.config.topic(topic)
+    if topic_config is None:
+        raise NotFound(f"unknown topic {topic!r}")
+    out = weekly_digest(svc.store, svc.config, topic_config, fmt, datetime.now(UTC))
+    return _respond(out, FORMATS[fmt].media_type, svc.config)
+
+
 @bp.get("/")
 def index() -> str:
     svc = service()
@@ -117,8 +144,7 @@ def topics_down(config: Config, statuses: list[SourceStatus], now: datetime) -> 
 
 def _feed(key: FeedKey, fmt: str) -> Response:
     svc = service()
-    if fmt not in FORMATS:
-        raise NotFound(f"unknown feed format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+    _check_format(fmt)
     limit = _limit(svc.config)
     out = svc.store.rendered(key, fmt, limit)
     if out is None:
@@ -129,6 +155,21 @@ def _feed(key: FeedKey, fmt: str) -> Response:
         else:
             out = render_at_limit(svc.store, svc.config, key, fmt, limit)
     return _respond(out, FORMATS[fmt].media_type, svc.config)
+
+
+def _archive(key: ArchiveKey, fmt: str) -> Response:
+    svc = service()
+    _check_format(fmt)
+    out = archive_page(svc.store, svc.config, key, fmt)
+    if out is None:
+        _check_exists(svc, key.feed)
+        raise NotFound(f"no archive page {key.page} of {key.feed.path}")
+    return _respond(out, FORMATS[fmt].media_type, svc.config)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise NotFound(f"unknown feed format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 
 
 def _limit(config: Config) -> int:
@@ -156,7 +197,9 @@ def _respond(out: Rendered, media_type: str, config: Config) -> Response:
     response.last_modified = out.last_modified
     response.headers["Vary"] = "Accept-Encoding"
     response.cache_control.public = True
-    response.cache_control.max_age = min(config.ingest.interval_minutes, 60) * 60
+    response.cache_control.max_age = (
+        FINAL_MAX_AGE if out.final else min(config.ingest.interval_minutes, 60) * 60
+    )
     return response.make_conditional(request)
 
 
