@@ -50,6 +50,8 @@ class _Retryable(Exception):
     def __init__(self, reason: str, wait: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.wait = reason, wait
+
+
 class PingError(Exception):
     """A WebSub hub did not take a ping, even after retries; the message says why."""
 
