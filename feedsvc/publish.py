@@ -11,7 +11,7 @@ import hashlib
 
 from feedsvc.config import Config
 from feedsvc.feeds import FeedKey, feed_description, feed_title
-from feedsvc.render import FORMATS, FeedDoc
+from feedsvc.render import FEED_STYLESHEET, FORMATS, FeedDoc, static_url
 from feedsvc.store import Rendered, Store
 
 
@@ -50,16 +50,21 @@ def feed_url(config: Config, key: FeedKey, fmt: str) -> str:
     return f"{config.service.base_url}/{key.path}/feed.{fmt}"
 
 
+def feed_home_url(config: Config, key: FeedKey) -> str:
+    """The web page a feed stands for: its topic's first source page, else the index."""
+    topic = config.topic(key.topic) if key.topic else None
+    return topic.sources[0].url if topic else f"{config.service.base_url}/"
+
+
 def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
     """Gather what a renderer needs for one feed."""
     base = config.service.base_url
     labels = {**config.types, **store.type_labels()}
-    topic = config.topic(key.topic) if key.topic else None
     return FeedDoc(
         id=f"{base}/{key.path}",
         title=feed_title(key, config, labels),
         description=feed_description(key, config, labels),
-        home_url=topic.sources[0].url if topic else f"{base}/",
+        home_url=feed_home_url(config, key),
         urls={fmt: feed_url(config, key, fmt) for fmt in FORMATS},
         updated=store.feed_changed_at(key),
         ttl_minutes=config.ingest.interval_minutes,
@@ -67,4 +72,5 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
         types_url=f"{base}/types/",
         topics_url=f"{base}/topics/",
         entries=store.entries(key, limit),
+        stylesheet_url=static_url(base, FEED_STYLESHEET),
     )
