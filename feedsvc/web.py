@@ -134,13 +134,7 @@ def _feed(key: FeedKey, fmt: str) -> Response:
             out = svc.store.rendered(key, fmt, limit)
         else:
             out = render_at_limit(svc.store, svc.config, key, fmt, limit)
-    media_type = FORMATS[fmt].media_type
-    if fmt in STYLED_FORMATS and _is_browser_navigation(media_type):
-        return _browser_view(out)
-    response = _respond(out, media_type, svc.config)
-    if fmt in STYLED_FORMATS:
-        response.vary.update(BROWSER_VARY)
-    return response
+    return _respond_feed(out, fmt, svc.config)
 
 
 def _limit(config: Config) -> int:
@@ -170,6 +164,17 @@ def _respond(out: Rendered, media_type: str, config: Config) -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = min(config.ingest.interval_minutes, 60) * 60
     return response.make_conditional(request)
+
+
+def _respond_feed(out: Rendered, fmt: str, config: Config) -> Response:
+    """The feed's bytes, or for RSS and Atom opened in a browser tab, its readable page."""
+    media_type = FORMATS[fmt].media_type
+    if fmt in STYLED_FORMATS and _is_browser_navigation(media_type):
+        return _browser_view(out)
+    response = _respond(out, media_type, config)
+    if fmt in STYLED_FORMATS:
+        response.vary.update(BROWSER_VARY)
+    return response
 
 
 def _is_browser_navigation(feed_media_type: str) -> bool:
