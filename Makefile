@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench clean
+.PHONY: install browser run test lint format bench clean
 
 install: $(STAMP)
 
@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/feedsvc serve
 
-test: install
+# The browser tests need Debian's chromium: installed here when missing and we are root,
+# otherwise those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+			|| echo "chromium could not be installed: the browser tests will skip"; \
+	fi
+
+test: install browser
 	$(BIN)/ruff check feedsvc tests
 	$(BIN)/ruff format --check feedsvc tests
 	$(BIN)/pytest -q

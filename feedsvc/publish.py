@@ -19,7 +19,7 @@ from feedsvc.config import Config, TopicConfig
 from feedsvc.digest import Week, closed_weeks, week_entry, week_start
 from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, feed_description, feed_title
 from feedsvc.fetch import Fetcher, PingError
-from feedsvc.render import FORMATS, FeedDoc
+from feedsvc.render import FEED_STYLESHEET, FORMATS, FeedDoc, static_url
 from feedsvc.store import EPOCH, Rendered, Store, StoredItem, order_key
 
 log = logging.getLogger(__name__)
@@ -78,16 +78,21 @@ def feed_url(config: Config, key: FeedKey, fmt: str) -> str:
     return f"{config.service.base_url}/{key.path}/feed.{fmt}"
 
 
+def feed_home_url(config: Config, key: FeedKey) -> str:
+    """The web page a feed stands for: its topic's first source page, else the index."""
+    topic = config.topic(key.topic) if key.topic else None
+    return topic.sources[0].url if topic else f"{config.service.base_url}/"
+
+
 def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
     """Gather what a renderer needs for one feed."""
     base = config.service.base_url
     labels = {**config.types, **store.type_labels()}
-    topic = config.topic(key.topic) if key.topic else None
     return FeedDoc(
         id=f"{base}/{key.path}",
         title=feed_title(key, config, labels),
         description=feed_description(key, config, labels),
-        home_url=topic.sources[0].url if topic else f"{base}/",
+        home_url=feed_home_url(config, key),
         urls={fmt: feed_url(config, key, fmt) for fmt in FORMATS},
         updated=store.feed_changed_at(key),
         ttl_minutes=config.ingest.interval_minutes,
@@ -99,6 +104,7 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
             base, key, page_count(store.member_count(key), config.feeds.archive_page_size)
         ),
         hub=config.websub.hub,
+        stylesheet_url=static_url(base, FEED_STYLESHEET),
     )
 
 

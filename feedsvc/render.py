@@ -12,10 +12,14 @@ import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from importlib import resources
+from urllib.parse import urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 from feedgen.util import xml_elem
+from lxml import etree
 
 from feedsvc import __version__
 from feedsvc.store import StoredItem
@@ -24,6 +28,7 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed paging and archiving
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+FEED_STYLESHEET = "feed.xsl"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class FeedDoc:
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # rel -> format -> URL
     hub: str | None = None  # the WebSub hub subscribers may use
     archive: bool = False  # an RFC 5005 archive document, marked <fh:archive/>
+    stylesheet_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +63,12 @@ class Format:
 
 def render_rss(doc: FeedDoc) -> bytes:
     """RSS 2.0 with content:encoded, media:* and an enclosure per image."""
-    return _feedgen(doc, "rss").rss_str(pretty=True)
+    return with_stylesheet(_feedgen(doc, "rss").rss_str(pretty=True), doc.stylesheet_url)
 
 
 def render_atom(doc: FeedDoc) -> bytes:
     """Atom 1.0 with html summary and content and media:* per image."""
-    return _feedgen(doc, "atom").atom_str(pretty=True)
+    return with_stylesheet(_feedgen(doc, "atom").atom_str(pretty=True), doc.stylesheet_url)
 
 
 def render_json(doc: FeedDoc) -> bytes:
@@ -89,6 +95,40 @@ FORMATS: dict[str, Format] = {
     "atom": Format("atom", "application/atom+xml; charset=utf-8", render_atom),
     "json": Format("json", "application/feed+json; charset=utf-8", render_json),
 }
+STYLED_FORMATS = frozenset({"rss", "atom"})  # carry <?xml-stylesheet?> for the browser view
+
+
+def static_url(base_url: str, name: str) -> str:
+    """A root-relative URL of a static file: same-origin wherever the page is opened from.
+
+    Browsers apply an XSL stylesheet only from the document's own origin, so the
+    path keeps base_url's prefix but not its host.
+    """
+    return f"{urlsplit(base_url).path.rstrip('/')}/static/{name}"
+
+
+def with_stylesheet(xml: bytes, href: str | None) -> bytes:
+    """Put `<?xml-stylesheet?>` right after the XML declaration (feedgen cannot write one)."""
+    if href is None:
+        return xml
+    pi = f'<?xml-stylesheet type="text/xsl" href="{html.escape(href, quote=True)}"?>'.encode()
+    if not xml.startswith(b"<?xml "):
+        return pi + b"\n" + xml
+    end = xml.index(b"?>") + 2
+    return xml[:end] + b"\n" + pi + xml[end:]
+
+
+def browser_page(feed_xml: bytes) -> bytes:
+    """The feed as a readable HTML page, made by the same feed.xsl a browser would apply."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return bytes(_feed_stylesheet()(etree.fromstring(feed_xml, parser)))
+
+
+@cache
+def _feed_stylesheet() -> etree.XSLT:
+    """feed.xsl, compiled once per process; it may read nothing but the feed."""
+    source = resources.files("feedsvc").joinpath("static", FEED_STYLESHEET).read_bytes()
+    return etree.XSLT(etree.XML(source), access_control=etree.XSLTAccessControl.DENY_ALL)
 
 
 def entry_html(item: StoredItem) -> str:

@@ -414,6 +414,18 @@ class Store:
                 slug: label for slug, label in conn.execute(select(types.c.slug, types.c.label))
             }
 
+    def topic_types(self, topic: str) -> list[str]:
+        """The type slugs that have items in this topic, read from the topic/type/order index."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(topic_items.c.type_slug)
+                    .where(topic_items.c.topic == topic)
+                    .distinct()
+                    .order_by(topic_items.c.type_slug)
+                )
+            )
+
     def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
         """The newest `limit` items of a feed (older than order key `before`), through an index."""
         members, _, order = _membership(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,10 +15,20 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
 )
 
-from feedsvc.config import Config, load, resolve_path
-from feedsvc.feeds import ArchiveKey, FeedKey
-from feedsvc.publish import archive_page, publish_feed, render_at_limit, weekly_digest
-from feedsvc.render import FORMATS
+from feedsvc.config import Config, TopicConfig, load, resolve_path
+from feedsvc.feeds import ArchiveKey, FeedKey, feed_description, feed_title
+from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
+from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
+from feedsvc.opml import Folder, Outline, opml_document
+from feedsvc.publish import (
+    archive_page,
+    feed_home_url,
+    feed_url,
+    publish_feed,
+    render_at_limit,
+    weekly_digest,
+)
+from feedsvc.render import FORMATS, STYLED_FORMATS, browser_page, static_url
 from feedsvc.store import Rendered, SourceStatus, Store
 
 bp = Blueprint("feedsvc", __name__)
@@ -40,6 +51,28 @@ class Service:
 
     config: Config
     store: Store
+
+
+@dataclass(frozen=True)
+class ListedFeed:
+    """One feed as the discovery pages and OPML show it."""
+
+    title: str
+    description: str
+    home_url: str
+    urls: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FeedGroup:
+    """Feeds listed together: one topic's (everything, then per type), or the per-type feeds."""
+
+    title: str
+    page_url: str | None
+    feeds: tuple[ListedFeed, ...]
+
+
+BROWSER_VARY = ("Accept", "Sec-Fetch-Dest")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -100,14 +133,33 @@ def topic_digest(topic: str, fmt: str) -> Response:
     if topic_config is None:
         raise NotFound(f"unknown topic {topic!r}")
     out = weekly_digest(svc.store, svc.config, topic_config, fmt, datetime.now(UTC))
-    return _respond(out, FORMATS[fmt].media_type, svc.config)
+    return _respond_feed(out, fmt, svc.config)
 
 
 @bp.get("/")
 def index() -> str:
     svc = service()
-    seen_types = sorted(svc.store.type_labels().items(), key=lambda kv: kv[1].lower())
-    return render_template("index.html", config=svc.config, types=seen_types, formats=FORMATS)
+    return _page("index.html", svc, groups=_all_groups(svc))
+
+
+@bp.get("/topics/<topic>/")
+def topic_page(topic: str) -> str:
+    svc = service()
+    group = _topic_group(svc, _known_topic(svc, topic), _type_labels(svc))
+    return _page("topic.html", svc, group=group)
+
+
+@bp.get("/feeds.opml")
+def opml_all() -> Response:
+    svc = service()
+    return _opml(svc, f"{svc.config.service.title}: every feed", _all_groups(svc))
+
+
+@bp.get("/topics/<topic>/feeds.opml")
+def opml_topic(topic: str) -> Response:
+    svc = service()
+    group = _topic_group(svc, _known_topic(svc, topic), _type_labels(svc))
+    return _opml(svc, f"{svc.config.service.title}: {group.title}", [group])
 
 
 @bp.get("/healthz")
@@ -154,7 +206,7 @@ def _feed(key: FeedKey, fmt: str) -> Response:
             out = svc.store.rendered(key, fmt, limit)
         else:
             out = render_at_limit(svc.store, svc.config, key, fmt, limit)
-    return _respond(out, FORMATS[fmt].media_type, svc.config)
+    return _respond_feed(out, fmt, svc.config)
 
 
 def _archive(key: ArchiveKey, fmt: str) -> Response:
@@ -164,7 +216,7 @@ def _archive(key: ArchiveKey, fmt: str) -> Response:
     if out is None:
         _check_exists(svc, key.feed)
         raise NotFound(f"no archive page {key.page} of {key.feed.path}")
-    return _respond(out, FORMATS[fmt].media_type, svc.config)
+    return _respond_feed(out, fmt, svc.config)
 
 
 def _check_format(fmt: str) -> None:
@@ -200,6 +252,113 @@ def _respond(out: Rendered, media_type: str, config: Config) -> Response:
     response.cache_control.max_age = (
         FINAL_MAX_AGE if out.final else min(config.ingest.interval_minutes, 60) * 60
     )
+    return response.make_conditional(request)
+
+
+def _respond_feed(out: Rendered, fmt: str, config: Config) -> Response:
+    """The feed's bytes, or for RSS and Atom opened in a browser tab, its readable page."""
+    media_type = FORMATS[fmt].media_type
+    if fmt in STYLED_FORMATS and _is_browser_navigation(media_type):
+        return _browser_view(out)
+    response = _respond(out, media_type, config)
+    if fmt in STYLED_FORMATS:
+        response.vary.update(BROWSER_VARY)
+    return response
+
+
+def _is_browser_navigation(feed_media_type: str) -> bool:
+    """A person opened the feed in a browser tab: a document navigation that prefers HTML.
+
+    Feed readers never send `Sec-Fetch-Dest: document`, so they always get the raw feed.
+    """
+    if request.headers.get("Sec-Fetch-Dest") != "document":
+        return False
+    wanted = request.accept_mimetypes.best_match([feed_media_type.split(";")[0], "text/html"])
+    return wanted == "text/html"
+
+
+def _browser_view(out: Rendered) -> Response:
+    """The feed through feed.xsl on the server: browsers show feed media types as plain text."""
+    response = Response(browser_page(out.body), content_type="text/html; charset=utf-8")
+    response.last_modified = out.last_modified
+    response.add_etag()
+    response.vary.update(BROWSER_VARY)
+    return response.make_conditional(request)
+
+
+def _known_topic(svc: Service, slug: str) -> TopicConfig:
+    """The configured topic, or a one-line 404."""
+    topic = svc.config.topic(slug)
+    if topic is None:
+        raise NotFound(f"unknown topic {slug!r}")
+    return topic
+
+
+def _all_groups(svc: Service) -> list[FeedGroup]:
+    """Every feed: each topic's, then the per-type feeds of the types seen so far."""
+    labels = _type_labels(svc)
+    groups = [_topic_group(svc, topic, labels) for topic in svc.config.topics]
+    types = [FeedKey(type=slug) for slug in _by_label(svc.store.type_labels(), labels)]
+    if types:
+        groups.append(FeedGroup("Every topic, by type", None, _listed(svc, types, labels)))
+    return groups
+
+
+def _topic_group(svc: Service, topic: TopicConfig, labels: dict[str, str]) -> FeedGroup:
+    """A topic's feeds: everything, then one per type it has items of (one indexed query)."""
+    slugs = _by_label(svc.store.topic_types(topic.slug), labels)
+    keys = [FeedKey(topic=topic.slug)] + [FeedKey(topic=topic.slug, type=slug) for slug in slugs]
+    page_url = f"{svc.config.service.base_url}/topics/{topic.slug}/"
+    return FeedGroup(topic.title, page_url, _listed(svc, keys, labels))
+
+
+def _by_label(slugs: Iterable[str], labels: dict[str, str]) -> list[str]:
+    """Type slugs in the order a reader looks for them: by display label."""
+    return sorted(slugs, key=lambda slug: labels.get(slug, slug).lower())
+
+
+def _listed(svc: Service, keys: list[FeedKey], labels: dict[str, str]) -> tuple[ListedFeed, ...]:
+    """Titles, descriptions and URLs of these feeds, in this order."""
+    config = svc.config
+    return tuple(
+        ListedFeed(
+            title=feed_title(key, config, labels),
+            description=feed_description(key, config, labels),
+            home_url=feed_home_url(config, key),
+            urls={fmt: feed_url(config, key, fmt) for fmt in FORMATS},
+        )
+        for key in keys
+    )
+
+
+def _type_labels(svc: Service) -> dict[str, str]:
+    """Display labels of every type: the page's own label wins over the config's."""
+    return {**svc.config.types, **svc.store.type_labels()}
+
+
+def _page(template: str, svc: Service, **context: object) -> str:
+    """An HTML discovery page with what the base layout needs."""
+    return render_template(
+        template,
+        config=svc.config,
+        formats=FORMATS,
+        stylesheet=static_url(svc.config.service.base_url, "style.css"),
+        **context,
+    )
+
+
+def _opml(svc: Service, title: str, groups: list[FeedGroup]) -> Response:
+    """An OPML 2.0 list of these feeds, one outline each, folders by group."""
+    folders = [
+        Folder(
+            group.title,
+            [Outline(f.title, f.urls[OPML_FORMAT], f.home_url, f.description) for f in group.feeds],
+        )
+        for group in groups
+    ]
+    body = opml_document(title, svc.config.service.title, folders)
+    response = Response(body, content_type=OPML_MEDIA_TYPE)
+    response.add_etag()
     return response.make_conditional(request)
 
 
