@@ -96,4 +96,5 @@ def week_entry(
 
 
 def _day(moment: datetime) -> str:
+    """A date as people write it in titles, "11 September 2023", on any platform."""
     return f"{moment.day} {moment:%B %Y}"

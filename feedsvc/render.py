@@ -231,12 +231,15 @@ class _HistoryFeed(BaseExtension):
         self._fmt = ""
 
     def document(self, doc: FeedDoc, fmt: str) -> None:
+        """Set the document and format being rendered, which the extend_* hooks then read."""
         self._doc, self._fmt = doc, fmt
 
     def extend_ns(self) -> dict[str, str]:
+        """Declare fh: only on archive pages, so current feeds carry no unused namespace."""
         return {"fh": HISTORY_NS} if self._doc and self._doc.archive else {}
 
     def _extend(self, parent: object, link_tag: str) -> None:
+        """Write <fh:archive/> and the feed-level links into `parent`, one format's URLs each."""
         doc = self._doc
         if doc is None:
             return
@@ -249,10 +252,12 @@ class _HistoryFeed(BaseExtension):
             xml_elem(link_tag, parent, rel=rel, href=urls[self._fmt], type=media_type)
 
     def extend_atom(self, feed: object) -> object:
+        """Atom: the links go straight into <feed>."""
         self._extend(feed, "link")  # feedgen's Atom elements take the default namespace
         return feed
 
     def extend_rss(self, feed: object) -> object:
+        """RSS: the links go into <channel> as atom:link, as RFC 5005 and WebSub advise."""
         self._extend(feed[0], f"{{{ATOM_NS}}}link")  # type: ignore[index]  # into <channel>
         return feed
 

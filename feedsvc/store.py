@@ -28,12 +28,13 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import ColumnElement, Select
 
 from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, affected_feeds
@@ -245,10 +246,11 @@ class Store:
             from pathlib import Path
 
             Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            metadata.create_all(self.engine)
-        except OperationalError:  # another process created them between our check and create
-            metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            _lock_schema(conn)
+            _upgrade(conn)
+            metadata.create_all(conn)
+            conn.commit()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -605,6 +607,44 @@ def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> N
     conn.execute(
         update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)
     )
+
+
+def _lock_schema(conn: Connection) -> None:
+    """One process at a time creates or upgrades tables: gunicorn workers start together."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits (busy_timeout) for the other's commit
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(5005)")
+
+
+def _upgrade(conn: Connection) -> None:
+    """Bring a store made before archives up to date, losing nothing but rendered bytes.
+
+    `rendered` is only a cache: when its columns differ it is dropped and every
+    feed renders again. topic_items gains its insertion-order id; the old rows
+    keep their order by item id, the order in which items were first stored.
+    """
+    inspector = inspect(conn)
+    tables = set(inspector.get_table_names())
+    if "rendered" in tables and {c["name"] for c in inspector.get_columns("rendered")} != set(
+        rendered.c.keys()
+    ):
+        rendered.drop(conn)
+    if "topic_items" in tables and "id" not in {
+        c["name"] for c in inspector.get_columns("topic_items")
+    }:
+        for index in inspector.get_indexes("topic_items"):
+            conn.execute(text(f'DROP INDEX "{index["name"]}"'))
+        conn.execute(text("ALTER TABLE topic_items RENAME TO topic_items_before_archives"))
+        topic_items.create(conn)
+        conn.execute(
+            text(
+                "INSERT INTO topic_items (topic, item_id, type_slug, order_key) "
+                "SELECT topic, item_id, type_slug, order_key FROM topic_items_before_archives "
+                "ORDER BY item_id, topic"
+            )
+        )
+        conn.execute(text("DROP TABLE topic_items_before_archives"))
 
 
 def _membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:

@@ -112,21 +112,25 @@ def topic_type_feed(topic: str, type_slug: str, fmt: str) -> Response:
 
 @bp.get("/topics/<topic>/archive/<int:page>.<fmt>")
 def topic_archive(topic: str, page: int, fmt: str) -> Response:
+    """Page `page` of a topic feed's archive."""
     return _archive(ArchiveKey(FeedKey(topic=topic), page), fmt)
 
 
 @bp.get("/types/<type_slug>/archive/<int:page>.<fmt>")
 def type_archive(type_slug: str, page: int, fmt: str) -> Response:
+    """Page `page` of a type feed's archive."""
     return _archive(ArchiveKey(FeedKey(type=type_slug), page), fmt)
 
 
 @bp.get("/topics/<topic>/types/<type_slug>/archive/<int:page>.<fmt>")
 def topic_type_archive(topic: str, type_slug: str, page: int, fmt: str) -> Response:
+    """Page `page` of a topic-and-type feed's archive."""
     return _archive(ArchiveKey(FeedKey(topic=topic, type=type_slug), page), fmt)
 
 
 @bp.get("/topics/<topic>/digest/weekly.<fmt>")
 def topic_digest(topic: str, fmt: str) -> Response:
+    """A topic's weekly digest, rendered again once the current week has closed."""
     svc = service()
     _check_format(fmt)
     topic_config = svc.config.topic(topic)
@@ -210,6 +214,7 @@ def _feed(key: FeedKey, fmt: str) -> Response:
 
 
 def _archive(key: ArchiveKey, fmt: str) -> Response:
+    """Serve an archive page; an unknown feed or page is a 404 that says which."""
     svc = service()
     _check_format(fmt)
     out = archive_page(svc.store, svc.config, key, fmt)
@@ -220,6 +225,7 @@ def _archive(key: ArchiveKey, fmt: str) -> Response:
 
 
 def _check_format(fmt: str) -> None:
+    """An unknown extension is a 404 naming the formats there are."""
     if fmt not in FORMATS:
         raise NotFound(f"unknown feed format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 

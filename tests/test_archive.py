@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,27 +51,52 @@ def make_items(numbers: range, rng: random.Random) -> list[Item]:
     ]
 
 
-@pytest.fixture
-def big_config(tmp_path: Path) -> Config:
-    return load(write_config(tmp_path, SOURCE, extra=f"[feeds]\ndefault_limit = {PAGE_SIZE}\n"))
-
-
-@pytest.fixture
-def big_store(big_config: Config) -> Store:
-    """1,200 items stored through the real write path in 12 ingests of 100."""
-    store = Store(big_config.service.database)
+def filled_store(folder: Path) -> tuple[Config, Store]:
+    """1,200 items stored through the real write path in 12 ingests of 100, feeds rendered."""
+    config = load(write_config(folder, SOURCE, extra=f"[feeds]\ndefault_limit = {PAGE_SIZE}\n"))
+    store = Store(config.service.database)
     store.create_schema()
     rng = random.Random(5005)
     for batch in range(12):
         found = make_items(range(batch * 100, batch * 100 + 100), rng)
         store.record_items(TOPIC, SOURCE, found, START + timedelta(hours=batch))
-    publish_changed(store, big_config)
-    yield store
+    publish_changed(store, config)
+    return config, store
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Config, Store]]:
+    """One filled store for the tests that only read (they render and keep pages, as readers do)."""
+    config, store = filled_store(tmp_path_factory.mktemp("archive"))
+    yield config, store
     store.close()
 
 
 @pytest.fixture
-def client(big_config: Config, big_store: Store) -> FlaskClient:
+def client(shared: tuple[Config, Store]) -> FlaskClient:
+    return create_app(shared[0]).test_client()
+
+
+@pytest.fixture
+def big_config(big: tuple[Config, Store]) -> Config:
+    return big[0]
+
+
+@pytest.fixture
+def big_store(big: tuple[Config, Store]) -> Store:
+    return big[1]
+
+
+@pytest.fixture
+def big(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
+    """A filled store of its own, for the tests that ingest more."""
+    config, store = filled_store(tmp_path)
+    yield config, store
+    store.close()
+
+
+@pytest.fixture
+def own_client(big_config: Config) -> FlaskClient:
     return create_app(big_config).test_client()
 
 
@@ -106,13 +132,13 @@ def walk(
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
 def test_walking_the_archive_returns_every_item_exactly_once(
-    client: FlaskClient, big_store: Store, fmt: str
+    client: FlaskClient, shared: tuple[Config, Store], fmt: str
 ) -> None:
     pages = walk(client, f"topics/{TOPIC}", fmt)
     assert len(pages) == 1200 // PAGE_SIZE
     ids = [entry.id for _, parsed in pages for entry in parsed.entries]
     assert len(ids) == len(set(ids)) == 1200
-    assert set(ids) == {item.guid for item in big_store.entries(FeedKey(topic=TOPIC), 5000)}
+    assert set(ids) == {item.guid for item in shared[1].entries(FeedKey(topic=TOPIC), 5000)}
     # Pages are cut by insertion order: the oldest page holds the first ingest's first 50 items.
     oldest = {entry.title for entry in pages[-1][1].entries}
     assert oldest == {f"Item {n}" for n in range(PAGE_SIZE)}
@@ -121,13 +147,13 @@ def test_walking_the_archive_returns_every_item_exactly_once(
 
 
 def test_type_and_topic_type_archives_hold_their_items_once(
-    client: FlaskClient, big_store: Store
+    client: FlaskClient, shared: tuple[Config, Store]
 ) -> None:
     for feed in (FeedKey(type="report"), FeedKey(topic=TOPIC, type="commentary")):
         pages = walk(client, feed.path, "atom")
         ids = [entry.id for _, parsed in pages for entry in parsed.entries]
         assert len(ids) == len(set(ids)) == 600
-        assert set(ids) == {item.guid for item in big_store.entries(feed, 5000)}
+        assert set(ids) == {item.guid for item in shared[1].entries(feed, 5000)}
 
 
 def test_json_feed_pages_chain_through_next_url(client: FlaskClient) -> None:
@@ -140,9 +166,11 @@ def test_json_feed_pages_chain_through_next_url(client: FlaskClient) -> None:
 
 
 def test_complete_pages_never_change_and_the_newest_grows(
-    client: FlaskClient, big_config: Config, big_store: Store
+    own_client: FlaskClient, big_config: Config, big_store: Store
 ) -> None:
-    before = {url: client.get(path(url)) for url, _ in walk(client, f"topics/{TOPIC}", "atom")}
+    before = {
+        url: own_client.get(path(url)) for url, _ in walk(own_client, f"topics/{TOPIC}", "atom")
+    }
     # 1,200 items fill 24 pages exactly: the newest page is full but has no newer page yet.
     newest = f"/topics/{TOPIC}/archive/24.atom"
     assert before[f"http://feeds.test{newest}"].cache_control.max_age == 30 * 60
@@ -153,7 +181,9 @@ def test_complete_pages_never_change_and_the_newest_grows(
     found = make_items(range(1200, 1230), random.Random(1))
     big_store.record_items(TOPIC, SOURCE, found, START + timedelta(days=1))
     publish_changed(big_store, big_config)
-    after = {url: client.get(path(url)) for url, _ in walk(client, f"topics/{TOPIC}", "atom")}
+    after = {
+        url: own_client.get(path(url)) for url, _ in walk(own_client, f"topics/{TOPIC}", "atom")
+    }
     assert len(after) == 25
     for url, response in before.items():
         if path(url) != newest:
@@ -171,8 +201,8 @@ def test_complete_pages_never_change_and_the_newest_grows(
         TOPIC, SOURCE, make_items(range(1230, 1235), random.Random(2)), START + timedelta(days=2)
     )
     publish_changed(big_store, big_config)
-    assert client.get(newest).data == page24.data
-    grown = feedparser.parse(client.get(f"/topics/{TOPIC}/archive/25.atom").data)
+    assert own_client.get(newest).data == page24.data
+    grown = feedparser.parse(own_client.get(f"/topics/{TOPIC}/archive/25.atom").data)
     assert len(grown.entries) == 35
 
 
@@ -192,17 +222,17 @@ def test_archive_pages_answer_conditional_requests(client: FlaskClient) -> None:
 
 
 def test_an_item_that_changes_type_is_still_archived_once(
-    client: FlaskClient, big_config: Config, big_store: Store
+    own_client: FlaskClient, big_config: Config, big_store: Store
 ) -> None:
     for feed in ("types/report", "types/commentary"):
-        walk(client, feed, "atom")  # render and keep every page
+        walk(own_client, feed, "atom")  # render and keep every page
     [item] = make_items(range(11, 12), random.Random(3))  # odd: a commentary
     assert item.type_slug == "commentary"
     retyped = Item(**{**item.__dict__, "type_slug": "report", "type_label": "Report"})
     big_store.record_items(TOPIC, SOURCE, [retyped], START + timedelta(days=3))
     publish_changed(big_store, big_config)
     for feed, count in (("types/report", 601), ("types/commentary", 599)):
-        ids = [e.id for _, parsed in walk(client, feed, "atom") for e in parsed.entries]
+        ids = [e.id for _, parsed in walk(own_client, feed, "atom") for e in parsed.entries]
         assert len(ids) == len(set(ids)) == count
 
 

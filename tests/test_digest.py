@@ -14,6 +14,7 @@ import pytest
 from conftest import TOPIC_PATH, PageServer, expected, page, write_config
 from flask.testing import FlaskClient
 from lxml import html as lxml_html
+from test_ingest import ingest_both
 
 from feedsvc.config import Config, load
 from feedsvc.digest import closed_weeks, week_start
@@ -53,9 +54,7 @@ def week_end(label: str) -> datetime:
 @pytest.fixture
 def client(server: PageServer, run_ingest, config: Config) -> FlaskClient:
     """The app after both captures were ingested over HTTP."""
-    run_ingest()
-    server.serve(TOPIC_PATH, page("rand-2024.html"))
-    run_ingest()
+    ingest_both(server, run_ingest)
     return create_app(config).test_client()
 
 
