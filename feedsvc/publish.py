@@ -54,9 +54,10 @@ def announce(fetcher: Fetcher, config: Config, keys: Sequence[FeedKey]) -> None:
 def publish_feed(store: Store, config: Config, key: FeedKey) -> None:
     """Render one feed in every format and replace whatever was cached for it."""
     limit = config.feeds.default_limit
+    version = store.feed_version(key)  # before reading items: a later change stays dirty
     doc = feed_doc(store, config, key, limit)
     outputs = render_formats(doc, limit)
-    store.save_rendered(key, outputs, replace_all=True)
+    store.save_rendered(key, outputs, replace_all=True, version=version)
 
 
 def render_at_limit(store: Store, config: Config, key: FeedKey, fmt: str, limit: int) -> Rendered:

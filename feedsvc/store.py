@@ -146,6 +146,8 @@ feeds = Table(
     Column("key", String(400), primary_key=True),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("dirty", Boolean, nullable=False, default=True),
+    # Bumped by every change, so a render clears `dirty` only if nothing changed meanwhile.
+    Column("version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 rendered = Table(
@@ -480,14 +482,31 @@ class Store:
             value = conn.scalar(select(feeds.c.changed_at).where(feeds.c.key == key.path))
         return value or EPOCH
 
+    def feed_version(self, key: FeedKey) -> int:
+        """How many times the feed has changed; read before rendering, passed to save_rendered."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(feeds.c.version).where(feeds.c.key == key.path)) or 0
+
     def save_rendered(
-        self, key: DocumentKey, outputs: dict[tuple[str, int], Rendered], *, replace_all: bool
+        self,
+        key: DocumentKey,
+        outputs: dict[tuple[str, int], Rendered],
+        *,
+        replace_all: bool,
+        version: int | None = None,
     ) -> None:
-        """Keep rendered bytes; `replace_all` drops other limits and clears the dirty mark."""
+        """Keep rendered bytes; `replace_all` drops other limits and clears the dirty mark.
+
+        The mark is cleared only if the feed is still at `version`: a change that
+        landed while this render ran leaves the feed dirty for the next publish.
+        """
         with self.engine.begin() as conn:
             if replace_all:
                 conn.execute(rendered.delete().where(rendered.c.feed_key == key.path))
-                conn.execute(update(feeds).where(feeds.c.key == key.path).values(dirty=False))
+                clean = update(feeds).where(feeds.c.key == key.path)
+                if version is not None:
+                    clean = clean.where(feeds.c.version == version)
+                conn.execute(clean.values(dirty=False))
             for (fmt, limit), out in outputs.items():
                 values = dict(
                     feed_key=key.path,
@@ -541,14 +560,16 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def _upsert(conn: Connection, table: Table, values: dict, keys: list[str]):
-    """INSERT ... ON CONFLICT DO UPDATE in the dialect at hand (SQLite or PostgreSQL)."""
+def _upsert(
+    conn: Connection, table: Table, values: dict, keys: list[str], set_: dict | None = None
+):
+    """INSERT ... ON CONFLICT DO UPDATE (with `set_`, else `values`) in SQLite or PostgreSQL."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         dialect_insert = sqlite_insert
     statement = dialect_insert(table).values(**values)
-    changes = {k: v for k, v in values.items() if k not in keys}
+    changes = set_ or {k: v for k, v in values.items() if k not in keys}
     if not changes:
         return statement.on_conflict_do_nothing(index_elements=keys)
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
@@ -630,6 +651,8 @@ def _upgrade(conn: Connection) -> None:
         rendered.c.keys()
     ):
         rendered.drop(conn)
+    if "feeds" in tables and "version" not in {c["name"] for c in inspector.get_columns("feeds")}:
+        conn.execute(text("ALTER TABLE feeds ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
     if "topic_items" in tables and "id" not in {
         c["name"] for c in inspector.get_columns("topic_items")
     }:
@@ -683,7 +706,9 @@ def _upsert_type(conn: Connection, slug: str, label: str) -> None:
 
 
 def _mark_dirty(conn: Connection, key: FeedKey, now: datetime) -> None:
-    conn.execute(_upsert(conn, feeds, {"key": key.path, "changed_at": now, "dirty": True}, ["key"]))
+    values = {"key": key.path, "changed_at": now, "dirty": True, "version": 1}
+    bump = {"changed_at": now, "dirty": True, "version": feeds.c.version + 1}
+    conn.execute(_upsert(conn, feeds, values, ["key"], set_=bump))
 
 
 def _status(row) -> SourceStatus:

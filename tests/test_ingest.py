@@ -10,7 +10,8 @@ from conftest import TOPIC_PATH, PageServer, expected, page, write_config
 
 from feedsvc.config import Config, load
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, make_fetcher
+from feedsvc.ingest import ingest, ingest_source, make_fetcher
+from feedsvc.publish import feed_doc, render_formats
 from feedsvc.store import Store
 
 TOPIC = FeedKey(topic="security-cooperation")
@@ -188,3 +189,20 @@ title = "Russia"
     commentary = store.entries(FeedKey(type="commentary"), 100)
     assert len(commentary) == len({i.guid for i in commentary}) == 13  # each item once
     store.close()
+
+
+def test_a_change_during_a_render_leaves_the_feed_dirty(
+    server: PageServer, run_ingest, store: Store, config: Config
+) -> None:
+    """publish reads the feed's version first; a change landing mid-render must not be lost."""
+    run_ingest()
+    version = store.feed_version(TOPIC)
+    outputs = render_formats(feed_doc(store, config, TOPIC, 50), 50)  # the render in flight
+    server.serve(TOPIC_PATH, page("rand-2024.html"))
+    ingest_source(
+        store, make_fetcher(config), config, config.topics[0], config.topics[0].sources[0]
+    )
+    store.save_rendered(TOPIC, outputs, replace_all=True, version=version)
+    assert TOPIC in store.dirty_feeds()
+    store.save_rendered(TOPIC, outputs, replace_all=True, version=store.feed_version(TOPIC))
+    assert TOPIC not in store.dirty_feeds()
