@@ -23,6 +23,7 @@ import requests
 import urllib3.exceptions
 
 from feedsvc import __version__
+from feedsvc.config import IngestConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,6 @@ class Fetched:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-@dataclass(frozen=True)
-class Politeness:
-    """How often and how hard the fetcher may knock on a host's door."""
-
-    attempts: int = 3
-    backoff_seconds: float = 2.0
-    max_wait_seconds: float = 120.0
-    host_delay_seconds: float = 2.0
-    max_redirects: int = 5
 
 
 class Hosts:
@@ -136,19 +126,12 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 class Fetcher:
     """One requests session with timeouts, a User-Agent, a size cap and good manners."""
 
-    def __init__(
-        self,
-        *,
-        timeout: float,
-        max_bytes: int,
-        agent: str,
-        politeness: Politeness | None = None,
-        hosts: Hosts = HOSTS,
-    ) -> None:
+    def __init__(self, settings: IngestConfig, *, agent: str, hosts: Hosts = HOSTS) -> None:
+        timeout = settings.timeout_seconds
         self.timeout = (min(timeout, 10.0), timeout)
         self.deadline = timeout
-        self.max_bytes = max_bytes
-        self.policy = politeness or Politeness()
+        self.max_bytes = settings.max_bytes
+        self.policy = settings
         self.hosts = hosts
         self.session = requests.Session()
         self.session.max_redirects = self.policy.max_redirects

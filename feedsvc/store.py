@@ -33,7 +33,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
 from feedsvc.feeds import FeedKey, affected_feeds
 from feedsvc.normalize import Item
@@ -231,10 +230,12 @@ class Store:
             from pathlib import Path
 
             Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            metadata.create_all(self.engine)
-        except OperationalError:  # another process created them between our check and create
-            metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Workers and the scheduler start together: one creates, the others wait and see.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            metadata.create_all(conn)
+            conn.commit()
 
     def close(self) -> None:
         self.engine.dispose()
