@@ -8,8 +8,10 @@ Retry-After is honoured unless it asks for longer than we are willing to wait.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +33,12 @@ CHUNK_BYTES = 64 * 1024
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 ROBOTS_TTL_SECONDS = 3600.0
 AGENT_TOKEN = "feedsvc"
+META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class FetchError(Exception):
@@ -107,6 +115,38 @@ HOSTS = Hosts()
 def user_agent(base_url: str) -> str:
     """The User-Agent we send: names feedsvc, its version and where its operator can be found."""
     return f"{AGENT_TOKEN}/{__version__} (+{base_url})"
+
+
+def page_encoding(body: bytes, declared: str | None) -> str:
+    """The charset to read a page in; pages often lie about it, so the bytes have the last word.
+
+    A byte order mark wins; then bytes that are valid UTF-8 are read as UTF-8 whatever
+    the label says (UTF-8 labelled ISO-8859-1 is the usual lie); otherwise the header's
+    charset, then the <meta> one, then UTF-8 with each bad byte as U+FFFD.
+    """
+    for mark, codec in BYTE_ORDER_MARKS:
+        if body.startswith(mark):
+            return codec
+    try:
+        body.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    meta = META_CHARSET.search(body[:4096])
+    for label in (declared, meta.group(1).decode("ascii") if meta else None):
+        codec = _codec(label)
+        if codec and codec != "utf-8":
+            return codec
+    return "utf-8"
+
+
+def _codec(label: str | None) -> str | None:
+    """Python's codec for a charset label, None when unknown; Latin-1 reads as windows-1252."""
+    try:
+        name = codecs.lookup(label or "").name
+    except LookupError:
+        return None
+    return "cp1252" if name in ("iso8859-1", "ascii") else name  # as browsers do (WHATWG)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -239,11 +279,14 @@ class Fetcher:
                         else None,
                     )
                 content_type = resp.headers.get("Content-Type", "")
+                body = self._read_capped(resp, url) if status == 200 else b""
                 return Fetched(
                     url=resp.url,
                     status=status,
-                    body=self._read_capped(resp, url) if status == 200 else b"",
-                    encoding=resp.encoding if "charset" in content_type else None,
+                    body=body,
+                    encoding=page_encoding(
+                        body, resp.encoding if "charset" in content_type else None
+                    ),
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
                     content_type=content_type or None,
