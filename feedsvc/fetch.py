@@ -152,7 +152,7 @@ def _codec(label: str | None) -> str | None:
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds a Retry-After header asks for (delay-seconds or an HTTP date), None if unreadable."""
     value = (value or "").strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() holds too
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -305,7 +305,7 @@ class Fetcher:
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""
         declared = resp.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )
