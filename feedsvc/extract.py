@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
 import lxml.html
@@ -9,6 +11,8 @@ from lxml import etree
 
 from feedsvc.config import Selectors
 
+# lxml refuses a str that still declares its bytes' encoding (XHTML pages do).
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 IMAGE_SOURCE_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "src")
 
 
@@ -47,7 +51,7 @@ def extract(body: bytes | str, selectors: Selectors, encoding: str | None = None
 def parse_html(body: bytes | str, encoding: str | None = None) -> lxml.html.HtmlElement:
     """Parse leniently; scripts and styles are dropped so their text never leaks into items."""
     if isinstance(body, bytes) and encoding:
-        body = body.decode(encoding, errors="replace")
+        body = XML_DECLARATION.sub("", body.decode(encoding, errors="replace"), count=1)
     if not body or not body.strip():
         raise ExtractError("the page is empty")
     try:
@@ -106,8 +110,11 @@ def _href(element: lxml.html.HtmlElement | None) -> str:
 def _inner_html(element: lxml.html.HtmlElement | None) -> str:
     if element is None:
         return ""
-    inner = element.text or ""
-    return inner + "".join(etree.tostring(child, encoding="unicode") for child in element)
+    inner = html.escape(element.text or "", quote=False)  # text, not markup: "&lt;b&gt;" stays
+    # HTML serialisation: XML's <iframe/> would swallow the rest of the fragment as its text.
+    return inner + "".join(
+        etree.tostring(child, encoding="unicode", method="html") for child in element
+    )
 
 
 def _image_source(image: lxml.html.HtmlElement | None) -> str:

@@ -8,8 +8,10 @@ Retry-After is honoured unless it asks for longer than we are willing to wait.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ import requests
 import urllib3.exceptions
 
 from feedsvc import __version__
+from feedsvc.config import IngestConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,12 @@ AGENT_TOKEN = "feedsvc"
 PING_ATTEMPTS = 3
 PING_BACKOFF_SECONDS = 0.5  # then doubled: a failing hub costs at most a few seconds
 PING_TIMEOUT = (3.05, 5.0)  # connect, read
+META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class FetchError(Exception):
@@ -75,17 +84,6 @@ class Fetched:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-@dataclass(frozen=True)
-class Politeness:
-    """How often and how hard the fetcher may knock on a host's door."""
-
-    attempts: int = 3
-    backoff_seconds: float = 2.0
-    max_wait_seconds: float = 120.0
-    host_delay_seconds: float = 2.0
-    max_redirects: int = 5
 
 
 class Hosts:
@@ -131,10 +129,42 @@ def user_agent(base_url: str) -> str:
     return f"{AGENT_TOKEN}/{__version__} (+{base_url})"
 
 
+def page_encoding(body: bytes, declared: str | None) -> str:
+    """The charset to read a page in; pages often lie about it, so the bytes have the last word.
+
+    A byte order mark wins; then bytes that are valid UTF-8 are read as UTF-8 whatever
+    the label says (UTF-8 labelled ISO-8859-1 is the usual lie); otherwise the header's
+    charset, then the <meta> one, then UTF-8 with each bad byte as U+FFFD.
+    """
+    for mark, codec in BYTE_ORDER_MARKS:
+        if body.startswith(mark):
+            return codec
+    try:
+        body.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    meta = META_CHARSET.search(body[:4096])
+    for label in (declared, meta.group(1).decode("ascii") if meta else None):
+        codec = _codec(label)
+        if codec and codec != "utf-8":
+            return codec
+    return "utf-8"
+
+
+def _codec(label: str | None) -> str | None:
+    """Python's codec for a charset label, None when unknown; Latin-1 reads as windows-1252."""
+    try:
+        name = codecs.lookup(label or "").name
+    except LookupError:
+        return None
+    return "cp1252" if name in ("iso8859-1", "ascii") else name  # as browsers do (WHATWG)
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds a Retry-After header asks for (delay-seconds or an HTTP date), None if unreadable."""
     value = (value or "").strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() holds too
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -148,19 +178,12 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 class Fetcher:
     """One requests session with timeouts, a User-Agent, a size cap and good manners."""
 
-    def __init__(
-        self,
-        *,
-        timeout: float,
-        max_bytes: int,
-        agent: str,
-        politeness: Politeness | None = None,
-        hosts: Hosts = HOSTS,
-    ) -> None:
+    def __init__(self, settings: IngestConfig, *, agent: str, hosts: Hosts = HOSTS) -> None:
+        timeout = settings.timeout_seconds
         self.timeout = (min(timeout, 10.0), timeout)
         self.deadline = timeout
-        self.max_bytes = max_bytes
-        self.policy = politeness or Politeness()
+        self.max_bytes = settings.max_bytes
+        self.policy = settings
         self.hosts = hosts
         self.session = requests.Session()
         self.session.max_redirects = self.policy.max_redirects
@@ -268,11 +291,14 @@ class Fetcher:
                         else None,
                     )
                 content_type = resp.headers.get("Content-Type", "")
+                body = self._read_capped(resp, url) if status == 200 else b""
                 return Fetched(
                     url=resp.url,
                     status=status,
-                    body=self._read_capped(resp, url) if status == 200 else b"",
-                    encoding=resp.encoding if "charset" in content_type else None,
+                    body=body,
+                    encoding=page_encoding(
+                        body, resp.encoding if "charset" in content_type else None
+                    ),
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
                     content_type=content_type or None,
@@ -315,7 +341,7 @@ class Fetcher:
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""
         declared = resp.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract import ExtractError, RawItem, extract
-from feedsvc.fetch import Fetcher, FetchError, Politeness, user_agent
+from feedsvc.fetch import Fetcher, FetchError, user_agent
 from feedsvc.normalize import Context, Item, NormalizeError, normalize
 from feedsvc.publish import announce, publish_changed
 from feedsvc.store import Store
@@ -53,19 +53,7 @@ class SourceReport:
 
 def make_fetcher(config: Config) -> Fetcher:
     """The fetcher the config asks for."""
-    settings = config.ingest
-    return Fetcher(
-        timeout=settings.timeout_seconds,
-        max_bytes=settings.max_bytes,
-        agent=user_agent(config.service.base_url),
-        politeness=Politeness(
-            attempts=settings.attempts,
-            backoff_seconds=settings.backoff_seconds,
-            max_wait_seconds=settings.max_wait_seconds,
-            host_delay_seconds=settings.host_delay_seconds,
-            max_redirects=settings.max_redirects,
-        ),
-    )
+    return Fetcher(config.ingest, agent=user_agent(config.service.base_url))
 
 
 def ingest(

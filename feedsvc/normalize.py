@@ -140,7 +140,11 @@ def canonical_link(href: str, page_url: str, *, keep_query: bool = False) -> str
     href = XML_ILLEGAL.sub("", href).strip()
     if not href:
         return None
-    parts = urlsplit(urljoin(page_url, href))
+    try:
+        parts = urlsplit(urljoin(page_url, href))
+        port = parts.port
+    except ValueError:  # "http://[::1", "http://host:99999/": not a link anyone can follow
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     query = parts.query
@@ -148,9 +152,7 @@ def canonical_link(href: str, page_url: str, *, keep_query: bool = False) -> str
         query = urlencode(
             [(k, v) for k, v in parse_qsl(query, True) if not TRACKING_PARAMS.match(k)]
         )
-    netloc = parts.hostname.lower() + (
-        f":{parts.port}" if parts.port not in (None, 80, 443) else ""
-    )
+    netloc = parts.hostname.lower() + (f":{port}" if port not in (None, 80, 443) else "")
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
 
 
@@ -169,7 +171,8 @@ def sanitize_html(fragment: str, page_url: str) -> str:
         url_schemes={"http", "https", "mailto"},
         attribute_filter=absolute_links,
         link_rel="noopener noreferrer",
-    ).strip()
+    )
+    cleaned = XML_ILLEGAL.sub("", cleaned).strip()  # nor may a character reference bring one
     cleaned = " ".join(cleaned.split())
     if len(cleaned) > MAX_SUMMARY_HTML_CHARS:
         return html.escape(

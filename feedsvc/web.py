@@ -234,7 +234,7 @@ def _limit(config: Config) -> int:
     raw = request.args.get("limit")
     if raw is None:
         return config.feeds.default_limit
-    if not raw.isdigit() or not 1 <= int(raw) <= config.feeds.max_limit:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= config.feeds.max_limit:
         raise BadRequest(f"limit must be a whole number from 1 to {config.feeds.max_limit}")
     return int(raw)
 

@@ -8,6 +8,8 @@ bytes, and that the source is reported failing with the reason expected.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -329,3 +331,32 @@ def test_the_same_bytes_write_nothing(site: Site) -> None:
     before, feeds = snapshot(site.store), site.feeds()
     assert site.ingest().outcome == "same-bytes"
     assert_unchanged(site, before, feeds)
+
+
+def test_the_command_line_reports_a_broken_page(tmp_path: Path, server: PageServer) -> None:
+    server.serve(TOPIC_PATH, BODY)
+    path = write_config(tmp_path, server.url(TOPIC_PATH))
+
+    def feedsvc(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "feedsvc.cli", "--config", str(path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert feedsvc("ingest").returncode == 0
+    server.serve(TOPIC_PATH, faults.half_the_items(BODY))
+    broken = feedsvc("ingest")
+    assert broken.returncode == 1
+    assert broken.stdout.startswith(f"{TOPIC} {server.url(TOPIC_PATH)}: error: extract: only 11 ")
+    status = feedsvc("status")
+    assert status.returncode == 1
+    assert re.fullmatch(
+        rf"{TOPIC} {re.escape(server.url(TOPIC_PATH))}: FAILING last_attempt=\S+ last_success=\S+ "
+        r"items_on_page=21 items_found=21 failing_since=\S+ error=extract: only 11 items .*\n",
+        status.stdout,
+    ), status.stdout
+    forced = feedsvc("ingest", "--force")
+    assert forced.returncode == 0 and forced.stdout.endswith(" new=0 updated=0 unchanged=11\n")
+    assert feedsvc("status").returncode == 0
