@@ -104,6 +104,13 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True)
+class PublishConfig:
+    """Where every rendered feed is also written as a file, for nginx or any static host."""
+
+    directory: Path = Path("var/public")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -111,6 +118,7 @@ class Config:
     service: ServiceConfig
     ingest: IngestConfig = field(default_factory=IngestConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
     topics: tuple[TopicConfig, ...] = ()
     types: dict[str, str] = field(default_factory=dict)
 
@@ -141,7 +149,7 @@ def load(path: Path | str) -> Config:
 def parse(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document that came from `path`."""
     root = _Table(raw, path, "")
-    root.only("service", "ingest", "feeds", "topics", "types")
+    root.only("service", "ingest", "feeds", "publish", "topics", "types")
     presets = load_presets()
     service = _service(root.table("service", required=True), path)
     ingest_t = root.table("ingest")
@@ -158,6 +166,10 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         max_limit=max_limit,
     )
     feeds_t.only("default_limit", "max_limit")
+    publish_t = root.table("publish")
+    directory = publish_t.string("directory", "var/public")
+    publish = PublishConfig(directory=(path.parent / directory).resolve())
+    publish_t.only("directory")
     topic_tables = root.array("topics")
     topics = tuple(_topic(t, presets) for t in topic_tables)
     slugs = [t.slug for t in topics]
@@ -169,7 +181,13 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     for key in types_t.data:
         types[_type_slug(types_t, key)] = types_t.string(key)
     return Config(
-        path=path, service=service, ingest=ingest, feeds=feeds, topics=topics, types=types
+        path=path,
+        service=service,
+        ingest=ingest,
+        feeds=feeds,
+        publish=publish,
+        topics=topics,
+        types=types,
     )
 
 

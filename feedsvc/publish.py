@@ -10,6 +10,7 @@ import gzip
 import hashlib
 
 from feedsvc.config import Config
+from feedsvc.export import bump_generation, export_feed, generation_marker
 from feedsvc.feeds import FeedKey, feed_description, feed_title
 from feedsvc.render import FORMATS, FeedDoc
 from feedsvc.store import Rendered, Store
@@ -17,10 +18,23 @@ from feedsvc.store import Rendered, Store
 
 def publish_changed(store: Store, config: Config) -> list[FeedKey]:
     """Render every feed marked changed, in every format, at the default limit."""
+    fresh_directory = not generation_marker(config).exists()
     keys = store.dirty_feeds()
     for key in keys:
         publish_feed(store, config, key)
+    if fresh_directory:
+        export_stored(store, config)
     return keys
+
+
+def export_stored(store: Store, config: Config) -> None:
+    """Write every kept feed into a new or emptied publish directory (first run, upgrade)."""
+    by_feed: dict[FeedKey, dict[str, Rendered]] = {}
+    for key, fmt, out in store.rendered_feeds(config.feeds.default_limit):
+        by_feed.setdefault(key, {})[fmt] = out
+    for key, outputs in by_feed.items():
+        export_feed(config, key, outputs)
+    bump_generation(config)
 
 
 def publish_feed(store: Store, config: Config, key: FeedKey) -> None:
@@ -29,6 +43,8 @@ def publish_feed(store: Store, config: Config, key: FeedKey) -> None:
     doc = feed_doc(store, config, key, limit)
     outputs = {(name, limit): package(fmt.render(doc), doc) for name, fmt in FORMATS.items()}
     store.save_rendered(key, outputs, replace_all=True)
+    export_feed(config, key, {name: out for (name, _), out in outputs.items()})
+    bump_generation(config)
 
 
 def render_at_limit(store: Store, config: Config, key: FeedKey, fmt: str, limit: int) -> Rendered:

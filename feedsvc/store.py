@@ -450,6 +450,23 @@ class Store:
             ).first()
         return Rendered(*row) if row else None
 
+    def rendered_feeds(self, limit: int) -> list[tuple[FeedKey, str, Rendered]]:
+        """Every feed rendered at `limit`, in every format kept: what a full export writes."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    rendered.c.feed_key,
+                    rendered.c.format,
+                    rendered.c.body,
+                    rendered.c.gzip_body,
+                    rendered.c.etag,
+                    rendered.c.last_modified,
+                )
+                .where(rendered.c.limit == limit)
+                .order_by(rendered.c.feed_key, rendered.c.format)
+            )
+            return [(FeedKey.from_path(key), fmt, Rendered(*rest)) for key, fmt, *rest in rows]
+
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     """WAL lets readers go on during an ingest; the busy timeout waits instead of failing."""

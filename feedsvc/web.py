@@ -8,7 +8,9 @@ from datetime import datetime
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
+from feedsvc.cache import FeedCache, max_age
 from feedsvc.config import Config, load, resolve_path
+from feedsvc.export import generation_marker
 from feedsvc.feeds import FeedKey
 from feedsvc.publish import publish_feed, render_at_limit
 from feedsvc.render import FORMATS
@@ -23,6 +25,7 @@ class Service:
 
     config: Config
     store: Store
+    cache: FeedCache
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -32,7 +35,8 @@ def create_app(config: Config | None = None) -> Flask:
     store.create_schema()
     store.ensure_sources((t.slug, s.url) for t in config.topics for s in t.sources)
     app = Flask(__name__)
-    app.extensions["feedsvc"] = Service(config, store)
+    cache = FeedCache(generation_marker(config), max_age(config))
+    app.extensions["feedsvc"] = Service(config, store, cache)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _error)
     return app
@@ -81,6 +85,14 @@ def _feed(key: FeedKey, fmt: str) -> Response:
     if fmt not in FORMATS:
         raise NotFound(f"unknown feed format {fmt!r}; expected one of: {', '.join(FORMATS)}")
     limit = _limit(svc.config)
+    entry = svc.cache.get(
+        (key.path, fmt, limit), lambda: _rendered(svc, key, fmt, limit), FORMATS[fmt].media_type
+    )
+    return entry.respond(request.environ)
+
+
+def _rendered(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
+    """The stored bytes of a feed; rendered now if this feed or limit never was."""
     out = svc.store.rendered(key, fmt, limit)
     if out is None:
         _check_exists(svc, key)
@@ -89,7 +101,7 @@ def _feed(key: FeedKey, fmt: str) -> Response:
             out = svc.store.rendered(key, fmt, limit)
         else:
             out = render_at_limit(svc.store, svc.config, key, fmt, limit)
-    return _respond(out, FORMATS[fmt].media_type, svc.config)
+    return out
 
 
 def _limit(config: Config) -> int:
@@ -106,19 +118,6 @@ def _check_exists(svc: Service, key: FeedKey) -> None:
         raise NotFound(f"unknown topic {key.topic!r}")
     if key.type and key.type not in svc.config.types and key.type not in svc.store.type_labels():
         raise NotFound(f"unknown type {key.type!r}")
-
-
-def _respond(out: Rendered, media_type: str, config: Config) -> Response:
-    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    response = Response(out.gzip_body if gzipped else out.body, content_type=media_type)
-    if gzipped:
-        response.headers["Content-Encoding"] = "gzip"
-    response.set_etag(out.etag.strip('"') + ("-gz" if gzipped else ""))
-    response.last_modified = out.last_modified
-    response.headers["Vary"] = "Accept-Encoding"
-    response.cache_control.public = True
-    response.cache_control.max_age = min(config.ingest.interval_minutes, 60) * 60
-    return response.make_conditional(request)
 
 
 def _error(exc: HTTPException) -> Response:

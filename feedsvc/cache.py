@@ -1,0 +1,177 @@
+"""Answer feed requests from worker memory: prebuilt headers, no query, no rendering.
+
+Each worker keeps the rendered feeds it has served, keyed by (feed path, format, limit).
+The publisher replaces a small marker file after every publish (export.bump_generation);
+one os.stat per request tells a worker whether its entries are still current, so a
+changed feed is served at once and an unchanged one costs about a constant response.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from flask import Response
+from werkzeug.http import http_date, parse_date, parse_etags
+
+from feedsvc.config import Config
+from feedsvc.store import Rendered
+
+MAX_BYTES = 16 * 1024 * 1024
+Headers = list[tuple[str, str]]
+
+
+def max_age(config: Config) -> int:
+    """Seconds a reader may keep a feed: the ingest interval, at most an hour."""
+    return min(config.ingest.interval_minutes, 60) * 60
+
+
+def feed_headers(out: Rendered, media_type: str, max_age: int, gzipped: bool) -> Headers:
+    """The headers of a 200 feed response; the app and the static tier both send exactly these."""
+    headers = [("Content-Type", media_type)]
+    if gzipped:
+        headers.append(("Content-Encoding", "gzip"))
+    return [
+        *headers,
+        ("ETag", '"' + out.etag.strip('"') + ('-gz"' if gzipped else '"')),
+        ("Last-Modified", http_date(out.last_modified)),
+        ("Vary", "Accept-Encoding"),
+        ("Cache-Control", f"public, max-age={max_age}"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One encoding of a feed with its 200 and 304 headers built once."""
+
+    body: bytes
+    headers: Headers
+    not_modified_headers: Headers
+    etag: str
+    last_modified_http: str
+    last_modified: datetime
+
+    @classmethod
+    def build(cls, body: bytes, headers: Headers) -> Variant:
+        """Precompute what requests compare against; a 304 keeps only ETag, Vary, Cache-Control."""
+        values = dict(headers)
+        last_modified = values["Last-Modified"]
+        return cls(
+            body=body,
+            headers=headers,
+            not_modified_headers=[h for h in headers if h[0] in ("ETag", "Vary", "Cache-Control")],
+            etag=values["ETag"],
+            last_modified_http=last_modified,
+            last_modified=parse_date(last_modified),  # type: ignore[arg-type]
+        )
+
+    def respond(self, environ: dict) -> Response:
+        """200 or 304 by werkzeug's rules, skipping its per-request parsing in the usual case."""
+        if "HTTP_IF_MATCH" in environ:  # rare: werkzeug's full rules (412 and all)
+            return Response(self.body, headers=self.headers).make_conditional(environ)
+        if self.not_modified(environ):
+            return Response(status=304, headers=self.not_modified_headers)
+        return Response(self.body, headers=self.headers)
+
+    def not_modified(self, environ: dict) -> bool:
+        """If-None-Match decides when present (weak comparison), else If-Modified-Since."""
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match == self.etag:
+            return True
+        if if_none_match:
+            tags = parse_etags(if_none_match)
+            if tags:
+                return tags.contains_weak(self.etag.strip('"'))
+        since = environ.get("HTTP_IF_MODIFIED_SINCE")
+        if not since:
+            return False
+        if since == self.last_modified_http:
+            return True
+        parsed = parse_date(since)
+        return parsed is not None and self.last_modified <= parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A rendered feed ready to answer: its plain and gzip variants."""
+
+    plain: Variant
+    gzip: Variant
+    size: int
+
+    @classmethod
+    def build(cls, out: Rendered, media_type: str, max_age: int) -> Entry:
+        """Both variants of one rendered feed, with their headers."""
+        return cls(
+            plain=Variant.build(out.body, feed_headers(out, media_type, max_age, False)),
+            gzip=Variant.build(out.gzip_body, feed_headers(out, media_type, max_age, True)),
+            size=len(out.body) + len(out.gzip_body),
+        )
+
+    def respond(self, environ: dict) -> Response:
+        """The gzip variant when the client accepts it, as the app always did."""
+        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        return (self.gzip if gzipped else self.plain).respond(environ)
+
+
+@dataclass
+class _Generation:
+    """The entries kept for one state of the marker file."""
+
+    stamp: tuple[int, int] | None
+    entries: dict[tuple[str, str, int], Entry] = field(default_factory=dict)
+    size: int = 0
+
+
+class FeedCache:
+    """A worker's rendered feeds, dropped whenever the publish generation marker changes."""
+
+    def __init__(self, marker: Path, max_age: int, max_bytes: int = MAX_BYTES) -> None:
+        self.marker = marker
+        self.max_age = max_age
+        self.max_bytes = max_bytes
+        self._current = _Generation(None)
+
+    def get(
+        self, key: tuple[str, str, int], load: Callable[[], Rendered], media_type: str
+    ) -> Entry:
+        """The entry for `key`, loaded (from the store) only when this generation lacks it."""
+        generation = self._generation()
+        entry = generation.entries.get(key)
+        if entry is None:
+            entry = Entry.build(load(), media_type, self.max_age)
+            self._keep(generation, key, entry)
+        return entry
+
+    def _generation(self) -> _Generation:
+        """The current generation; a fresh one when the marker changed since the last request.
+
+        Without a marker (no publisher on this host yet) nothing is kept: nothing would
+        tell this worker when to drop it.
+        """
+        try:
+            stat = os.stat(self.marker)
+        except OSError:
+            return _Generation(None)
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        current = self._current
+        if current.stamp != stamp:
+            current = self._current = _Generation(stamp)
+        return current
+
+    def _keep(self, generation: _Generation, key: tuple[str, str, int], entry: Entry) -> None:
+        """Keep an entry in the generation it was loaded under, within the memory budget.
+
+        A generation replaced meanwhile is simply dropped with what it holds, so an
+        entry read before a publish never outlives it.
+        """
+        if generation.stamp is None or entry.size > self.max_bytes:
+            return
+        if generation.size + entry.size > self.max_bytes:
+            generation.entries.clear()
+            generation.size = 0
+        generation.entries[key] = entry
+        generation.size += entry.size
