@@ -2,7 +2,7 @@
 
 Each feed format becomes `<directory>/<feed path>/feed.<fmt>` with its mtime set to the
 feed's Last-Modified, a gzip sibling `feed.<fmt>.gz`, and for each of the two a
-`.headers` file holding the exact headers the app sends (deploy/feed-headers.lua reads
+`.headers` file holding the exact headers the app sends (deploy/feedsvc_static.lua reads
 it so nginx answers with the app's ETag). The body is replaced before its headers: a
 reader racing a publish may get new bytes with the old ETag, which its next poll
 corrects, but never old bytes under a new ETag, which a 304 would keep forever.
