@@ -18,7 +18,7 @@
 local M = {}
 
 local MARKER_EVERY = 0.002
-local entries, generation, checked_at = {}, nil, -1
+local roots = {} -- per published directory: { entries = {}, generation = ..., checked_at = ... }
 local KEPT_BY_304 = { ETag = true, Vary = true, ["Cache-Control"] = true }
 
 local function read(path)
@@ -31,17 +31,23 @@ local function read(path)
     return text
 end
 
--- The entries valid now; without a marker nothing is kept (nothing would say when to drop it).
+-- The directory's state, its entries dropped when its marker changed; without a marker
+-- nothing is kept (nothing would say when to drop it).
 local function current(root)
+    local state = roots[root]
+    if not state then
+        state = { entries = {}, checked_at = -1 }
+        roots[root] = state
+    end
     local now = ngx.now()
-    if now - checked_at >= MARKER_EVERY then
-        checked_at = now
+    if now - state.checked_at >= MARKER_EVERY then
+        state.checked_at = now
         local marker = read(root .. "/.generation")
-        if marker ~= generation or marker == nil then
-            entries, generation = {}, marker
+        if marker ~= state.generation or marker == nil then
+            state.entries, state.generation = {}, marker
         end
     end
-    return entries
+    return state
 end
 
 local function parse(text)
@@ -93,11 +99,12 @@ local function send(headers)
     end
 end
 
+-- $feedsvc_app_only (a map in nginx.conf) is set when the request has a query string,
+-- If-Match, If-Unmodified-Since or If-Range: only the app answers those exactly.
 function M.access()
     local var = ngx.var
     local method = var.request_method
-    if var.args or (method ~= "GET" and method ~= "HEAD")
-        or var.http_if_match or var.http_if_unmodified_since or var.http_if_range then
+    if var.feedsvc_app_only ~= "" or (method ~= "GET" and method ~= "HEAD") then
         return ngx.exec("@app")
     end
     local root = var.document_root
@@ -106,17 +113,16 @@ function M.access()
     if encoding and encoding:find("gzip", 1, true) then -- the app's own rule
         uri = uri .. ".gz"
     end
-    local path = root .. uri .. ".headers"
-    local kept = current(root)
-    local entry = kept[path]
+    local state = current(root)
+    local entry = state.entries[uri]
     if not entry then
-        local text = read(path)
+        local text = read(root .. uri .. ".headers")
         if not text then
             return ngx.exec("@app") -- not published (yet): the app renders or refuses it
         end
         entry = parse(text)
-        if generation then
-            kept[path] = entry
+        if state.generation then
+            state.entries[uri] = entry
         end
     end
     if not_modified(var, entry) then

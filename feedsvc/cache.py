@@ -15,12 +15,13 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Response
+from werkzeug.datastructures import Headers as HeaderMap
 from werkzeug.http import http_date, parse_date, parse_etags
 
 from feedsvc.config import Config
 from feedsvc.store import Rendered
 
-MAX_BYTES = 16 * 1024 * 1024
+MAX_BYTES = 4 * 1024 * 1024
 Headers = list[tuple[str, str]]
 
 
@@ -57,6 +58,7 @@ class Variant:
     @classmethod
     def build(cls, body: bytes, headers: Headers) -> Variant:
         """Precompute what requests compare against; a 304 keeps only ETag, Vary, Cache-Control."""
+        headers = HeaderMap(headers).to_wsgi_list()  # validated here, once, not per response
         values = dict(headers)
         last_modified = values["Last-Modified"]
         return cls(
@@ -73,8 +75,8 @@ class Variant:
         if "HTTP_IF_MATCH" in environ:  # rare: werkzeug's full rules (412 and all)
             return Response(self.body, headers=self.headers).make_conditional(environ)
         if self.not_modified(environ):
-            return Response(status=304, headers=self.not_modified_headers)
-        return Response(self.body, headers=self.headers)
+            return Response(status=304, headers=_copy(self.not_modified_headers))
+        return Response(self.body, headers=_copy(self.headers))
 
     def not_modified(self, environ: dict) -> bool:
         """If-None-Match decides when present (weak comparison), else If-Modified-Since."""
@@ -92,6 +94,17 @@ class Variant:
             return True
         parsed = parse_date(since)
         return parsed is not None and self.last_modified <= parsed
+
+
+def _copy(validated: Headers) -> HeaderMap:
+    """A response's own header map from a list validated when the feed was cached.
+
+    Headers(list) checks every value again on each response, a cost as large as the rest
+    of a cached answer; the list was checked once in Variant.build.
+    """
+    headers = HeaderMap()
+    headers._list = list(validated)  # werkzeug keeps its (name, value) pairs in _list
+    return headers
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ def _rendered(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
 
 
 def _limit(config: Config) -> int:
-    raw = request.args.get("limit")
+    raw = request.args.get("limit") if request.query_string else None
     if raw is None:
         return config.feeds.default_limit
     if not raw.isdigit() or not 1 <= int(raw) <= config.feeds.max_limit:
