@@ -1,12 +1,13 @@
-# feedsvc: `make run` serves the default config on SQLite; `make test` runs every test.
-# Both create the virtual environment in .venv and install feedsvc into it first.
+# feedsvc: `make run` serves the default config on SQLite; `make test` runs every test;
+# `make bench` measures serving, ingest and rendering and rewrites docs/benchmarks.md.
+# Each creates the virtual environment in .venv and installs feedsvc into it first.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test lint format bench clean
+.PHONY: install browser tools run test lint format bench clean
 
 install: $(STAMP)
 
@@ -15,6 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --editable '.[test]'
 	touch $@
+
+# nginx with Debian's Lua module (the static tier in deploy/) and wrk (the load generator):
+# installed with apt-get when missing and run as root; else the static-tier test is skipped.
+tools:
+	@if command -v nginx >/dev/null && command -v wrk >/dev/null \
+	    && [ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq nginx libnginx-mod-http-lua wrk >/dev/null; \
+	else \
+	    echo "make: nginx, libnginx-mod-http-lua or wrk is missing (install needs root and apt-get)"; \
+	fi
 
 run: install
 	$(BIN)/feedsvc serve
@@ -27,18 +40,21 @@ browser:
 			|| echo "chromium could not be installed: the browser tests will skip"; \
 	fi
 
-test: install browser
-	$(BIN)/ruff check feedsvc tests
-	$(BIN)/ruff format --check feedsvc tests
+test: install browser tools
+	$(BIN)/ruff check feedsvc tests bench
+	$(BIN)/ruff format --check feedsvc tests bench
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check feedsvc tests
-	$(BIN)/ruff format --check feedsvc tests
+	$(BIN)/ruff check feedsvc tests bench
+	$(BIN)/ruff format --check feedsvc tests bench
 
 format: install
-	$(BIN)/ruff format feedsvc tests
-	$(BIN)/ruff check --fix feedsvc tests
+	$(BIN)/ruff format feedsvc tests bench
+	$(BIN)/ruff check --fix feedsvc tests bench
+
+bench: install tools
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -135,6 +135,13 @@ class WebSubConfig:
 
 
 @dataclass(frozen=True)
+class PublishConfig:
+    """Where every rendered feed is also written as a file, for nginx or any static host."""
+
+    directory: Path = Path("var/public")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -143,6 +150,7 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
     topics: tuple[TopicConfig, ...] = ()
     types: dict[str, str] = field(default_factory=dict)
 
@@ -173,7 +181,7 @@ def load(path: Path | str) -> Config:
 def parse(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document that came from `path`."""
     root = _Table(raw, path, "")
-    root.only("service", "ingest", "feeds", "websub", "topics", "types")
+    root.only("service", "ingest", "feeds", "websub", "publish", "topics", "types")
     presets = load_presets()
     service = _service(root.table("service", required=True), path)
     ingest_t = root.table("ingest")
@@ -205,6 +213,10 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     websub_t = root.table("websub")
     websub = WebSubConfig(hub=websub_t.http_url("hub") if "hub" in websub_t.data else None)
     websub_t.only("hub")
+    publish_t = root.table("publish")
+    directory = publish_t.string("directory", "var/public")
+    publish = PublishConfig(directory=(path.parent / directory).resolve())
+    publish_t.only("directory")
     topic_tables = root.array("topics")
     topics = tuple(_topic(t, presets) for t in topic_tables)
     slugs = [t.slug for t in topics]
@@ -221,6 +233,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         ingest=ingest,
         feeds=feeds,
         websub=websub,
+        publish=publish,
         topics=topics,
         types=types,
     )

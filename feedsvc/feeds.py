@@ -30,10 +30,21 @@ class FeedKey:
 
     @classmethod
     def from_path(cls, path: str) -> FeedKey:
-        """The inverse of `path`."""
+        """The inverse of `path`; ValueError for any other document's path (an archive page)."""
         parts = path.split("/")
+        if len(parts) % 2 or not set(parts[::2]) <= {"topics", "types"}:
+            raise ValueError(f"not a feed path: {path!r}")
         values = dict(zip(parts[::2], parts[1::2], strict=True))
         return cls(topic=values.get("topics"), type=values.get("types"))
+
+    @classmethod
+    def is_feed_path(cls, path: str) -> bool:
+        """Whether `path` names a feed rather than an archive page or a digest."""
+        try:
+            cls.from_path(path)
+        except ValueError:
+            return False
+        return True
 
 
 @dataclass(frozen=True, order=True)

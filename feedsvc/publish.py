@@ -17,6 +17,7 @@ from typing import Any
 from feedsvc.archive import archive_urls, current_links, is_final, page_count, page_links
 from feedsvc.config import Config, TopicConfig
 from feedsvc.digest import Week, closed_weeks, week_entry, week_start
+from feedsvc.export import bump_generation, export_feed, generation_marker
 from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, feed_description, feed_title
 from feedsvc.fetch import Fetcher, PingError
 from feedsvc.render import FEED_STYLESHEET, FORMATS, FeedDoc, static_url
@@ -28,11 +29,24 @@ DIGEST_BATCH = 200  # items read at a time while gathering a digest's weeks
 
 def publish_changed(store: Store, config: Config) -> list[FeedKey]:
     """Render every feed marked changed, in every format, at the default limit; then digests."""
+    fresh_directory = not generation_marker(config).exists()
     keys = store.dirty_feeds()
     for key in keys:
         publish_feed(store, config, key)
     publish_digests(store, config, {key.topic for key in keys if key.topic and not key.type})
+    if fresh_directory:
+        export_stored(store, config)
     return keys
+
+
+def export_stored(store: Store, config: Config) -> None:
+    """Write every kept feed into a new or emptied publish directory (first run, upgrade)."""
+    by_feed: dict[FeedKey, dict[str, Rendered]] = {}
+    for key, fmt, out in store.rendered_feeds(config.feeds.default_limit):
+        by_feed.setdefault(key, {})[fmt] = out
+    for key, outputs in by_feed.items():
+        export_feed(config, key, outputs)
+    bump_generation(config)
 
 
 def announce(fetcher: Fetcher, config: Config, keys: Sequence[FeedKey]) -> None:
@@ -58,6 +72,8 @@ def publish_feed(store: Store, config: Config, key: FeedKey) -> None:
     doc = feed_doc(store, config, key, limit)
     outputs = render_formats(doc, limit)
     store.save_rendered(key, outputs, replace_all=True, version=version)
+    export_feed(config, key, {name: out for (name, _), out in outputs.items()})
+    bump_generation(config)
 
 
 def render_at_limit(store: Store, config: Config, key: FeedKey, fmt: str, limit: int) -> Rendered:

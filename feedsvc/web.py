@@ -15,7 +15,9 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
 )
 
+from feedsvc.cache import BROWSER_VARY, SECURITY_HEADERS, Entry, FeedCache
 from feedsvc.config import Config, TopicConfig, load, resolve_path
+from feedsvc.export import generation_marker
 from feedsvc.feeds import ArchiveKey, FeedKey, feed_description, feed_title
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
@@ -32,17 +34,8 @@ from feedsvc.render import FORMATS, STYLED_FORMATS, browser_page, static_url
 from feedsvc.store import Rendered, SourceStatus, Store
 
 bp = Blueprint("feedsvc", __name__)
-FINAL_MAX_AGE = 365 * 24 * 3600  # a complete archive page never changes
 
 MAX_URL_CHARS = 2048
-# script-src governs XSLT too: 'self' lets a browser apply /static/feed.xsl to a feed.
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-}
 
 
 @dataclass(frozen=True)
@@ -51,6 +44,7 @@ class Service:
 
     config: Config
     store: Store
+    cache: FeedCache
 
 
 @dataclass(frozen=True)
@@ -72,9 +66,6 @@ class FeedGroup:
     feeds: tuple[ListedFeed, ...]
 
 
-BROWSER_VARY = ("Accept", "Sec-Fetch-Dest")
-
-
 def create_app(config: Config | None = None) -> Flask:
     """The application factory: `config` or the file named by --config / $FEEDSVC_CONFIG."""
     config = config or load(resolve_path())
@@ -82,7 +73,8 @@ def create_app(config: Config | None = None) -> Flask:
     store.create_schema()
     store.ensure_sources((t.slug, s.url) for t in config.topics for s in t.sources)
     app = Flask(__name__)
-    app.extensions["feedsvc"] = Service(config, store)
+    cache = FeedCache(generation_marker(config))
+    app.extensions["feedsvc"] = Service(config, store, cache)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _error)
     app.register_error_handler(Exception, _unexpected)
@@ -202,6 +194,17 @@ def _feed(key: FeedKey, fmt: str) -> Response:
     svc = service()
     _check_format(fmt)
     limit = _limit(svc.config)
+    if _is_browser_navigation(fmt):
+        return _browser_view(_rendered(svc, key, fmt, limit))
+    entry = svc.cache.get(
+        (key.path, fmt, limit),
+        lambda: Entry.build(_rendered(svc, key, fmt, limit), fmt, svc.config),
+    )
+    return entry.respond(request.environ)
+
+
+def _rendered(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
+    """The stored bytes of a feed; rendered now if this feed or limit never was."""
     out = svc.store.rendered(key, fmt, limit)
     if out is None:
         _check_exists(svc, key)
@@ -210,7 +213,7 @@ def _feed(key: FeedKey, fmt: str) -> Response:
             out = svc.store.rendered(key, fmt, limit)
         else:
             out = render_at_limit(svc.store, svc.config, key, fmt, limit)
-    return _respond_feed(out, fmt, svc.config)
+    return out
 
 
 def _archive(key: ArchiveKey, fmt: str) -> Response:
@@ -231,7 +234,7 @@ def _check_format(fmt: str) -> None:
 
 
 def _limit(config: Config) -> int:
-    raw = request.args.get("limit")
+    raw = request.args.get("limit") if request.query_string else None
     if raw is None:
         return config.feeds.default_limit
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= config.feeds.max_limit:
@@ -246,41 +249,23 @@ def _check_exists(svc: Service, key: FeedKey) -> None:
         raise NotFound(f"unknown type {key.type!r}")
 
 
-def _respond(out: Rendered, media_type: str, config: Config) -> Response:
-    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    response = Response(out.gzip_body if gzipped else out.body, content_type=media_type)
-    if gzipped:
-        response.headers["Content-Encoding"] = "gzip"
-    response.set_etag(out.etag.strip('"') + ("-gz" if gzipped else ""))
-    response.last_modified = out.last_modified
-    response.headers["Vary"] = "Accept-Encoding"
-    response.cache_control.public = True
-    response.cache_control.max_age = (
-        FINAL_MAX_AGE if out.final else min(config.ingest.interval_minutes, 60) * 60
-    )
-    return response.make_conditional(request)
-
-
 def _respond_feed(out: Rendered, fmt: str, config: Config) -> Response:
     """The feed's bytes, or for RSS and Atom opened in a browser tab, its readable page."""
-    media_type = FORMATS[fmt].media_type
-    if fmt in STYLED_FORMATS and _is_browser_navigation(media_type):
+    if _is_browser_navigation(fmt):
         return _browser_view(out)
-    response = _respond(out, media_type, config)
-    if fmt in STYLED_FORMATS:
-        response.vary.update(BROWSER_VARY)
-    return response
+    return Entry.build(out, fmt, config).respond(request.environ)
 
 
-def _is_browser_navigation(feed_media_type: str) -> bool:
-    """A person opened the feed in a browser tab: a document navigation that prefers HTML.
+def _is_browser_navigation(fmt: str) -> bool:
+    """A person opened an RSS or Atom feed in a browser tab: a navigation that prefers HTML.
 
-    Feed readers never send `Sec-Fetch-Dest: document`, so they always get the raw feed.
+    Feed readers never send `Sec-Fetch-Dest: document`, so they always get the raw feed;
+    the header is read straight from the environ, as this check runs on every feed request.
     """
-    if request.headers.get("Sec-Fetch-Dest") != "document":
+    if request.environ.get("HTTP_SEC_FETCH_DEST") != "document" or fmt not in STYLED_FORMATS:
         return False
-    wanted = request.accept_mimetypes.best_match([feed_media_type.split(";")[0], "text/html"])
-    return wanted == "text/html"
+    feed_type = FORMATS[fmt].media_type.split(";")[0]
+    return request.accept_mimetypes.best_match([feed_type, "text/html"]) == "text/html"
 
 
 def _browser_view(out: Rendered) -> Response:
@@ -400,7 +385,13 @@ def _refuse_long_urls() -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    """Pages may not sniff types, run foreign scripts or leak full URLs to other sites."""
+    """Pages may not sniff types, run foreign scripts or leak full URLs to other sites.
+
+    Feeds already carry them (cache.feed_headers, as the static tier sends them); a 304
+    has no body to protect and keeps exactly the headers the static tier's 304 has.
+    """
+    if response.status_code == 304:
+        return response
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
