@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench bench-load clean
 
 install: $(STAMP)
 
@@ -31,6 +31,13 @@ lint: install
 format: install
 	$(BIN)/ruff format feedsvc tests
 	$(BIN)/ruff check --fix feedsvc tests
+
+# 60 s, 200 connections against `feedsvc serve` while ingests run every 3 s (bench/load.py);
+# wrk drives the load when installed (apt-get install wrk, done here when run as root).
+bench-load: install
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q wrk >/dev/null \
+		|| echo "wrk unavailable: the Python client drives the load"
+	$(BIN)/python bench/load.py --seconds 60 --connections 200
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -271,6 +271,7 @@ class Fetcher:
         try:
             with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
                 status = resp.status_code
+                body = self._read_capped(resp, url)  # read whole, the connection can be reused
                 if status == 429 or status >= 500:
                     raise _Retryable(
                         f"HTTP {status} {_reason(status)} from {url}",
@@ -279,7 +280,6 @@ class Fetcher:
                         else None,
                     )
                 content_type = resp.headers.get("Content-Type", "")
-                body = self._read_capped(resp, url) if status == 200 else b""
                 return Fetched(
                     url=resp.url,
                     status=status,
