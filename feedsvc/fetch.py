@@ -236,7 +236,8 @@ class Fetcher:
         """One GET with bounded retries; raises FetchError once they are spent."""
         host = urlsplit(url).netloc.lower()
         attempts = self.policy.attempts
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        while True:
             self.hosts.wait_turn(host, self.policy.host_delay_seconds)
             try:
                 return self._get_once(url, headers)
@@ -252,7 +253,7 @@ class Fetcher:
                     wait,
                 )
                 time.sleep(wait)
-        raise AssertionError("unreachable: attempts is at least 1")
+                attempt += 1
 
     def _wait_before_retry(self, failure: _Retryable, attempt: int) -> float:
         """Exponential backoff with jitter, or the server's Retry-After if it asks for longer."""
