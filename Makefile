@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools run test lint format bench clean
+.PHONY: install browser tools run test lint format bench bench-load clean
 
 install: $(STAMP)
 
@@ -55,6 +55,11 @@ format: install
 
 bench: install tools
 	$(BIN)/python -m bench.run
+
+# 60 s, 200 connections against `feedsvc serve` while ingests run every 3 s (bench/load.py);
+# wrk drives the load when installed (apt-get install wrk, done here when run as root).
+bench-load: install tools
+	$(BIN)/python bench/load.py --seconds 60 --connections 200
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -248,7 +248,8 @@ class Fetcher:
         """One GET with bounded retries; raises FetchError once they are spent."""
         host = urlsplit(url).netloc.lower()
         attempts = self.policy.attempts
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        while True:
             self.hosts.wait_turn(host, self.policy.host_delay_seconds)
             try:
                 return self._get_once(url, headers)
@@ -264,7 +265,7 @@ class Fetcher:
                     wait,
                 )
                 time.sleep(wait)
-        raise AssertionError("unreachable: attempts is at least 1")
+                attempt += 1
 
     def _wait_before_retry(self, failure: _Retryable, attempt: int) -> float:
         """Exponential backoff with jitter, or the server's Retry-After if it asks for longer."""
@@ -283,6 +284,7 @@ class Fetcher:
         try:
             with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
                 status = resp.status_code
+                body = self._read_capped(resp, url)  # read whole, the connection can be reused
                 if status == 429 or status >= 500:
                     raise _Retryable(
                         f"HTTP {status} {_reason(status)} from {url}",
@@ -291,7 +293,6 @@ class Fetcher:
                         else None,
                     )
                 content_type = resp.headers.get("Content-Type", "")
-                body = self._read_capped(resp, url) if status == 200 else b""
                 return Fetched(
                     url=resp.url,
                     status=status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from itertools import pairwise
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROBOTS_PATH, PageServer, page, write_config
 
-from feedsvc.config import Config, load
+from feedsvc.config import Config, ConfigError, load
 from feedsvc.fetch import retry_after_seconds
 from feedsvc.ingest import SourceReport, ingest, make_fetcher
 from feedsvc.store import Store
@@ -141,3 +142,26 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after_seconds(format_datetime(now - timedelta(minutes=2), usegmt=True), now) == 0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "source_extra", "message"),
+    [
+        ("attempts = 0\n", "", "ingest.attempts: expected a number from 1 to 10, got 0"),
+        ("min_items_ratio = 2\n", "", "ingest.min_items_ratio: expected a number from 0 to 1"),
+        (
+            "max_wait_seconds = -1\n",
+            "",
+            "ingest.max_wait_seconds: expected a number at least 0",
+        ),
+        ("", 'robots = "no"', "topics[0].sources[0].robots: expected true or false, got str 'no'"),
+    ],
+)
+def test_politeness_settings_are_validated(
+    tmp_path: Path, extra: str, source_extra: str, message: str
+) -> None:
+    path = write_config(
+        tmp_path, "http://127.0.0.1:9/x.html", extra=extra, source_extra=source_extra
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(path)
