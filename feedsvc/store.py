@@ -166,6 +166,16 @@ rendered = Table(
     Column("stale_at", UTCDateTime),
 )
 
+# The columns that make a Rendered, in its field order.
+_RENDERED_FIELDS = (
+    rendered.c.body,
+    rendered.c.gzip_body,
+    rendered.c.etag,
+    rendered.c.last_modified,
+    rendered.c.final,
+    rendered.c.stale_at,
+)
+
 
 @dataclass(frozen=True)
 class StoredItem:
@@ -567,14 +577,7 @@ class Store:
         """Rendered bytes of a feed, or None when it has not been rendered at this limit."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(
-                    rendered.c.body,
-                    rendered.c.gzip_body,
-                    rendered.c.etag,
-                    rendered.c.last_modified,
-                    rendered.c.final,
-                    rendered.c.stale_at,
-                ).where(
+                select(*_RENDERED_FIELDS).where(
                     rendered.c.feed_key == key.path,
                     rendered.c.format == fmt,
                     rendered.c.limit == limit,
@@ -595,14 +598,7 @@ class Store:
         """Every feed (no archive page, no digest) rendered at `limit`: what an export writes."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(
-                    rendered.c.feed_key,
-                    rendered.c.format,
-                    rendered.c.body,
-                    rendered.c.gzip_body,
-                    rendered.c.etag,
-                    rendered.c.last_modified,
-                )
+                select(rendered.c.feed_key, rendered.c.format, *_RENDERED_FIELDS)
                 .where(rendered.c.limit == limit)
                 .order_by(rendered.c.feed_key, rendered.c.format)
             )
