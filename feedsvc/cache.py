@@ -72,6 +72,7 @@ class Variant:
     @classmethod
     def build(cls, body: bytes, headers: Headers) -> Variant:
         """Precompute what requests compare against; a 304 keeps only ETag, Vary, Cache-Control."""
+        headers = [*headers, ("Content-Length", str(len(body)))]
         headers = HeaderMap(headers).to_wsgi_list()  # validated here, once, not per response
         values = dict(headers)
         last_modified = values["Last-Modified"]
@@ -89,8 +90,10 @@ class Variant:
         if "HTTP_IF_MATCH" in environ:  # rare: werkzeug's full rules (412 and all)
             return Response(self.body, headers=self.headers).make_conditional(environ)
         if self.not_modified(environ):
-            return Response(status=304, headers=_copy(self.not_modified_headers))
-        return Response(self.body, headers=_copy(self.headers))
+            return PrebuiltResponse(status=304, headers=_copy(self.not_modified_headers))
+        response = PrebuiltResponse(headers=_copy(self.headers))
+        response.response = [self.body]  # its Content-Length is among the headers already
+        return response
 
     def not_modified(self, environ: dict) -> bool:
         """If-None-Match decides when present (weak comparison), else If-Modified-Since."""
@@ -108,6 +111,20 @@ class Variant:
             return True
         parsed = parse_date(since)
         return parsed is not None and self.last_modified <= parsed
+
+
+class PrebuiltResponse(Response):
+    """A response whose headers were validated and completed when its feed was cached.
+
+    werkzeug copies and re-validates every header again just before sending; these need
+    none of its fixes (no Location, Content-Length set, a 304 without entity headers).
+    """
+
+    automatically_set_content_length = False
+    default_mimetype = None  # a 304 has no Content-Type; a 200 brings its own
+
+    def get_wsgi_headers(self, environ: dict) -> HeaderMap:
+        return self.headers
 
 
 def _copy(validated: Headers) -> HeaderMap:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
 )
 
-from feedsvc.cache import BROWSER_VARY, SECURITY_HEADERS, Entry, FeedCache
+from feedsvc.cache import BROWSER_VARY, SECURITY_HEADERS, Entry, FeedCache, PrebuiltResponse
 from feedsvc.config import Config, TopicConfig, load, resolve_path
 from feedsvc.export import generation_marker
 from feedsvc.feeds import ArchiveKey, FeedKey, feed_description, feed_title
@@ -380,7 +380,8 @@ def _unexpected(exc: Exception) -> Response:
 
 def _refuse_long_urls() -> None:
     """An absurdly long URL or query string is refused before any work is done for it."""
-    if len(request.full_path) > MAX_URL_CHARS:
+    environ = request.environ  # raw lengths: cheaper than building request.full_path
+    if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > MAX_URL_CHARS:
         raise RequestURITooLarge(f"URL longer than {MAX_URL_CHARS} characters")
 
 
@@ -390,7 +391,7 @@ def _security_headers(response: Response) -> Response:
     Feeds already carry them (cache.feed_headers, as the static tier sends them); a 304
     has no body to protect and keeps exactly the headers the static tier's 304 has.
     """
-    if response.status_code == 304:
+    if isinstance(response, PrebuiltResponse) or response.status_code == 304:
         return response
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
