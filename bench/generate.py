@@ -70,13 +70,15 @@ def write_config(folder: Path, page_url: str | None = None) -> Path:
     )
     blocks = "".join(
         f'\n[[topics]]\nslug = "{slug}"\ntitle = "{slug.title()}"\n'
-        f'  [[topics.sources]]\n  url = "{url}"\n  preset = "rand-topic"\n'
+        f'  [[topics.sources]]\n  url = "{url}"\n  preset = "rand-topic"\n  robots = false\n'
         for slug, url in topics
     )
     path = folder / "config.toml"
     path.write_text(
         '[service]\ndatabase = "sqlite:///feedsvc.sqlite3"\nbase_url = "http://127.0.0.1:8000"\n'
-        '[publish]\ndirectory = "public"\n' + blocks,
+        '[publish]\ndirectory = "public"\n'
+        # The ingest figures time feedsvc's own work, not the politeness waits it adds.
+        "[ingest]\nhost_delay_seconds = 0\n" + blocks,
         encoding="utf-8",
     )
     return path

@@ -6,6 +6,7 @@ its newest N entries costs the same with a thousand items or a million.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -150,6 +151,9 @@ feeds = Table(
     Column("dirty", Boolean, nullable=False, default=True),
     # Bumped by every change, so a render clears `dirty` only if nothing changed meanwhile.
     Column("version", Integer, nullable=False, default=0, server_default="0"),
+    # How many items the feed ever held, kept as they join: archive pages follow from it
+    # without counting a million rows at every render.
+    Column("member_count", Integer, nullable=False, default=0, server_default="0"),
 )
 
 rendered = Table(
@@ -316,6 +320,7 @@ class Store:
             new = updated = 0
             touched_types: set[str] = set()
             retyped: set[str] = set()
+            joined: Counter[FeedKey] = Counter()  # members each feed gains
             unchanged_ids: list[int] = []
             for item in found:
                 row = existing.get(item.guid)
@@ -324,6 +329,7 @@ class Store:
                     _link(conn, topic, item_id, item.type_slug, key)
                     new += 1
                     touched_types.add(item.type_slug)
+                    joined.update(_feeds_of(topic, item.type_slug, new_item=True))
                     continue
                 if row.content_hash != item.content_hash():
                     _update_item(conn, row.id, item, now)
@@ -336,6 +342,7 @@ class Store:
                 if row.id not in linked:
                     _link(conn, topic, row.id, item.type_slug, row.order_key)
                     touched_types.add(item.type_slug)
+                    joined.update(_feeds_of(topic, item.type_slug, new_item=False))
             if unchanged_ids:
                 conn.execute(
                     update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
@@ -344,8 +351,9 @@ class Store:
                 _upsert_type(conn, item.type_slug, item.type_label)
             changed = affected_feeds(topic, touched_types) if touched_types else set()
             for key in changed:
-                _mark_dirty(conn, key, now)
+                _mark_dirty(conn, key, now, joined[key])
             _forget_type_archives(conn, retyped)
+            _recount_types(conn, retyped)
             conn.execute(
                 update(sources)
                 .where(sources.c.id == source_id)
@@ -389,8 +397,9 @@ class Store:
             )
             for slug, label in {(item.type_slug, item.type_label) for item in new}:
                 _upsert_type(conn, slug, label)
+            joined = Counter(k for item in new for k in _feeds_of(topic, item.type_slug, True))
             for key in affected_feeds(topic, {item.type_slug for item in new}):
-                _mark_dirty(conn, key, now)
+                _mark_dirty(conn, key, now, joined[key])
 
     def record_unchanged(self, topic: str, url: str, now: datetime) -> None:
         """The page was as before (304 or same bytes): only the source row changes."""
@@ -487,10 +496,9 @@ class Store:
         return self._load(members.order_by(joined).limit(size).offset((page - 1) * size))
 
     def member_count(self, key: FeedKey) -> int:
-        """How many items a feed has ever held; its archive pages follow from it."""
-        members, _, _ = _membership(key)
+        """How many items a feed has ever held (kept as they join); its archive pages follow."""
         with self.engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(members.subquery())) or 0
+            return conn.scalar(select(feeds.c.member_count).where(feeds.c.key == key.path)) or 0
 
     def _load(self, members: Select) -> list[StoredItem]:
         """The items whose ids `members` selects, newest first, each with its topics."""
@@ -727,8 +735,16 @@ def _upgrade(conn: Connection) -> None:
         rendered.c.keys()
     ):
         rendered.drop(conn)
-    if "feeds" in tables and "version" not in {c["name"] for c in inspector.get_columns("feeds")}:
+    feed_columns = (
+        {c["name"] for c in inspector.get_columns("feeds")} if "feeds" in tables else set()
+    )
+    if feed_columns and "version" not in feed_columns:
         conn.execute(text("ALTER TABLE feeds ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
+    if feed_columns and "member_count" not in feed_columns:
+        conn.execute(text("ALTER TABLE feeds ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0"))
+        for path in conn.scalars(select(feeds.c.key)).all():
+            if FeedKey.is_feed_path(path):
+                _set_member_count(conn, path)
     if "topic_items" in tables and "id" not in {
         c["name"] for c in inspector.get_columns("topic_items")
     }:
@@ -787,10 +803,55 @@ def _upsert_type(conn: Connection, slug: str, label: str) -> None:
     conn.execute(_upsert(conn, types, {"slug": slug, "label": label}, ["slug"]))
 
 
-def _mark_dirty(conn: Connection, key: FeedKey, now: datetime) -> None:
-    values = {"key": key.path, "changed_at": now, "dirty": True, "version": 1}
-    bump = {"changed_at": now, "dirty": True, "version": feeds.c.version + 1}
+def _mark_dirty(conn: Connection, key: FeedKey, now: datetime, joined: int = 0) -> None:
+    """The feed changed now, and `joined` items became its members."""
+    values = {
+        "key": key.path,
+        "changed_at": now,
+        "dirty": True,
+        "version": 1,
+        "member_count": joined,
+    }
+    bump = {
+        "changed_at": now,
+        "dirty": True,
+        "version": feeds.c.version + 1,
+        "member_count": feeds.c.member_count + joined,
+    }
     conn.execute(_upsert(conn, feeds, values, ["key"], set_=bump))
+
+
+def _feeds_of(topic: str, type_slug: str, new_item: bool) -> list[FeedKey]:
+    """The feeds an item joins: a new item also joins its type's feed across all topics."""
+    keys = [FeedKey(topic=topic), FeedKey(topic=topic, type=type_slug)]
+    return [*keys, FeedKey(type=type_slug)] if new_item else keys
+
+
+def _count_members(conn: Connection, key: FeedKey) -> int:
+    """Count a feed's members from scratch: only for upgrades and the rare change of type."""
+    members, _, _ = _membership(key)
+    return conn.scalar(select(func.count()).select_from(members.subquery())) or 0
+
+
+def _recount_types(conn: Connection, type_slugs: set[str]) -> None:
+    """An item that changed type left one set of feeds for another: count those again."""
+    for slug in type_slugs:
+        paths = conn.scalars(
+            select(feeds.c.key).where(
+                (feeds.c.key == f"types/{slug}")
+                | (feeds.c.key.startswith("topics/") & feeds.c.key.endswith(f"/types/{slug}"))
+            )
+        ).all()
+        for path in paths:
+            _set_member_count(conn, path)
+
+
+def _set_member_count(conn: Connection, path: str) -> None:
+    conn.execute(
+        update(feeds)
+        .where(feeds.c.key == path)
+        .values(member_count=_count_members(conn, FeedKey.from_path(path)))
+    )
 
 
 def _status(row) -> SourceStatus:

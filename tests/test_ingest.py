@@ -206,3 +206,37 @@ def test_a_change_during_a_render_leaves_the_feed_dirty(
     assert TOPIC in store.dirty_feeds()
     store.save_rendered(TOPIC, outputs, replace_all=True, version=store.feed_version(TOPIC))
     assert TOPIC not in store.dirty_feeds()
+
+
+def test_member_counts_are_kept_exactly_as_items_join_and_change_type(
+    server: PageServer, run_ingest, store: Store
+) -> None:
+    """Archive pages follow from member counts kept at ingest; they must equal a real count."""
+    from sqlalchemy import func, select
+
+    from feedsvc.store import topic_items
+
+    ingest_both(server, run_ingest)
+    retyped = page("rand-2024.html").replace(
+        b'<p class="type">RAND Weekly Recap</p>', b'<p class="type">Commentary</p>', 1
+    )
+    server.serve(TOPIC_PATH, retyped)
+    [report] = run_ingest()
+    assert report.updated == 1
+    with store.engine.connect() as conn:
+        exact = {
+            FeedKey(topic="security-cooperation"): conn.scalar(
+                select(func.count()).select_from(topic_items)
+            ),
+            **{
+                FeedKey(type=t): n
+                for t, n in conn.execute(
+                    select(topic_items.c.type_slug, func.count()).group_by(topic_items.c.type_slug)
+                )
+            },
+        }
+    assert exact[FeedKey(type="rand-weekly-recap")] == 1 and exact[FeedKey(type="commentary")] == 31
+    for key, count in exact.items():
+        assert store.member_count(key) == count, key
+        if key.type:
+            assert store.member_count(FeedKey(topic="security-cooperation", type=key.type)) == count
