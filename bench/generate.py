@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedsvc.normalize import Item
+from feedsvc.model import Item
 from feedsvc.store import Store
 
 TOPICS = [f"topic-{n:02d}" for n in range(10)]

@@ -36,11 +36,12 @@ from bench.servers import (
     static_site,
 )
 from feedsvc.config import Config, load
+from feedsvc.cycle import publish_and_export, run_cycle, targets
+from feedsvc.documents import feed_doc
 from feedsvc.export import bump_generation
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, make_fetcher
-from feedsvc.publish import feed_doc, publish_changed, publish_feed
-from feedsvc.render import FORMATS
+from feedsvc.ingest import make_fetcher
+from feedsvc.render import RENDERERS
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from tests.conftest import PageServer
@@ -153,7 +154,7 @@ def ingest_part(report: Report, folder: Path) -> None:
     def run(body: bytes) -> tuple[float, dict]:
         page.serve("/topic.html", body)
         with rows_written(store.engine) as counts:
-            elapsed = timed(lambda: ingest(store, fetcher, config))
+            elapsed = timed(lambda: run_cycle(store, fetcher, config, targets(config)))
         return elapsed, dict(counts)
 
     run(listing_page(0))
@@ -212,7 +213,7 @@ def store_part(report: Report, folder: Path, seconds: int, max_items: int) -> No
         now = datetime.now(UTC).replace(microsecond=0)
         started = time.monotonic()
         grow(store, stored, size, now)
-        publish_changed(store, config)
+        publish_and_export(store, config)
         print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
         stored = size
         latencies.update(feed_latencies(config, store, size))
@@ -250,19 +251,16 @@ def feed_latencies(config: Config, store: Store, size: int) -> dict:
     """p50 and p99 of a feed request through the app (Flask, in process) for each feed kind.
 
     "stored": what a worker does just after a publish (its memory dropped): one query for
-    the kept bytes. "miss": a limit nobody asked for yet: the newest entries are read and
-    rendered, then kept. Each is measured in ROUNDS rounds and the quietest round kept, so
-    another process's burst does not pass for a cost of the store's size.
+    the kept bytes. "miss": a `?limit=` the publisher does not keep: the newest entries are
+    read and rendered in memory, never kept. Each is measured in ROUNDS rounds and the
+    quietest round kept, so another process's burst does not pass for a cost of the
+    store's size.
     """
     app = create_app(config)
     client = app.test_client()
     found = {}
     for kind, key in KINDS.items():
         url = f"/{key.path}/feed.atom"
-
-        def forget(key: FeedKey = key) -> None:
-            store.save_rendered(key, {}, replace_all=True)  # no limit kept for this feed
-            bump_generation(config)
 
         for _ in range(20):
             client.get(url)
@@ -273,12 +271,14 @@ def feed_latencies(config: Config, store: Store, size: int) -> dict:
                 for _ in range(SERVED_SAMPLES)
             ]
             missed = [
-                timed(lambda url=url: client.get(f"{url}?limit={MISS_LIMIT}"), before=forget)
+                timed(
+                    lambda url=url: client.get(f"{url}?limit={MISS_LIMIT}"),
+                    before=lambda: bump_generation(config),
+                )
                 for _ in range(MISS_SAMPLES)
             ]
             for path, samples in (("stored", served), ("miss", missed)):
                 rounds[path].append((percentile(samples, 0.5), percentile(samples, 0.99)))
-        publish_feed(store, config, key)
         for path, measured in rounds.items():
             found[(kind, path, size)] = min(measured, key=lambda pair: pair[1])
     app.extensions["feedsvc"].store.close()
@@ -288,11 +288,10 @@ def feed_latencies(config: Config, store: Store, size: int) -> dict:
 def render_part(report: Report, config: Config, store: Store) -> None:
     """Rendering 50 and 500 entries in each format: linear, bounded by the limit."""
     key = KINDS["topic"]
-    for fmt in FORMATS:
+    for fmt, render in RENDERERS.items():
         times = {}
         for count, runs in ((50, 50), (500, 10)):
             doc = feed_doc(store, config, key, count)
-            render = FORMATS[fmt].render
             samples = [timed(lambda doc=doc, render=render: render(doc)) for _ in range(runs)]
             times[count] = min(samples)  # the undisturbed run: timeit's rule
         report.add(Row("Render", f"{fmt}, 50 entries", times[50], "ms"))
@@ -384,7 +383,7 @@ def memory_part(report: Report, config: Config, app_pid: int, floor_pid: int, ba
     store.close()
     for _ in range(3):
         for key in keys:
-            for fmt in FORMATS:
+            for fmt in RENDERERS:
                 for encoding in ("identity", "gzip"):
                     requests.get(
                         f"{base}/{key.path}/feed.{fmt}",

@@ -8,8 +8,7 @@ changes again. Only the newest page grows; it is re-rendered when the feed chang
 
 from __future__ import annotations
 
-from feedsvc.feeds import ArchiveKey, FeedKey
-from feedsvc.render import FORMATS
+from feedsvc.feeds import ArchiveKey, FeedKey, urls
 
 
 def page_count(members: int, size: int) -> int:
@@ -22,16 +21,11 @@ def is_final(key: ArchiveKey, pages: int) -> bool:
     return key.page < pages
 
 
-def archive_urls(base_url: str, key: ArchiveKey) -> dict[str, str]:
-    """The public URL of an archive page in every format."""
-    return {fmt: f"{base_url}/{key.path}.{fmt}" for fmt in FORMATS}
-
-
 def current_links(base_url: str, feed: FeedKey, pages: int) -> dict[str, dict[str, str]]:
     """The subscription feed's history link: prev-archive to the newest page, if any."""
     if not pages:
         return {}
-    return {"prev-archive": archive_urls(base_url, ArchiveKey(feed, pages))}
+    return {"prev-archive": urls(ArchiveKey(feed, pages), base_url)}
 
 
 def page_links(
@@ -40,7 +34,7 @@ def page_links(
     """An archive page's links: current (the subscription feed), older and newer pages."""
     links = {"current": current}
     if key.page > 1:
-        links["prev-archive"] = archive_urls(base_url, ArchiveKey(key.feed, key.page - 1))
+        links["prev-archive"] = urls(ArchiveKey(key.feed, key.page - 1), base_url)
     if key.page < pages:
-        links["next-archive"] = archive_urls(base_url, ArchiveKey(key.feed, key.page + 1))
+        links["next-archive"] = urls(ArchiveKey(key.feed, key.page + 1), base_url)
     return links

@@ -1,9 +1,10 @@
 """Answer feed requests from worker memory: prebuilt headers, no query, no rendering.
 
-Each worker keeps the rendered feeds it has served, keyed by (feed path, format, limit).
-The publisher replaces a small marker file after every publish (export.bump_generation);
+Each worker keeps the documents it has served, keyed by (path, format, limit). The
+publisher replaces a small marker file after every publish (export.bump_generation);
 one os.stat per request tells a worker whether its entries are still current, so a
 changed feed is served at once and an unchanged one costs about a constant response.
+The header rules themselves are in `headers`, shared with the export.
 """
 
 from __future__ import annotations
@@ -16,46 +17,13 @@ from pathlib import Path
 
 from flask import Response
 from werkzeug.datastructures import Headers as HeaderMap
-from werkzeug.http import http_date, parse_date, parse_etags
+from werkzeug.http import parse_date, parse_etags
 
 from feedsvc.config import Config
-from feedsvc.render import FORMATS, STYLED_FORMATS
-from feedsvc.store import Rendered
+from feedsvc.headers import Headers, feed_headers
+from feedsvc.model import Rendered
 
 MAX_BYTES = 4 * 1024 * 1024
-FINAL_MAX_AGE = 365 * 24 * 3600  # a complete archive page never changes
-# RSS and Atom opened in a browser tab get a readable page instead (web._browser_view).
-BROWSER_VARY = ("Accept", "Sec-Fetch-Dest")
-Headers = list[tuple[str, str]]
-# script-src governs XSLT too: 'self' lets a browser apply /static/feed.xsl to a feed.
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-}
-
-
-def max_age(config: Config, out: Rendered) -> int:
-    """Seconds a reader may keep a document: a year if final, else the ingest interval (<= 1 h)."""
-    return FINAL_MAX_AGE if out.final else min(config.ingest.interval_minutes, 60) * 60
-
-
-def feed_headers(out: Rendered, fmt: str, config: Config, gzipped: bool) -> Headers:
-    """The headers of a 200 feed response; the app and the static tier both send exactly these."""
-    headers = [("Content-Type", FORMATS[fmt].media_type)]
-    if gzipped:
-        headers.append(("Content-Encoding", "gzip"))
-    vary = ", ".join(("Accept-Encoding", *(BROWSER_VARY if fmt in STYLED_FORMATS else ())))
-    return [
-        *headers,
-        ("ETag", '"' + out.etag.strip('"') + ('-gz"' if gzipped else '"')),
-        ("Last-Modified", http_date(out.last_modified)),
-        ("Vary", vary),
-        ("Cache-Control", f"public, max-age={max_age(config, out)}"),
-        *SECURITY_HEADERS.items(),
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +58,8 @@ class Variant:
         if "HTTP_IF_MATCH" in environ:  # rare: werkzeug's full rules (412 and all)
             return Response(self.body, headers=self.headers).make_conditional(environ)
         if self.not_modified(environ):
-            return PrebuiltResponse(status=304, headers=_copy(self.not_modified_headers))
-        response = PrebuiltResponse(headers=_copy(self.headers))
-        response.response = [self.body]  # its Content-Length is among the headers already
-        return response
+            return PrebuiltResponse(304, self.not_modified_headers)
+        return PrebuiltResponse(200, self.headers, self.body)
 
     def not_modified(self, environ: dict) -> bool:
         """If-None-Match decides when present (weak comparison), else If-Modified-Since."""
@@ -114,28 +80,24 @@ class Variant:
 
 
 class PrebuiltResponse(Response):
-    """A response whose headers were validated and completed when its feed was cached.
+    """A response whose headers were validated and completed when its document was cached.
 
     werkzeug copies and re-validates every header again just before sending; these need
-    none of its fixes (no Location, Content-Length set, a 304 without entity headers).
+    none of its fixes (no Location, Content-Length set, a 304 without entity headers), so
+    the WSGI response is handed over as it was built (Response.get_wsgi_response).
     """
 
-    automatically_set_content_length = False
-    default_mimetype = None  # a 304 has no Content-Type; a 200 brings its own
+    default_mimetype = None  # the prebuilt headers bring their own Content-Type
 
-    def get_wsgi_headers(self, environ: dict) -> HeaderMap:
-        return self.headers
+    def __init__(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        super().__init__(status=status)
+        self.prebuilt = headers
+        self.prebuilt_body = body
 
-
-def _copy(validated: Headers) -> HeaderMap:
-    """A response's own header map from a list validated when the feed was cached.
-
-    Headers(list) checks every value again on each response, a cost as large as the rest
-    of a cached answer; the list was checked once in Variant.build.
-    """
-    headers = HeaderMap()
-    headers._list = list(validated)  # werkzeug keeps its (name, value) pairs in _list
-    return headers
+    def get_wsgi_response(self, environ: dict) -> tuple[list[bytes], str, Headers]:
+        """The body (none for HEAD or a 304), the status line and the prebuilt headers."""
+        send_body = self.prebuilt_body and environ.get("REQUEST_METHOD") != "HEAD"
+        return [self.prebuilt_body] if send_body else [], self.status, list(self.prebuilt)
 
 
 @dataclass(frozen=True, slots=True)

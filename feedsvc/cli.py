@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="gunicorn workers (default: [service] workers)")
     serve.add_argument("--no-scheduler", action="store_true", help="serve only; ingest elsewhere")
     commands.add_parser("schedule", help="run only the scheduler (one per deployment)")
+    commands.add_parser(
+        "migrate", help="create or upgrade the store and publish what was never rendered"
+    )
     ingest = commands.add_parser("ingest", help="ingest every source now, one line per source")
     ingest.add_argument("--topic", metavar="SLUG", help="only this topic's sources")
     ingest.add_argument(
@@ -82,19 +85,27 @@ def cmd_schedule(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.cycle import prepare
+
+    prepare(config)
+    return EXIT_OK
+
+
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
-    from feedsvc.ingest import ingest, make_fetcher
+    from feedsvc.cycle import prepare, run_cycle, targets
+    from feedsvc.ingest import make_fetcher
     from feedsvc.store import Store
 
     if args.topic and config.topic(args.topic) is None:
         known = ", ".join(t.slug for t in config.topics)
         print(f"feedsvc: unknown topic {args.topic!r}; expected one of: {known}", file=sys.stderr)
         return EXIT_USAGE
+    prepare(config)
     store = Store(config.service.database)
-    store.create_schema()
     fetcher = make_fetcher(config)
     try:
-        reports = ingest(store, fetcher, config, args.topic, force=args.force)
+        reports = run_cycle(store, fetcher, config, targets(config, args.topic), force=args.force)
     finally:
         fetcher.close()
         store.close()
@@ -149,6 +160,7 @@ def _when(value: datetime | None) -> str:
 COMMANDS = {
     "serve": cmd_serve,
     "schedule": cmd_schedule,
+    "migrate": cmd_migrate,
     "ingest": cmd_ingest,
     "check": cmd_check,
     "status": cmd_status,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from feedsvc.model import StoredItem
 from feedsvc.render import entry_html
-from feedsvc.store import StoredItem
 
 DIGEST_TYPE = ("weekly-digest", "Weekly digest")
 

@@ -14,12 +14,13 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from feedsvc.cache import feed_headers
 from feedsvc.config import Config
 from feedsvc.feeds import FeedKey
-from feedsvc.store import Rendered
+from feedsvc.headers import feed_headers
+from feedsvc.model import Rendered
 
 GENERATION_MARKER = ".generation"
 HEADERS_SUFFIX = ".headers"
@@ -30,7 +31,15 @@ def generation_marker(config: Config) -> Path:
     return config.publish.directory / GENERATION_MARKER
 
 
-def export_feed(config: Config, key: FeedKey, outputs: dict[str, Rendered]) -> None:
+def export(config: Config, feeds: Mapping[FeedKey, Mapping[str, Rendered]]) -> None:
+    """Write these feeds into the directory, then tell every web worker (one marker bump)."""
+    for key, outputs in feeds.items():
+        export_feed(config, key, outputs)
+    if feeds or not generation_marker(config).exists():
+        bump_generation(config)
+
+
+def export_feed(config: Config, key: FeedKey, outputs: Mapping[str, Rendered]) -> None:
     """Write each format of one feed (plain and gzip, each with its headers) into the directory."""
     folder = config.publish.directory / key.path
     for fmt, out in outputs.items():

@@ -1,10 +1,14 @@
-"""Feed identities: which feeds exist, their keys, paths and titles. Pure."""
+"""Document identities: which feeds exist, which an item joins, their paths, URLs and titles.
+
+Pure. Every URL of a feed, an archive page or a digest is made here, from its key.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from feedsvc.config import Config
+from feedsvc.formats import FORMATS
 
 
 @dataclass(frozen=True, order=True)
@@ -28,6 +32,10 @@ class FeedKey:
             parts.append(f"types/{self.type}")
         return "/".join(parts)
 
+    def url(self, base_url: str, fmt: str) -> str:
+        """The public URL of one format of the feed."""
+        return f"{base_url}/{self.path}/feed.{fmt}"
+
     @classmethod
     def from_path(cls, path: str) -> FeedKey:
         """The inverse of `path`; ValueError for any other document's path (an archive page)."""
@@ -38,18 +46,14 @@ class FeedKey:
         return cls(topic=values.get("topics"), type=values.get("types"))
 
     @classmethod
-    def is_feed_path(cls, path: str) -> bool:
-        """Whether `path` names a feed rather than an archive page or a digest."""
-        try:
-            cls.from_path(path)
-        except ValueError:
-            return False
-        return True
+    def of_item(cls, topic: str, type_slug: str) -> tuple[FeedKey, FeedKey, FeedKey]:
+        """The feeds an item of this type in this topic belongs to: topic, type, both."""
+        return cls(topic=topic), cls(type=type_slug), cls(topic=topic, type=type_slug)
 
 
 @dataclass(frozen=True, order=True)
 class ArchiveKey:
-    """Page `page` (1 = oldest) of a feed's RFC 5005 archive, kept with the rendered feeds."""
+    """Page `page` (1 = oldest) of a feed's RFC 5005 archive."""
 
     feed: FeedKey
     page: int
@@ -59,10 +63,14 @@ class ArchiveKey:
         """`<feed path>/archive/<page>`: the URL without `.<fmt>`."""
         return f"{self.feed.path}/archive/{self.page}"
 
+    def url(self, base_url: str, fmt: str) -> str:
+        """The public URL of one format of the page."""
+        return f"{base_url}/{self.path}.{fmt}"
+
 
 @dataclass(frozen=True, order=True)
 class DigestKey:
-    """A topic's weekly digest, kept with the rendered feeds."""
+    """A topic's weekly digest."""
 
     topic: str
 
@@ -71,13 +79,36 @@ class DigestKey:
         """`topics/<t>/digest/weekly`: the URL without `.<fmt>`."""
         return f"topics/{self.topic}/digest/weekly"
 
+    def url(self, base_url: str, fmt: str) -> str:
+        """The public URL of one format of the digest."""
+        return f"{base_url}/{self.path}.{fmt}"
+
+
+DocumentKey = FeedKey | ArchiveKey | DigestKey
+
+
+def urls(key: DocumentKey, base_url: str) -> dict[str, str]:
+    """A document's URL in every format."""
+    return {fmt: key.url(base_url, fmt) for fmt in FORMATS}
+
 
 def affected_feeds(topic: str, type_slugs: set[str]) -> set[FeedKey]:
     """The feeds that change when items of these types change in this topic."""
     keys = {FeedKey(topic=topic)}
     for type_slug in type_slugs:
-        keys |= {FeedKey(type=type_slug), FeedKey(topic=topic, type=type_slug)}
+        keys.update(FeedKey.of_item(topic, type_slug))
     return keys
+
+
+def type_labels(config: Config, stored: dict[str, str]) -> dict[str, str]:
+    """Display labels of every type: the label a page gave (stored) wins over the config's."""
+    return {**config.types, **stored}
+
+
+def home_url(key: FeedKey, config: Config) -> str:
+    """The web page a feed stands for: its topic's first source page, else the index."""
+    topic = config.topic(key.topic) if key.topic else None
+    return topic.sources[0].url if topic else f"{config.service.base_url}/"
 
 
 def feed_title(key: FeedKey, config: Config, type_labels: dict[str, str]) -> str:

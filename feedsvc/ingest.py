@@ -1,4 +1,7 @@
-"""Ingest a source: fetch -> extract -> normalize -> store, then render what changed."""
+"""Ingest a source: fetch -> extract -> normalize -> store, in one transaction.
+
+It stops at the store and reports what changed; `cycle.run_cycle` then publishes.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract import ExtractError, RawItem, extract
 from feedsvc.fetch import Fetcher, FetchError, user_agent
 from feedsvc.normalize import Context, Item, NormalizeError, normalize
-from feedsvc.publish import announce, publish_changed
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,25 +59,6 @@ def make_fetcher(config: Config) -> Fetcher:
 
 
 def ingest(
-    store: Store,
-    fetcher: Fetcher,
-    config: Config,
-    topic_slug: str | None = None,
-    *,
-    force: bool = False,
-) -> list[SourceReport]:
-    """Ingest every source (or one topic's), then render the feeds that changed."""
-    topics = [t for t in config.topics if topic_slug in (None, t.slug)]
-    reports = [
-        ingest_source(store, fetcher, config, topic, source, force=force)
-        for topic in topics
-        for source in topic.sources
-    ]
-    announce(fetcher, config, publish_changed(store, config))
-    return reports
-
-
-def ingest_source(
     store: Store,
     fetcher: Fetcher,
     config: Config,

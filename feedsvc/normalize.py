@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -16,6 +14,7 @@ from slugify import slugify
 
 from feedsvc.config import SourceConfig
 from feedsvc.extract import RawItem
+from feedsvc.model import Item
 
 MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 2_000
@@ -57,33 +56,6 @@ class NormalizeError(Exception):
     def __init__(self, position: int, reason: str) -> None:
         super().__init__(f"normalize: item {position}: {reason}")
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Item:
-    """A feed-ready item. `guid` is its canonical link and never changes."""
-
-    guid: str
-    link: str
-    title: str
-    summary_html: str
-    summary_text: str
-    type_slug: str
-    type_label: str
-    published: datetime | None
-    image_url: str | None
-    image_caption: str | None
-    image_credit: str | None
-    author: str | None
-    position: int
-
-    def content_hash(self) -> str:
-        """A fingerprint of what a reader sees, so an edit is noticed and nothing else is."""
-        fields = asdict(self)
-        for volatile in ("published", "position"):
-            fields.pop(volatile)
-        encoded = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -6,29 +6,28 @@ explicit (feedgen would otherwise stamp "now" and change the bytes on each rende
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import html
 import json
 import mimetypes
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
-from importlib import resources
-from urllib.parse import urlsplit
+from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 from feedgen.util import xml_elem
-from lxml import etree
 
-from feedsvc import __version__
-from feedsvc.store import StoredItem
+from feedsvc.formats import MEDIA_TYPES
+from feedsvc.model import Rendered, StoredItem
+from feedsvc.version import __version__
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed paging and archiving
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-FEED_STYLESHEET = "feed.xsl"
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,6 @@ class FeedDoc:
     hub: str | None = None  # the WebSub hub subscribers may use
     archive: bool = False  # an RFC 5005 archive document, marked <fh:archive/>
     stylesheet_url: str | None = None
-
-
-@dataclass(frozen=True)
-class Format:
-    """A feed format: its file extension, media type and renderer."""
-
-    name: str
-    media_type: str
-    render: Callable[[FeedDoc], bytes]
 
 
 def render_rss(doc: FeedDoc) -> bytes:
@@ -90,21 +80,23 @@ def render_json(doc: FeedDoc) -> bytes:
     return (json.dumps(feed, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-FORMATS: dict[str, Format] = {
-    "rss": Format("rss", "application/rss+xml; charset=utf-8", render_rss),
-    "atom": Format("atom", "application/atom+xml; charset=utf-8", render_atom),
-    "json": Format("json", "application/feed+json; charset=utf-8", render_json),
+# The renderer of each format in formats.FORMATS, by file extension.
+RENDERERS: dict[str, Callable[[FeedDoc], bytes]] = {
+    "rss": render_rss,
+    "atom": render_atom,
+    "json": render_json,
 }
-STYLED_FORMATS = frozenset({"rss", "atom"})  # carry <?xml-stylesheet?> for the browser view
 
 
-def static_url(base_url: str, name: str) -> str:
-    """A root-relative URL of a static file: same-origin wherever the page is opened from.
+def render_all(doc: FeedDoc, **marks: Any) -> dict[str, Rendered]:
+    """A document in every format, packaged, with `marks` (final, stale_at) on each."""
+    return {name: replace(package(render(doc), doc), **marks) for name, render in RENDERERS.items()}
 
-    Browsers apply an XSL stylesheet only from the document's own origin, so the
-    path keeps base_url's prefix but not its host.
-    """
-    return f"{urlsplit(base_url).path.rstrip('/')}/static/{name}"
+
+def package(body: bytes, doc: FeedDoc) -> Rendered:
+    """Bytes plus a gzip copy, a strong ETag from their hash and Last-Modified from the data."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Rendered(body, gzip.compress(body, compresslevel=6, mtime=0), etag, doc.updated)
 
 
 def with_stylesheet(xml: bytes, href: str | None) -> bytes:
@@ -116,19 +108,6 @@ def with_stylesheet(xml: bytes, href: str | None) -> bytes:
         return pi + b"\n" + xml
     end = xml.index(b"?>") + 2
     return xml[:end] + b"\n" + pi + xml[end:]
-
-
-def browser_page(feed_xml: bytes) -> bytes:
-    """The feed as a readable HTML page, made by the same feed.xsl a browser would apply."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    return bytes(_feed_stylesheet()(etree.fromstring(feed_xml, parser)))
-
-
-@cache
-def _feed_stylesheet() -> etree.XSLT:
-    """feed.xsl, compiled once per process; it may read nothing but the feed."""
-    source = resources.files("feedsvc").joinpath("static", FEED_STYLESHEET).read_bytes()
-    return etree.XSLT(etree.XML(source), access_control=etree.XSLTAccessControl.DENY_ALL)
 
 
 def entry_html(item: StoredItem) -> str:
@@ -169,7 +148,7 @@ def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg.author({"name": doc.author, "uri": doc.home_url})
     for name, url in doc.urls.items():
         rel = "self" if name == fmt else "alternate"
-        fg.link(href=url, rel=rel, type=FORMATS[name].media_type.split(";")[0])
+        fg.link(href=url, rel=rel, type=MEDIA_TYPES[name].split(";")[0])
     fg.link(href=doc.home_url, rel="alternate", type="text/html")  # last: RSS <link> takes it
     fg.language("en")
     fg.updated(doc.updated)
@@ -247,7 +226,7 @@ class _HistoryFeed(BaseExtension):
             xml_elem(f"{{{HISTORY_NS}}}archive", parent)
         if doc.hub:
             xml_elem(link_tag, parent, rel="hub", href=doc.hub)
-        media_type = FORMATS[self._fmt].media_type.split(";")[0]
+        media_type = MEDIA_TYPES[self._fmt].split(";")[0]
         for rel, urls in doc.links.items():
             xml_elem(link_tag, parent, rel=rel, href=urls[self._fmt], type=media_type)
 

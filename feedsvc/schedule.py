@@ -16,8 +16,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
-from feedsvc.ingest import ingest_source, make_fetcher
-from feedsvc.publish import announce, publish_changed
+from feedsvc.cycle import prepare, publish_and_export, run_cycle
+from feedsvc.ingest import make_fetcher
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,23 @@ def scheduler_lock(path: Path) -> Iterator[None]:
         yield
 
 
+# How often the scheduler publishes without an ingest: a digest whose week closed is
+# rendered again within this many minutes, whatever the ingest interval.
+PUBLISH_MINUTES = 10
+
+
 def ingest_job(store: Store, config: Config, topic: TopicConfig, source: SourceConfig) -> None:
-    """The scheduled job of one source: ingest it, render the feeds it changed, ping the hub."""
+    """The scheduled job of one source: the whole cycle for it (ingest, publish, announce)."""
     fetcher = make_fetcher(config)
     try:
-        ingest_source(store, fetcher, config, topic, source)
-        announce(fetcher, config, publish_changed(store, config))
+        run_cycle(store, fetcher, config, [(topic, source)])
     finally:
         fetcher.close()
+
+
+def publish_job(store: Store, config: Config) -> None:
+    """Render what is due without an ingest: digests whose week has closed."""
+    publish_and_export(store, config)
 
 
 def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
@@ -65,6 +74,15 @@ def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         timezone=UTC,
+    )
+    scheduler.add_job(
+        publish_job,
+        IntervalTrigger(minutes=PUBLISH_MINUTES, timezone=UTC),
+        args=(store, config),
+        id="publish",
+        name="publish what is due",
+        max_instances=1,
+        coalesce=True,
     )
     for topic in config.topics:
         for source in topic.sources:
@@ -84,8 +102,8 @@ def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
 
 def run_scheduler(config: Config) -> None:
     """Run the scheduler in this process until it is stopped, if no other holds the lock."""
+    prepare(config)
     store = Store(config.service.database)
-    store.create_schema()
     try:
         with scheduler_lock(lock_path(config)):
             log.info(

@@ -10,7 +10,6 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from feedsvc.config import Config
-from feedsvc.store import Store
 
 
 class FeedsvcServer(BaseApplication):
@@ -32,18 +31,21 @@ class FeedsvcServer(BaseApplication):
         return create_app(self.config_obj)
 
 
+def feedsvc_command(config: Config, *args: str) -> list[str]:
+    """The command line of another feedsvc command on the same config."""
+    return [sys.executable, "-m", "feedsvc.cli", "--config", str(config.path), *args]
+
+
 def start_scheduler(config: Config) -> subprocess.Popen:
     """`feedsvc schedule` as a child process: one scheduler, never one per web worker."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "feedsvc.cli", "--config", str(config.path), "schedule"]
-    )
+    return subprocess.Popen(feedsvc_command(config, "schedule"))
 
 
 def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool) -> None:
     """Serve until stopped, with the scheduler process beside gunicorn when asked for."""
-    store = Store(config.service.database)
-    store.create_schema()  # once, before workers and scheduler race to do it
-    store.close()
+    # Once, before workers start: they only read. In a child process, so the master (and so
+    # every forked worker) never loads the publisher's libraries.
+    subprocess.run(feedsvc_command(config, "migrate"), check=True)
     child = start_scheduler(config) if scheduler else None
     options = {
         "bind": f"{host}:{port}",

@@ -1,8 +1,13 @@
-"""The web service: look up rendered feed bytes and answer with validators; index and health."""
+"""The web service: look up published bytes and answer with validators; index, OPML, health.
+
+Read-only: it never writes to the store or the publish directory. Documents are
+rendered by the publisher (`cycle`); what it does not keep (a `?limit=`) is rendered in
+memory per request by `live`, imported on first use.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,23 +20,27 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
 )
 
-from feedsvc.cache import BROWSER_VARY, SECURITY_HEADERS, Entry, FeedCache, PrebuiltResponse
+from feedsvc.cache import Entry, FeedCache, PrebuiltResponse
 from feedsvc.config import Config, TopicConfig, load, resolve_path
 from feedsvc.export import generation_marker
-from feedsvc.feeds import ArchiveKey, FeedKey, feed_description, feed_title
+from feedsvc.feeds import (
+    ArchiveKey,
+    DigestKey,
+    DocumentKey,
+    FeedKey,
+    feed_description,
+    feed_title,
+    home_url,
+    type_labels,
+    urls,
+)
+from feedsvc.formats import FORMATS, MEDIA_TYPES, STYLED_FORMATS, static_url
+from feedsvc.headers import BROWSER_VARY, SECURITY_HEADERS
+from feedsvc.model import Rendered, SourceStatus
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
 from feedsvc.opml import Folder, Outline, opml_document
-from feedsvc.publish import (
-    archive_page,
-    feed_home_url,
-    feed_url,
-    publish_feed,
-    render_at_limit,
-    weekly_digest,
-)
-from feedsvc.render import FORMATS, STYLED_FORMATS, browser_page, static_url
-from feedsvc.store import Rendered, SourceStatus, Store
+from feedsvc.store import Store
 
 bp = Blueprint("feedsvc", __name__)
 
@@ -69,9 +78,7 @@ class FeedGroup:
 def create_app(config: Config | None = None) -> Flask:
     """The application factory: `config` or the file named by --config / $FEEDSVC_CONFIG."""
     config = config or load(resolve_path())
-    store = Store(config.service.database)
-    store.create_schema()
-    store.ensure_sources((t.slug, s.url) for t in config.topics for s in t.sources)
+    store = Store(config.service.database, readonly=True)  # `feedsvc migrate` made it
     app = Flask(__name__)
     cache = FeedCache(generation_marker(config))
     app.extensions["feedsvc"] = Service(config, store, cache)
@@ -125,11 +132,14 @@ def topic_digest(topic: str, fmt: str) -> Response:
     """A topic's weekly digest, rendered again once the current week has closed."""
     svc = service()
     _check_format(fmt)
-    topic_config = svc.config.topic(topic)
-    if topic_config is None:
-        raise NotFound(f"unknown topic {topic!r}")
-    out = weekly_digest(svc.store, svc.config, topic_config, fmt, datetime.now(UTC))
-    return _respond_feed(out, fmt, svc.config)
+    topic_config = _known_topic(svc, topic)
+    now = datetime.now(UTC)
+    out = svc.store.rendered(DigestKey(topic), fmt, svc.config.feeds.default_limit)
+    if out is None or (out.stale_at is not None and out.stale_at <= now):
+        from feedsvc import live  # the week closed before the scheduler rendered it again
+
+        return _respond_feed(live.digest(svc.store, svc.config, topic_config, fmt, now), fmt)
+    return _serve(DigestKey(topic), fmt, svc.config.feeds.default_limit, lambda: out)
 
 
 @bp.get("/")
@@ -161,9 +171,7 @@ def opml_topic(topic: str) -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     svc = service()
-    statuses = svc.store.sources()
-    configured = {(t.slug, s.url) for t in svc.config.topics for s in t.sources}
-    statuses = [s for s in statuses if (s.topic, s.url) in configured]
+    statuses = _configured_statuses(svc)
     down = topics_down(svc.config, statuses, datetime.now(UTC))
     response = jsonify(
         status="down"
@@ -190,29 +198,42 @@ def topics_down(config: Config, statuses: list[SourceStatus], now: datetime) -> 
     ]
 
 
+def _configured_statuses(svc: Service) -> list[SourceStatus]:
+    """The status of every configured source; one never ingested is pending."""
+    stored = {(s.topic, s.url): s for s in svc.store.sources()}
+    return [
+        stored.get((topic.slug, source.url))
+        or SourceStatus(topic.slug, source.url, None, None, None, None, 0, 0, None, None, None)
+        for topic in svc.config.topics
+        for source in topic.sources
+    ]
+
+
 def _feed(key: FeedKey, fmt: str) -> Response:
     svc = service()
     _check_format(fmt)
     limit = _limit(svc.config)
+    return _serve(key, fmt, limit, lambda: _feed_bytes(svc, key, fmt, limit))
+
+
+def _serve(key: DocumentKey, fmt: str, limit: int, load: Callable[[], Rendered]) -> Response:
+    """Answer from this worker's cache, loading the document once per publish; or its page."""
     if _is_browser_navigation(fmt):
-        return _browser_view(_rendered(svc, key, fmt, limit))
-    entry = svc.cache.get(
-        (key.path, fmt, limit),
-        lambda: Entry.build(_rendered(svc, key, fmt, limit), fmt, svc.config),
+        return _browser_view(load())
+    entry = service().cache.get(
+        (key.path, fmt, limit), lambda: Entry.build(load(), fmt, service().config)
     )
     return entry.respond(request.environ)
 
 
-def _rendered(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
-    """The stored bytes of a feed; rendered now if this feed or limit never was."""
+def _feed_bytes(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
+    """The published bytes of a feed; a `?limit=` (or a feed not yet published) rendered now."""
     out = svc.store.rendered(key, fmt, limit)
     if out is None:
         _check_exists(svc, key)
-        if limit == svc.config.feeds.default_limit:
-            publish_feed(svc.store, svc.config, key)
-            out = svc.store.rendered(key, fmt, limit)
-        else:
-            out = render_at_limit(svc.store, svc.config, key, fmt, limit)
+        from feedsvc import live
+
+        out = live.feed(svc.store, svc.config, key, fmt, limit)
     return out
 
 
@@ -220,11 +241,22 @@ def _archive(key: ArchiveKey, fmt: str) -> Response:
     """Serve an archive page; an unknown feed or page is a 404 that says which."""
     svc = service()
     _check_format(fmt)
-    out = archive_page(svc.store, svc.config, key, fmt)
+    return _serve(
+        key, fmt, svc.config.feeds.archive_page_size, lambda: _archive_bytes(svc, key, fmt)
+    )
+
+
+def _archive_bytes(svc: Service, key: ArchiveKey, fmt: str) -> Rendered:
+    """A published archive page, or one the publisher has not reached yet, rendered now."""
+    out = svc.store.rendered(key, fmt, svc.config.feeds.archive_page_size)
+    if out is None:
+        from feedsvc import live
+
+        out = live.archive_page(svc.store, svc.config, key, fmt)
     if out is None:
         _check_exists(svc, key.feed)
         raise NotFound(f"no archive page {key.page} of {key.feed.path}")
-    return _respond_feed(out, fmt, svc.config)
+    return out
 
 
 def _check_format(fmt: str) -> None:
@@ -249,11 +281,11 @@ def _check_exists(svc: Service, key: FeedKey) -> None:
         raise NotFound(f"unknown type {key.type!r}")
 
 
-def _respond_feed(out: Rendered, fmt: str, config: Config) -> Response:
-    """The feed's bytes, or for RSS and Atom opened in a browser tab, its readable page."""
+def _respond_feed(out: Rendered, fmt: str) -> Response:
+    """Uncached bytes (a digest rendered just now), or for a browser tab, the readable page."""
     if _is_browser_navigation(fmt):
         return _browser_view(out)
-    return Entry.build(out, fmt, config).respond(request.environ)
+    return Entry.build(out, fmt, service().config).respond(request.environ)
 
 
 def _is_browser_navigation(fmt: str) -> bool:
@@ -264,12 +296,14 @@ def _is_browser_navigation(fmt: str) -> bool:
     """
     if request.environ.get("HTTP_SEC_FETCH_DEST") != "document" or fmt not in STYLED_FORMATS:
         return False
-    feed_type = FORMATS[fmt].media_type.split(";")[0]
+    feed_type = MEDIA_TYPES[fmt].split(";")[0]
     return request.accept_mimetypes.best_match([feed_type, "text/html"]) == "text/html"
 
 
 def _browser_view(out: Rendered) -> Response:
     """The feed through feed.xsl on the server: browsers show feed media types as plain text."""
+    from feedsvc.browser import browser_page  # lxml's XSLT, loaded when a browser first asks
+
     response = Response(browser_page(out.body), content_type="text/html; charset=utf-8")
     response.last_modified = out.last_modified
     response.add_etag()
@@ -315,16 +349,16 @@ def _listed(svc: Service, keys: list[FeedKey], labels: dict[str, str]) -> tuple[
         ListedFeed(
             title=feed_title(key, config, labels),
             description=feed_description(key, config, labels),
-            home_url=feed_home_url(config, key),
-            urls={fmt: feed_url(config, key, fmt) for fmt in FORMATS},
+            home_url=home_url(key, config),
+            urls=urls(key, config.service.base_url),
         )
         for key in keys
     )
 
 
 def _type_labels(svc: Service) -> dict[str, str]:
-    """Display labels of every type: the page's own label wins over the config's."""
-    return {**svc.config.types, **svc.store.type_labels()}
+    """Display labels of every type known to the config or the store."""
+    return type_labels(svc.config, svc.store.type_labels())
 
 
 def _page(template: str, svc: Service, **context: object) -> str:
@@ -332,7 +366,7 @@ def _page(template: str, svc: Service, **context: object) -> str:
     return render_template(
         template,
         config=svc.config,
-        formats=FORMATS,
+        formats=MEDIA_TYPES,
         stylesheet=static_url(svc.config.service.base_url, "style.css"),
         **context,
     )

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import Config, load
-from feedsvc.ingest import SourceReport, ingest, make_fetcher
+from feedsvc.cycle import run_cycle, targets
+from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -163,7 +164,7 @@ def run_ingest(store: Store, config: Config) -> Callable[[], list[SourceReport]]
     def run() -> list[SourceReport]:
         fetcher = make_fetcher(config)
         try:
-            return ingest(store, fetcher, config)
+            return run_cycle(store, fetcher, config, targets(config))
         finally:
             fetcher.close()
 

@@ -18,7 +18,8 @@ import lxml.html
 from conftest import Reply, send
 from sqlalchemy import select
 
-from feedsvc.store import Store, metadata
+from feedsvc.store import Store
+from feedsvc.store.schema import metadata
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 release = threading.Event()

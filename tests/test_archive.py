@@ -15,9 +15,9 @@ from conftest import TOPIC_PATH, PageServer, expected, page, write_config
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
+from feedsvc.cycle import publish_and_export
 from feedsvc.feeds import FeedKey
-from feedsvc.normalize import Item
-from feedsvc.publish import publish_changed
+from feedsvc.model import Item
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
@@ -60,7 +60,7 @@ def filled_store(folder: Path) -> tuple[Config, Store]:
     for batch in range(12):
         found = make_items(range(batch * 100, batch * 100 + 100), rng)
         store.record_items(TOPIC, SOURCE, found, START + timedelta(hours=batch))
-    publish_changed(store, config)
+    publish_and_export(store, config)
     return config, store
 
 
@@ -180,7 +180,7 @@ def test_complete_pages_never_change_and_the_newest_grows(
     # An ingest of 30 more items, some of them dated years ago.
     found = make_items(range(1200, 1230), random.Random(1))
     big_store.record_items(TOPIC, SOURCE, found, START + timedelta(days=1))
-    publish_changed(big_store, big_config)
+    publish_and_export(big_store, big_config)
     after = {
         url: own_client.get(path(url)) for url, _ in walk(own_client, f"topics/{TOPIC}", "atom")
     }
@@ -200,7 +200,7 @@ def test_complete_pages_never_change_and_the_newest_grows(
     big_store.record_items(
         TOPIC, SOURCE, make_items(range(1230, 1235), random.Random(2)), START + timedelta(days=2)
     )
-    publish_changed(big_store, big_config)
+    publish_and_export(big_store, big_config)
     assert own_client.get(newest).data == page24.data
     grown = feedparser.parse(own_client.get(f"/topics/{TOPIC}/archive/25.atom").data)
     assert len(grown.entries) == 35
@@ -230,7 +230,7 @@ def test_an_item_that_changes_type_is_still_archived_once(
     assert item.type_slug == "commentary"
     retyped = Item(**{**item.__dict__, "type_slug": "report", "type_label": "Report"})
     big_store.record_items(TOPIC, SOURCE, [retyped], START + timedelta(days=3))
-    publish_changed(big_store, big_config)
+    publish_and_export(big_store, big_config)
     for feed, count in (("types/report", 601), ("types/commentary", 599)):
         ids = [e.id for _, parsed in walk(own_client, feed, "atom") for e in parsed.entries]
         assert len(ids) == len(set(ids)) == count
@@ -258,7 +258,8 @@ def test_archives_of_ingested_captures_parse_in_every_format(
     tmp_path: Path, server: PageServer
 ) -> None:
     """Real ingests over HTTP of both captures, pages of 10: 43 items on 5 pages."""
-    from feedsvc.ingest import ingest, make_fetcher
+    from feedsvc.cycle import run_cycle, targets
+    from feedsvc.ingest import make_fetcher
 
     server.serve(TOPIC_PATH, page("rand-2015.html"))
     config = load(
@@ -267,9 +268,9 @@ def test_archives_of_ingested_captures_parse_in_every_format(
     store = Store(config.service.database)
     store.create_schema()
     fetcher = make_fetcher(config)
-    ingest(store, fetcher, config)
+    run_cycle(store, fetcher, config, targets(config))
     server.serve(TOPIC_PATH, page("rand-2024.html"))
-    ingest(store, fetcher, config)
+    run_cycle(store, fetcher, config, targets(config))
     fetcher.close()
     client = create_app(config).test_client()
     first_capture = {item["title"] for item in expected("rand-2015.expected.json")}

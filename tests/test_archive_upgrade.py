@@ -1,4 +1,4 @@
-"""A store written before archives existed is brought up to date at start-up and loses no item."""
+"""A store written before archives existed is brought up to date before serving and loses no item."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from test_archive import walk
 from test_ingest import ingest_both
 
 from feedsvc.config import Config
+from feedsvc.cycle import prepare
 from feedsvc.feeds import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -42,7 +43,8 @@ def test_an_old_store_is_upgraded_in_place(
     store.close()
     with sqlite3.connect(make_url(config.service.database).database) as db:
         db.executescript(OLD_LAYOUT)
-    client = create_app(config).test_client()  # upgrades the store as it starts
+    prepare(config)  # what `feedsvc migrate` (and serve, schedule, ingest) runs first
+    client = create_app(config).test_client()
     upgraded = Store(config.service.database)
     assert upgraded.entries(FeedKey(topic="security-cooperation"), 100) == before
     assert upgraded.member_count(FeedKey(topic="security-cooperation")) == 43

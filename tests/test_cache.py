@@ -13,13 +13,16 @@ from flask import Response
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 
-from feedsvc.cache import SECURITY_HEADERS, Entry, FeedCache
+from feedsvc.cache import Entry, FeedCache
 from feedsvc.config import Config
+from feedsvc.documents import feed_doc
 from feedsvc.export import bump_generation, generation_marker
 from feedsvc.feeds import FeedKey
-from feedsvc.publish import feed_doc, package
-from feedsvc.render import FORMATS
-from feedsvc.store import Rendered, Store
+from feedsvc.formats import MEDIA_TYPES
+from feedsvc.headers import SECURITY_HEADERS
+from feedsvc.model import Rendered
+from feedsvc.render import package
+from feedsvc.store import Store
 from feedsvc.web import create_app
 
 TOPIC = FeedKey(topic="security-cooperation")
@@ -35,9 +38,7 @@ def client(run_ingest, config: Config) -> FlaskClient:
 def werkzeug_answer(out: Rendered, config: Config, headers: dict[str, str], method: str):
     """What werkzeug's own conditional machinery answers for these bytes: the reference."""
     gzipped = "gzip" in headers.get("Accept-Encoding", "")
-    response = Response(
-        out.gzip_body if gzipped else out.body, content_type=FORMATS["atom"].media_type
-    )
+    response = Response(out.gzip_body if gzipped else out.body, content_type=MEDIA_TYPES["atom"])
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
     response.set_etag(out.etag.strip('"') + ("-gz" if gzipped else ""))
@@ -106,7 +107,7 @@ def test_a_publish_is_seen_at_once_and_nothing_else_is(
     first = client.get(URL)
     assert first.status_code == 200
     replaced = package(b"<feed>not yet announced</feed>", _doc_stub(store, config))
-    store.save_rendered(TOPIC, {("atom", config.feeds.default_limit): replaced}, replace_all=False)
+    store.save_rendered({(TOPIC, "atom", config.feeds.default_limit): replaced})
     assert client.get(URL).data == first.data  # served from memory: the marker did not move
     bump_generation(config)
     assert client.get(URL).data == replaced.body  # the marker moved: the store is read again
@@ -124,7 +125,7 @@ def test_without_a_marker_every_request_reads_the_store(
     generation_marker(config).unlink()
     client.get(URL)
     replaced = package(b"<feed>changed</feed>", _doc_stub(store, config))
-    store.save_rendered(TOPIC, {("atom", config.feeds.default_limit): replaced}, replace_all=False)
+    store.save_rendered({(TOPIC, "atom", config.feeds.default_limit): replaced})
     assert client.get(URL).data == replaced.body
 
 

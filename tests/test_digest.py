@@ -16,12 +16,15 @@ from flask.testing import FlaskClient
 from lxml import html as lxml_html
 from test_ingest import ingest_both
 
+from feedsvc import live
 from feedsvc.config import Config, load
+from feedsvc.cycle import prepare, run_cycle, targets
 from feedsvc.digest import closed_weeks, week_start
 from feedsvc.feeds import DigestKey
-from feedsvc.ingest import ingest, make_fetcher
-from feedsvc.publish import publish_digest, publish_digests, weekly_digest
-from feedsvc.store import Store, StoredItem
+from feedsvc.ingest import make_fetcher
+from feedsvc.model import StoredItem
+from feedsvc.publish import publish_digests
+from feedsvc.store import Store
 from feedsvc.web import create_app
 
 TOPIC = "security-cooperation"
@@ -101,7 +104,7 @@ def test_ids_and_bytes_hold_across_rerenders_and_reingests(
     client: FlaskClient, server: PageServer, run_ingest, store: Store, config: Config
 ) -> None:
     first = client.get(f"{DIGEST}.atom")
-    publish_digests(store, config, {TOPIC})  # render again: same bytes
+    publish_digests(store, config, {TOPIC}, datetime.now(UTC))  # render again: same bytes
     assert client.get(f"{DIGEST}.atom").data == first.data
     server.serve(TOPIC_PATH, page("rand-2015.html"))
     [report] = run_ingest()  # the old capture again: nothing new, nothing edited
@@ -119,19 +122,20 @@ def test_only_closed_weeks_count_and_a_closing_week_renders_again(
 ) -> None:
     topic = config.topics[0]
     wednesday = datetime(2023, 9, 20, 12, tzinfo=LOCAL)  # in 2023-W38, which is still open
-    out = publish_digest(store, config, topic, wednesday)[("atom", 50)]
+    publish_digests(store, config, {TOPIC}, wednesday)
+    out = store.rendered(DigestKey(TOPIC), "atom", 50)
     assert out.stale_at == datetime(2023, 9, 25, tzinfo=LOCAL)
     ids = [e.id for e in feedparser.parse(out.body).entries]
     assert ids[:2] == [ID_BASE + "2023-W37", ID_BASE + "2023-W35"]  # W36 had no items
-    # Before the week closes the kept bytes are served; once it has closed, W38 appears.
+    # Until the week closes the digest is what was kept; once it has closed, W38 appears.
     sunday = datetime(2023, 9, 24, 23, 59, tzinfo=LOCAL)
-    assert weekly_digest(store, config, topic, "atom", sunday).body == out.body
+    assert live.digest(store, config, topic, "atom", sunday).body == out.body
     monday = datetime(2023, 9, 25, 0, 0, 1, tzinfo=LOCAL)
-    closed = feedparser.parse(weekly_digest(store, config, topic, "atom", monday).body)
+    closed = feedparser.parse(live.digest(store, config, topic, "atom", monday).body)
     assert [e.id for e in closed.entries][:2] == [ID_BASE + "2023-W38", ID_BASE + "2023-W37"]
     # The ingest-side check renders every digest whose week has closed, without a request.
-    publish_digest(store, config, topic, wednesday)
-    publish_digests(store, config, set(), now=monday)
+    publish_digests(store, config, {TOPIC}, wednesday)
+    publish_digests(store, config, set(), monday)
     assert store.rendered(DigestKey(TOPIC), "rss", 50).stale_at == datetime(
         2023, 10, 2, tzinfo=LOCAL
     )
@@ -142,10 +146,11 @@ def test_the_digest_keeps_the_newest_weeks(tmp_path: Path, server: PageServer) -
     config = load(
         write_config(tmp_path, server.url(TOPIC_PATH), extra="[feeds]\ndefault_limit = 5\n")
     )
+    prepare(config)
     client = create_app(config).test_client()
     store = Store(config.service.database)
     fetcher = make_fetcher(config)
-    ingest(store, fetcher, config)
+    run_cycle(store, fetcher, config, targets(config))
     fetcher.close()
     store.close()
     parsed = feedparser.parse(client.get(f"{DIGEST}.atom").data)

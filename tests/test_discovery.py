@@ -13,10 +13,12 @@ from flask.testing import FlaskClient
 from lxml import etree, html
 
 from feedsvc.config import Config, load
+from feedsvc.cycle import prepare, run_cycle, targets
+from feedsvc.documents import feed_doc
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, make_fetcher
-from feedsvc.publish import feed_doc
-from feedsvc.render import FORMATS, render_atom, render_rss, static_url, with_stylesheet
+from feedsvc.formats import FORMATS, MEDIA_TYPES, static_url
+from feedsvc.ingest import make_fetcher
+from feedsvc.render import render_atom, render_rss, with_stylesheet
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
@@ -50,9 +52,9 @@ title = "Empty Topic"
     store.create_schema()
     fetcher = make_fetcher(config)
     try:
-        ingest(store, fetcher, config)
+        run_cycle(store, fetcher, config, targets(config))
         server.serve(TOPIC_PATH, page("rand-2024.html"))
-        ingest(store, fetcher, config)
+        run_cycle(store, fetcher, config, targets(config))
     finally:
         fetcher.close()
         store.close()
@@ -119,7 +121,7 @@ def test_topic_page_lists_every_feed_of_the_topic_in_every_format(
     labels = store.type_labels()
     for link in links:
         fmt = link["href"].rsplit(".", 1)[1]
-        media_type = FORMATS[fmt].media_type.split(";")[0]
+        media_type = MEDIA_TYPES[fmt].split(";")[0]
         assert link["type"] == media_type
         assert_feed_answers(client, link["href"], media_type)
         type_slug = (
@@ -293,6 +295,7 @@ def test_stylesheet_urls_keep_the_base_url_path(tmp_path: Path, server: PageServ
     server.serve(TOPIC_PATH, page("rand-2024.html"))
     path = write_config(tmp_path, server.url(TOPIC_PATH))
     path.write_text(path.read_text().replace(BASE, "https://example.org/feeds"))
+    prepare(load(path))
     app = create_app(load(path)).test_client()
     body = app.get(f"/topics/{TOPIC}/feed.atom").data
     assert b'href="/feeds/static/feed.xsl"' in body.split(b"\n")[1]

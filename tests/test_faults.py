@@ -22,8 +22,9 @@ from conftest import TOPIC_PATH, PageServer, Reply, page, send, write_config
 from faults import snapshot
 
 from feedsvc.config import Config, load
+from feedsvc.cycle import run_cycle, targets
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import SourceReport, ingest, make_fetcher
+from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
@@ -63,7 +64,7 @@ class Site:
     def ingest(self, **kwargs: bool) -> SourceReport:
         fetcher = make_fetcher(self.config)
         try:
-            [report] = ingest(self.store, fetcher, self.config, **kwargs)
+            [report] = run_cycle(self.store, fetcher, self.config, targets(self.config), **kwargs)
         finally:
             fetcher.close()
         return report

@@ -13,8 +13,9 @@ import pytest
 from conftest import ROBOTS_PATH, PageServer, page, write_config
 
 from feedsvc.config import Config, ConfigError, load
+from feedsvc.cycle import run_cycle, targets
 from feedsvc.fetch import retry_after_seconds
-from feedsvc.ingest import SourceReport, ingest, make_fetcher
+from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.store import Store
 
 PRIVATE_PATH = "/private/topic.html"  # only this path is ever disallowed: a port reused by a
@@ -32,7 +33,7 @@ def run_once(
     store.create_schema()
     fetcher = make_fetcher(config)
     try:
-        return ingest(store, fetcher, config), config
+        return run_cycle(store, fetcher, config, targets(config)), config
     finally:
         fetcher.close()
         store.close()
@@ -112,7 +113,7 @@ title = "Other"
     store.create_schema()
     for _ in range(2):
         fetcher = make_fetcher(config)  # a new fetcher per run, as the scheduler makes them
-        assert all(report.ok for report in ingest(store, fetcher, config))
+        assert all(report.ok for report in run_cycle(store, fetcher, config, targets(config)))
         fetcher.close()
     store.close()
     assert len(site.robots_requests) == 1 and len(site.requests) == 4
@@ -126,7 +127,7 @@ def test_requests_to_one_host_keep_their_distance(tmp_path: Path, site: PageServ
     config = load(path)
     store = Store(config.service.database)
     store.create_schema()
-    [report] = ingest(store, make_fetcher(config), config)
+    [report] = run_cycle(store, make_fetcher(config), config, targets(config))
     store.close()
     assert report.ok
     times = [t for t, _ in site.history]

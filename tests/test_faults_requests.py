@@ -12,6 +12,7 @@ from conftest import TOPIC_PATH, PageServer, write_config
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
+from feedsvc.cycle import prepare
 from feedsvc.store import Store
 from feedsvc.web import MAX_URL_CHARS, create_app
 
@@ -150,6 +151,7 @@ def test_healthz_is_503_when_every_source_of_a_topic_failed_long_enough(
     tmp_path: Path, server: PageServer
 ) -> None:
     config = two_topic_config(tmp_path, server, extra="failing_after_minutes = 30\n")
+    prepare(config)
     client = create_app(config).test_client()
     store = Store(config.service.database)
     now = datetime.now(UTC)

@@ -17,8 +17,9 @@ import pytest
 from conftest import FIXTURES, TOPIC_PATH, PageServer, write_config
 
 from feedsvc.config import load
+from feedsvc.cycle import run_cycle, targets
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, make_fetcher
+from feedsvc.ingest import make_fetcher
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
@@ -40,7 +41,7 @@ def test_a_hostile_page_gives_clean_valid_feeds(
     store = Store(config.service.database)
     store.create_schema()
     fetcher = make_fetcher(config)
-    [report] = ingest(store, fetcher, config)
+    [report] = run_cycle(store, fetcher, config, targets(config))
     fetcher.close()
 
     assert report.ok, report.error

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 from conftest import TOPIC_PATH, PageServer, expected, page, write_config
 
 from feedsvc.config import Config, load
+from feedsvc.cycle import run_cycle, targets
+from feedsvc.documents import feed_doc
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, ingest_source, make_fetcher
-from feedsvc.publish import feed_doc, render_formats
+from feedsvc.ingest import ingest, make_fetcher
+from feedsvc.render import render_all
 from feedsvc.store import Store
 
 TOPIC = FeedKey(topic="security-cooperation")
@@ -152,7 +154,7 @@ def test_more_pages_are_read_with_page_n(tmp_path, server: PageServer) -> None:
     config = load(write_config(tmp_path, server.url(TOPIC_PATH), source_extra="pages = 2"))
     store = Store(config.service.database)
     store.create_schema()
-    [report] = ingest(store, make_fetcher(config), config)
+    [report] = run_cycle(store, make_fetcher(config), config, targets(config))
     assert (report.new, report.skipped) == (43, 0)
     items = store.entries(TOPIC, 100)
     # Page 2 is older; its first item shares no date with page 1, so order is by date alone.
@@ -179,7 +181,7 @@ title = "Russia"
     config = load(path)
     store = Store(config.service.database)
     store.create_schema()
-    reports = ingest(store, make_fetcher(config), config)
+    reports = run_cycle(store, make_fetcher(config), config, targets(config))
     assert [(r.topic, r.new, r.unchanged) for r in reports] == [
         ("security-cooperation", 21, 0),
         ("russia", 0, 21),
@@ -197,14 +199,13 @@ def test_a_change_during_a_render_leaves_the_feed_dirty(
     """publish reads the feed's version first; a change landing mid-render must not be lost."""
     run_ingest()
     version = store.feed_version(TOPIC)
-    outputs = render_formats(feed_doc(store, config, TOPIC, 50), 50)  # the render in flight
+    rendered = render_all(feed_doc(store, config, TOPIC, 50))  # the render in flight
     server.serve(TOPIC_PATH, page("rand-2024.html"))
-    ingest_source(
-        store, make_fetcher(config), config, config.topics[0], config.topics[0].sources[0]
-    )
-    store.save_rendered(TOPIC, outputs, replace_all=True, version=version)
+    ingest(store, make_fetcher(config), config, config.topics[0], config.topics[0].sources[0])
+    store.save_rendered({(TOPIC, fmt, 50): out for fmt, out in rendered.items()})
+    store.mark_rendered(TOPIC, version, final_pages=0, done=True)
     assert TOPIC in store.dirty_feeds()
-    store.save_rendered(TOPIC, outputs, replace_all=True, version=store.feed_version(TOPIC))
+    store.mark_rendered(TOPIC, store.feed_version(TOPIC), final_pages=0, done=True)
     assert TOPIC not in store.dirty_feeds()
 
 
@@ -214,7 +215,7 @@ def test_member_counts_are_kept_exactly_as_items_join_and_change_type(
     """Archive pages follow from member counts kept at ingest; they must equal a real count."""
     from sqlalchemy import func, select
 
-    from feedsvc.store import topic_items
+    from feedsvc.store.schema import topic_items
 
     ingest_both(server, run_ingest)
     retyped = page("rand-2024.html").replace(

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import feedparser
 import pytest
 
-from feedsvc.render import FORMATS, FeedDoc
-from feedsvc.store import StoredItem
+from feedsvc.formats import FORMATS
+from feedsvc.model import StoredItem
+from feedsvc.render import RENDERERS, FeedDoc
 
 WHEN = datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
 ITEM = StoredItem(
@@ -50,12 +51,12 @@ def doc(entries: tuple[StoredItem, ...] = (ITEM,)) -> FeedDoc:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_same_document_same_bytes(fmt: str) -> None:
-    assert FORMATS[fmt].render(doc()) == FORMATS[fmt].render(doc())
+    assert RENDERERS[fmt](doc()) == RENDERERS[fmt](doc())
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_xml_entries_carry_every_field(fmt: str) -> None:
-    parsed = feedparser.parse(FORMATS[fmt].render(doc()))
+    parsed = feedparser.parse(RENDERERS[fmt](doc()))
     assert not parsed.bozo
     [entry] = parsed.entries
     assert entry.title == "Arctic <Cooperation> & more"
@@ -72,19 +73,19 @@ def test_xml_entries_carry_every_field(fmt: str) -> None:
 
 def test_atom_entry_has_a_single_alternate_link() -> None:
     """feedgen drops rel on Atom entry links (#135), so an enclosure link would pose as alternate."""
-    [entry] = feedparser.parse(FORMATS["atom"].render(doc())).entries
+    [entry] = feedparser.parse(RENDERERS["atom"](doc())).entries
     assert [link.href for link in entry.links] == [ITEM.link]
 
 
 def test_empty_feed_is_valid() -> None:
     for fmt in ("rss", "atom"):
-        parsed = feedparser.parse(FORMATS[fmt].render(doc(())))
+        parsed = feedparser.parse(RENDERERS[fmt](doc(())))
         assert not parsed.bozo and parsed.entries == []
-    assert json.loads(FORMATS["json"].render(doc(())))["items"] == []
+    assert json.loads(RENDERERS["json"](doc(())))["items"] == []
 
 
 def test_json_item() -> None:
-    [item] = json.loads(FORMATS["json"].render(doc()))["items"]
+    [item] = json.loads(RENDERERS["json"](doc()))["items"]
     assert item["authors"] == [{"name": "Jane Roe"}]
     assert item["date_published"] == "2024-03-05T08:30:00+00:00"
     assert item["date_modified"] == "2024-03-06T00:00:00+00:00"

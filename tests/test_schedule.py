@@ -24,7 +24,8 @@ def test_a_second_scheduler_refuses_to_run(config: Config) -> None:
 
 def test_one_job_per_source_due_now_never_overlapping(config: Config, store: Store) -> None:
     scheduler = build_scheduler(config, store)
-    [job] = scheduler.get_jobs()
+    publish, job = scheduler.get_jobs()
+    assert publish.id == "publish" and publish.max_instances == 1
     assert job.id == f"security-cooperation {config.topics[0].sources[0].url}"
     assert job.max_instances == 1 and job.coalesce is True
     assert job.trigger.interval.total_seconds() == 30 * 60

@@ -16,8 +16,9 @@ import pytest
 from conftest import TOPIC_PATH, PageServer, page, write_config
 
 from feedsvc.config import Config, load
+from feedsvc.cycle import run_cycle, targets
 from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, make_fetcher
+from feedsvc.ingest import make_fetcher
 from feedsvc.schedule import ingest_job
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -89,7 +90,7 @@ def hub_config(tmp_path: Path, server: PageServer, hub_url: str) -> Config:
 def run(store: Store, config: Config) -> None:
     fetcher = make_fetcher(config)
     try:
-        [report] = ingest(store, fetcher, config)
+        [report] = run_cycle(store, fetcher, config, targets(config))
         assert report.ok, report.error
     finally:
         fetcher.close()

@@ -1,0 +1,83 @@
+"""The one write path: ingest -> publish -> export -> announce (CLI, scheduler and tests).
+
+`prepare` runs once before a process serves or schedules: it creates or upgrades the
+store and publishes whatever was never rendered, so web workers start read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+
+from feedsvc.announce import announce
+from feedsvc.config import Config, SourceConfig, TopicConfig
+from feedsvc.export import export, generation_marker
+from feedsvc.feeds import FeedKey
+from feedsvc.fetch import Fetcher
+from feedsvc.ingest import SourceReport, ingest
+from feedsvc.model import Rendered
+from feedsvc.publish import publish
+from feedsvc.store import Store
+
+Target = tuple[TopicConfig, SourceConfig]
+# The scheduler's jobs run in threads; their publishes take turns (each would redo the other's).
+_PUBLISHING = threading.Lock()
+
+
+def targets(config: Config, topic_slug: str | None = None) -> list[Target]:
+    """Every configured source, or one topic's, with its topic."""
+    return [
+        (topic, source)
+        for topic in config.topics
+        if topic_slug in (None, topic.slug)
+        for source in topic.sources
+    ]
+
+
+def run_cycle(
+    store: Store,
+    fetcher: Fetcher,
+    config: Config,
+    sources: Iterable[Target],
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+) -> list[SourceReport]:
+    """Ingest these sources, render what changed, write the files, ping the hub."""
+    reports = [
+        ingest(store, fetcher, config, topic, source, force=force) for topic, source in sources
+    ]
+    publish_and_export(store, config, fetcher, now)
+    return reports
+
+
+def publish_and_export(
+    store: Store, config: Config, fetcher: Fetcher | None = None, now: datetime | None = None
+) -> None:
+    """Render what changed or is due (a digest whose week closed), write it out, announce it."""
+    with _PUBLISHING:
+        fresh_directory = not generation_marker(config).exists()
+        published = publish(store, config, now)
+        export(config, _every_kept_feed(store, config) if fresh_directory else published.feeds)
+    if fetcher is not None:
+        announce(fetcher, config, published.changed)
+
+
+def prepare(config: Config) -> None:
+    """Create or upgrade the store and publish what was never rendered: before workers start."""
+    store = Store(config.service.database)
+    try:
+        store.create_schema()
+        store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
+        publish_and_export(store, config)
+    finally:
+        store.close()
+
+
+def _every_kept_feed(store: Store, config: Config) -> dict[FeedKey, dict[str, Rendered]]:
+    """Every feed's kept bytes: what a new or emptied publish directory needs."""
+    feeds: dict[FeedKey, dict[str, Rendered]] = {}
+    for key, fmt, out in store.rendered_feeds(config.feeds.default_limit):
+        feeds.setdefault(key, {})[fmt] = out
+    return feeds

@@ -1,0 +1,115 @@
+"""The values that flow between the stages: items, stored items, rendered bytes, statuses.
+
+No stage's machinery lives here (no SQLAlchemy, no feedgen, no Flask), so the pure
+stages can share these types without importing the store or the web framework.
+An item's content fields are declared once, in `ItemContent`; the store's columns and
+both directions of its row mapping are made from that one list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ItemContent:
+    """What a reader sees of an item: every field the page gave, cleaned."""
+
+    link: str
+    title: str
+    summary_html: str
+    summary_text: str
+    type_slug: str
+    type_label: str
+    image_url: str | None
+    image_caption: str | None
+    image_credit: str | None
+    author: str | None
+
+
+CONTENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ItemContent))
+
+
+def content_of(source: object) -> dict[str, object]:
+    """The content fields of an item, a stored item or a database row, by name."""
+    return {name: getattr(source, name) for name in CONTENT_FIELDS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item(ItemContent):
+    """A feed-ready item as a page shows it. `guid` is its canonical link and never changes."""
+
+    guid: str
+    published: datetime | None
+    position: int
+
+    def content_hash(self) -> str:
+        """A fingerprint of what a reader sees, so an edit is noticed and nothing else is."""
+        visible = asdict(self)
+        for volatile in ("published", "position"):
+            visible.pop(volatile)
+        encoded = json.dumps(visible, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredItem(ItemContent):
+    """An item as a feed shows it: its content plus the dates and place the store gave it."""
+
+    guid: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    order_key: str
+    topics: tuple[str, ...] = ()
+    content_html: str | None = None  # prepared content (a digest's week); None: built from fields
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """What an operator needs to know about one source."""
+
+    topic: str
+    url: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    failing_since: datetime | None
+    items_on_page: int
+    items_found: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one source's ingest did to the store."""
+
+    new: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document's bytes as served, with the validators that go with them."""
+
+    body: bytes
+    gzip_body: bytes
+    etag: str
+    last_modified: datetime
+    final: bool = False  # these bytes never change again (a complete archive page)
+    stale_at: datetime | None = None  # render again from this time on (a digest's week closes)
+
+
+def order_key(published: datetime, run_id: int, position: int) -> str:
+    """Sorts newest first when descending: by date, then later ingests, then page order."""
+    return (
+        f"{published.astimezone(UTC):%Y%m%d%H%M%S}{run_id:010d}{99_999 - min(position, 99_999):05d}"
+    )

@@ -1,0 +1,287 @@
+"""Items: the one write path that stores what an ingest found, and the reads feeds are made of."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.sql import Select
+
+from feedsvc.feeds import FeedKey, affected_feeds
+from feedsvc.model import Changes, Item, StoredItem, content_of, order_key
+from feedsvc.store.feeds import mark_dirty, retyped
+from feedsvc.store.schema import ingest_runs, items, membership, sources, topic_items, types
+from feedsvc.store.sql import source_id, upsert
+
+
+class ItemStore:
+    """Reads and writes of the `items`, `topic_items` and `types` tables."""
+
+    engine: Engine
+
+    def record_items(
+        self,
+        topic: str,
+        url: str,
+        found: Sequence[Item],
+        now: datetime,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+    ) -> Changes:
+        """Store the items of one successful fetch in one transaction and mark changed feeds."""
+        with self.engine.begin() as conn:
+            source = source_id(conn, topic, url)
+            run_id = _new_run(conn, source, now, len(found))
+            existing = {
+                row.guid: row
+                for row in conn.execute(
+                    select(
+                        items.c.id,
+                        items.c.guid,
+                        items.c.content_hash,
+                        items.c.type_slug,
+                        items.c.order_key,
+                    ).where(items.c.guid.in_([item.guid for item in found]))
+                )
+            }
+            linked = set(
+                conn.scalars(
+                    select(topic_items.c.item_id).where(
+                        topic_items.c.topic == topic,
+                        topic_items.c.item_id.in_([row.id for row in existing.values()]),
+                    )
+                )
+            )
+            new = updated = 0
+            touched_types: set[str] = set()
+            moved: set[str] = set()
+            joined: Counter[FeedKey] = Counter()  # members each feed gains
+            unchanged_ids: list[int] = []
+            for item in found:
+                row = existing.get(item.guid)
+                if row is None:
+                    item_id, key = _insert_item(conn, item, source, run_id, now)
+                    new += 1
+                elif row.content_hash != item.content_hash():
+                    item_id, key = row.id, row.order_key
+                    _update_item(conn, item_id, item, now)
+                    updated += 1
+                    touched_types |= {item.type_slug, row.type_slug}
+                    if item.type_slug != row.type_slug:
+                        moved |= {item.type_slug, row.type_slug}
+                else:
+                    item_id, key = row.id, row.order_key
+                    unchanged_ids.append(item_id)
+                if item_id not in linked:  # new, or first seen in this topic
+                    _link(conn, topic, item_id, item.type_slug, key)
+                    touched_types.add(item.type_slug)
+                    joined.update(_joins(topic, item.type_slug, new_item=row is None))
+            if unchanged_ids:
+                conn.execute(
+                    update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
+                )
+            for item in found:
+                _upsert_type(conn, item.type_slug, item.type_label)
+            for key in affected_feeds(topic, touched_types) if touched_types else ():
+                mark_dirty(conn, key, now, joined[key])
+            retyped(conn, moved)
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source)
+                .values(
+                    last_attempt_at=now,
+                    last_success_at=now,
+                    last_error=None,
+                    failing_since=None,
+                    items_on_page=len(found),
+                    items_found=sources.c.items_found + new,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body_hash=body_hash,
+                )
+            )
+        return Changes(new, updated, len(found) - new - updated)
+
+    def bulk_insert(self, topic: str, url: str, new: Sequence[Item], now: datetime) -> None:
+        """Insert items known to be new with one executemany per table: imports and benchmarks.
+
+        Nothing is compared, unlike record_items: a guid already stored fails the whole
+        transaction. Items get the ids after the largest one, so run it with no other writer.
+        """
+        with self.engine.begin() as conn, _large_cache(conn):
+            source = source_id(conn, topic, url)
+            run_id = _new_run(conn, source, now, None)
+            last_id = conn.scalar(select(func.max(items.c.id))) or 0
+            conn.execute(insert(items), [_new_item_row(item, source, run_id, now) for item in new])
+            inserted = conn.execute(
+                select(items.c.id, items.c.type_slug, items.c.order_key).where(
+                    items.c.id > last_id, items.c.source_id == source
+                )
+            ).all()
+            conn.execute(
+                insert(topic_items),
+                [dict(topic=topic, item_id=i, type_slug=t, order_key=k) for i, t, k in inserted],
+            )
+            for slug, label in {(item.type_slug, item.type_label) for item in new}:
+                _upsert_type(conn, slug, label)
+            joined = Counter(k for item in new for k in _joins(topic, item.type_slug, True))
+            for key in affected_feeds(topic, {item.type_slug for item in new}):
+                mark_dirty(conn, key, now, joined[key])
+
+    def count_items(self) -> int:
+        """How many items the store holds."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(items)) or 0
+
+    def type_labels(self) -> dict[str, str]:
+        """Every type seen so far, slug to display label."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(types.c.slug, types.c.label)).all())
+
+    def topic_types(self, topic: str) -> list[str]:
+        """The type slugs that have items in this topic, read from the topic/type/order index."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(topic_items.c.type_slug)
+                    .where(topic_items.c.topic == topic)
+                    .distinct()
+                    .order_by(topic_items.c.type_slug)
+                )
+            )
+
+    def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
+        """The newest `limit` items of a feed (older than order key `before`), through an index."""
+        members, _, order = membership(key)
+        if before is not None:
+            members = members.where(order < before)
+        return self._load(members.order_by(order.desc()).limit(limit))
+
+    def archive_entries(self, key: FeedKey, page: int, size: int) -> list[StoredItem]:
+        """Archive page `page`: the feed's members `size` at a time in the order they joined it."""
+        members, joined, _ = membership(key)
+        return self._load(members.order_by(joined).limit(size).offset((page - 1) * size))
+
+    def entries_plan(self, key: FeedKey, limit: int) -> list[str]:
+        """SQLite's plan for a feed's entries: benchmarks show it seeks an index, never scans."""
+        members, _, order = membership(key)
+        query = _items_of(members.order_by(order.desc()).limit(limit)).compile(
+            self.engine, compile_kwargs={"literal_binds": True}
+        )
+        with self.engine.connect() as conn:
+            return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+
+    def _load(self, members: Select) -> list[StoredItem]:
+        """The items whose ids `members` selects, newest first, each with its topics."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(_items_of(members)).all()
+            memberships: dict[int, list[str]] = {}
+            for item_id, topic in conn.execute(
+                select(topic_items.c.item_id, topic_items.c.topic)
+                .where(topic_items.c.item_id.in_([row.id for row in rows]))
+                .order_by(topic_items.c.topic)
+            ):
+                memberships.setdefault(item_id, []).append(topic)
+        return [_stored_item(row, memberships.get(row.id, [])) for row in rows]
+
+
+@contextmanager
+def _large_cache(conn: Connection) -> Iterator[None]:
+    """A 256 MB SQLite page cache while a bulk insert updates its indexes in random places."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(default)}")
+
+
+def _new_run(conn: Connection, source: int, now: datetime, on_page: int | None) -> int:
+    """Record an ingest run; its id orders items found by later runs first."""
+    return conn.execute(
+        insert(ingest_runs).values(source_id=source, started_at=now, items_on_page=on_page)
+    ).inserted_primary_key[0]
+
+
+def _joins(topic: str, type_slug: str, new_item: bool) -> list[FeedKey]:
+    """The feeds an item joins in a topic: a new item also joins its type's feed."""
+    return [key for key in FeedKey.of_item(topic, type_slug) if new_item or key.topic]
+
+
+def _item_values(item: Item) -> dict:
+    """The columns an item's content fills, with the hash that tells an edit."""
+    return {**content_of(item), "content_hash": item.content_hash()}
+
+
+def _insert_item(
+    conn: Connection, item: Item, source: int, run_id: int, now: datetime
+) -> tuple[int, str]:
+    """Insert a new item; returns its id and order key."""
+    row = _new_item_row(item, source, run_id, now)
+    return conn.execute(insert(items).values(**row)).inserted_primary_key[0], row["order_key"]
+
+
+def _new_item_row(item: Item, source: int, run_id: int, now: datetime) -> dict:
+    """The columns of an item seen for the first time. A missing date becomes first-seen, once."""
+    published = item.published or now
+    return dict(
+        guid=item.guid,
+        published_at=published,
+        date_missing=item.published is None,
+        updated_at=published,
+        first_seen_at=now,
+        last_seen_at=now,
+        source_id=source,
+        order_key=order_key(published, run_id, item.position),
+        **_item_values(item),
+    )
+
+
+def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> None:
+    """An edited item keeps its id, guid, date and place; only its content and `updated` move."""
+    conn.execute(
+        update(items)
+        .where(items.c.id == item_id)
+        .values(updated_at=now, last_seen_at=now, **_item_values(item))
+    )
+    conn.execute(
+        update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)
+    )
+
+
+def _items_of(members: Select) -> Select:
+    """The items `members` selects, newest first: `limit` index entries, then rows by id."""
+    page = members.subquery()
+    return select(items).join(page, page.c.id == items.c.id).order_by(items.c.order_key.desc())
+
+
+def _link(conn: Connection, topic: str, item_id: int, type_slug: str, key: str) -> None:
+    conn.execute(
+        insert(topic_items).values(topic=topic, item_id=item_id, type_slug=type_slug, order_key=key)
+    )
+
+
+def _upsert_type(conn: Connection, slug: str, label: str) -> None:
+    conn.execute(upsert(conn, types, {"slug": slug, "label": label}, ["slug"]))
+
+
+def _stored_item(row: Row, topics: list[str]) -> StoredItem:
+    """A stored item from its row: content by field name, dates from their columns."""
+    return StoredItem(
+        **content_of(row),
+        guid=row.guid,
+        published=row.published_at,
+        updated=row.updated_at,
+        first_seen=row.first_seen_at,
+        order_key=row.order_key,
+        topics=tuple(topics),
+    )

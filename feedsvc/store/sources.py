@@ -1,0 +1,90 @@
+"""Source status: the last attempt, success and error of each configured source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine, Row
+
+from feedsvc.model import SourceStatus
+from feedsvc.store.schema import ingest_runs, sources
+from feedsvc.store.sql import source_id
+
+_STATUS_FIELDS = tuple(SourceStatus.__dataclass_fields__)
+
+
+class SourceStore:
+    """Reads and writes of the `sources` and `ingest_runs` tables."""
+
+    engine: Engine
+
+    def record_unchanged(self, topic: str, url: str, now: datetime) -> None:
+        """The page was as before (304 or same bytes): only the source row changes."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id(conn, topic, url))
+                .values(
+                    last_attempt_at=now, last_success_at=now, last_error=None, failing_since=None
+                )
+            )
+
+    def record_failure(self, topic: str, url: str, error: str, now: datetime) -> None:
+        """A failed ingest: the source is marked failing; no item is touched."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id(conn, topic, url))
+                .values(
+                    last_attempt_at=now,
+                    last_error=error,
+                    failing_since=func.coalesce(sources.c.failing_since, now),
+                )
+            )
+
+    def ensure_sources(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Create a status row for every configured (topic, url)."""
+        with self.engine.begin() as conn:
+            for topic, url in pairs:
+                source_id(conn, topic, url)
+
+    def source(self, topic: str, url: str) -> SourceStatus | None:
+        """The status of one source, or None before its first ingest."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(sources).where(sources.c.topic == topic, sources.c.url == url)
+            ).first()
+        return _status(row) if row else None
+
+    def sources(self) -> list[SourceStatus]:
+        """Every source's status, by topic and URL."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.topic, sources.c.url))
+            return [_status(row) for row in rows]
+
+    def recent_item_counts(self, topic: str, url: str, runs: int) -> list[int]:
+        """Items found on the page by the source's last `runs` stored ingests, newest first."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(ingest_runs.c.items_on_page)
+                    .join(sources, sources.c.id == ingest_runs.c.source_id)
+                    .where(
+                        sources.c.topic == topic,
+                        sources.c.url == url,
+                        ingest_runs.c.items_on_page.is_not(None),
+                    )
+                    .order_by(ingest_runs.c.id.desc())
+                    .limit(runs)
+                )
+            )
+
+
+def _status(row: Row) -> SourceStatus:
+    """A status from its row; counts of a source never ingested are 0."""
+    values = {name: getattr(row, name) for name in _STATUS_FIELDS}
+    values["items_on_page"] = values["items_on_page"] or 0
+    values["items_found"] = values["items_found"] or 0
+    return SourceStatus(**values)
