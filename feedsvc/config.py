@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -12,8 +13,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+
+# dialect[+driver]://..., the form of every SQLAlchemy database URL (checked here without
+# SQLAlchemy, which only the store imports).
+DATABASE_URL = re.compile(r"^(?P<dialect>[A-Za-z][A-Za-z0-9]*)(?:\+\w+)?://(?P<rest>.*)$")
 
 DEFAULT_PATH = "config.toml"
 ENV_VAR = "FEEDSVC_CONFIG"
@@ -257,20 +260,25 @@ def load_presets() -> dict[str, Preset]:
     }
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (`sqlite:///relative`, `sqlite:////absolute`), else None."""
+    match = DATABASE_URL.match(url)
+    if match is None or match["dialect"] != "sqlite":
+        return None
+    location = match["rest"].partition("?")[0]
+    if not location.startswith("/") or location in ("/", "/:memory:"):
+        return None
+    return Path(location[1:])
+
+
 def _service(table: _Table, path: Path) -> ServiceConfig:
     database = table.string("database", required=True)
-    try:
-        url = make_url(database)
-    except ArgumentError:
-        raise ConfigError(
-            path, table.key("database"), "expected a SQLAlchemy database URL"
-        ) from None
-    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
-        db_path = Path(url.database)
-        if not db_path.is_absolute():
-            database = url.set(database=str((path.parent / db_path).resolve())).render_as_string(
-                hide_password=False
-            )
+    if not DATABASE_URL.match(database):
+        raise ConfigError(path, table.key("database"), "expected a SQLAlchemy database URL")
+    db_file = sqlite_file(database)
+    if db_file is not None and not db_file.is_absolute():
+        query = database.partition("?")[2]
+        database = f"sqlite:///{(path.parent / db_file).resolve()}" + (f"?{query}" if query else "")
     service = ServiceConfig(
         database=database,
         base_url=table.http_url("base_url", required=True).rstrip("/"),

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from feedsvc.announce import announce
 from feedsvc.config import Config, SourceConfig, TopicConfig
-from feedsvc.export import export, generation_marker
+from feedsvc.export import export
 from feedsvc.feeds import FeedKey
 from feedsvc.fetch import Fetcher
+from feedsvc.generation import generation_marker
 from feedsvc.ingest import SourceReport, ingest
 from feedsvc.model import Rendered
 from feedsvc.publish import publish

@@ -19,16 +19,11 @@ from pathlib import Path
 
 from feedsvc.config import Config
 from feedsvc.feeds import FeedKey
+from feedsvc.generation import generation_marker
 from feedsvc.headers import feed_headers
 from feedsvc.model import Rendered
 
-GENERATION_MARKER = ".generation"
 HEADERS_SUFFIX = ".headers"
-
-
-def generation_marker(config: Config) -> Path:
-    """The file whose replacement tells every web worker to drop its cached feeds."""
-    return config.publish.directory / GENERATION_MARKER
 
 
 def export(config: Config, feeds: Mapping[FeedKey, Mapping[str, Rendered]]) -> None:

@@ -13,7 +13,7 @@ from feedsvc.formats import MEDIA_TYPES, STYLED_FORMATS
 from feedsvc.model import Rendered
 
 FINAL_MAX_AGE = 365 * 24 * 3600  # a complete archive page never changes
-# RSS and Atom opened in a browser tab get a readable page instead (web._browser_view).
+# RSS and Atom opened in a browser tab get a readable page instead (web.feeds._browser_view).
 BROWSER_VARY = ("Accept", "Sec-Fetch-Dest")
 Headers = list[tuple[str, str]]
 # script-src governs XSLT too: 'self' lets a browser apply /static/feed.xsl to a feed.

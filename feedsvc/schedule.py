@@ -13,9 +13,8 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.engine import make_url
 
-from feedsvc.config import Config, SourceConfig, TopicConfig
+from feedsvc.config import Config, SourceConfig, TopicConfig, sqlite_file
 from feedsvc.cycle import prepare, publish_and_export, run_cycle
 from feedsvc.ingest import make_fetcher
 from feedsvc.store import Store
@@ -29,9 +28,9 @@ class SchedulerLocked(Exception):
 
 def lock_path(config: Config) -> Path:
     """The lock file beside the SQLite database (or beside the config for a server database)."""
-    url = make_url(config.service.database)
-    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
-        return Path(url.database + ".scheduler.lock")
+    database = sqlite_file(config.service.database)
+    if database is not None:
+        return database.with_name(database.name + ".scheduler.lock")
     return config.path.parent / ".feedsvc-scheduler.lock"
 
 

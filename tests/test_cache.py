@@ -16,9 +16,10 @@ from werkzeug.test import EnvironBuilder
 from feedsvc.cache import Entry, FeedCache
 from feedsvc.config import Config
 from feedsvc.documents import feed_doc
-from feedsvc.export import bump_generation, generation_marker
+from feedsvc.export import bump_generation
 from feedsvc.feeds import FeedKey
 from feedsvc.formats import MEDIA_TYPES
+from feedsvc.generation import generation_marker
 from feedsvc.headers import SECURITY_HEADERS
 from feedsvc.model import Rendered
 from feedsvc.render import package

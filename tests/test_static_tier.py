@@ -18,7 +18,8 @@ from conftest import TOPIC_PATH, PageServer, page, write_config
 
 from bench.servers import free_port, gunicorn, missing_nginx, nginx, site_config
 from feedsvc.config import Config, load
-from feedsvc.export import HEADERS_SUFFIX, generation_marker
+from feedsvc.export import HEADERS_SUFFIX
+from feedsvc.generation import generation_marker
 from feedsvc.web import create_app
 
 TOPIC = "security-cooperation"

@@ -1,0 +1,80 @@
+"""Health: every configured source's last attempt, success and error, and topics that are down."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Flask, Response, jsonify
+
+from feedsvc.config import Config
+from feedsvc.model import SourceStatus
+from feedsvc.web.service import Service, service
+
+bp = Blueprint("health", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Serve /healthz."""
+    app.register_blueprint(bp)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    svc = service()
+    statuses = _configured_statuses(svc)
+    down = topics_down(svc.config, statuses, datetime.now(UTC))
+    response = jsonify(
+        status="down"
+        if down
+        else "ok"
+        if all(s.last_error is None for s in statuses)
+        else "degraded",
+        topics_down=down,
+        items=svc.store.count_items(),
+        sources=[_source_json(s) for s in statuses],
+    )
+    response.status_code = 503 if down else 200
+    return response
+
+
+def topics_down(config: Config, statuses: list[SourceStatus], now: datetime) -> list[str]:
+    """Topics whose every source has failed for longer than failing_after_minutes."""
+    since = now - timedelta(minutes=config.ingest.failing_after_minutes)
+    failing = {(s.topic, s.url) for s in statuses if s.failing_since and s.failing_since < since}
+    return [
+        topic.slug
+        for topic in config.topics
+        if all((topic.slug, source.url) in failing for source in topic.sources)
+    ]
+
+
+def _configured_statuses(svc: Service) -> list[SourceStatus]:
+    """The status of every configured source; one never ingested is pending."""
+    stored = {(s.topic, s.url): s for s in svc.store.sources()}
+    return [
+        stored.get((topic.slug, source.url))
+        or SourceStatus(topic.slug, source.url, None, None, None, None, 0, 0, None, None, None)
+        for topic in svc.config.topics
+        for source in topic.sources
+    ]
+
+
+def _source_json(status: SourceStatus) -> dict:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "topic": status.topic,
+        "url": status.url,
+        "state": "pending"
+        if status.last_attempt_at is None
+        else "failing"
+        if status.last_error
+        else "ok",
+        "last_attempt": iso(status.last_attempt_at),
+        "last_success": iso(status.last_success_at),
+        "last_error": status.last_error,
+        "failing_since": iso(status.failing_since),
+        "items_on_page": status.items_on_page,
+        "items_found": status.items_found,
+    }

@@ -1,0 +1,48 @@
+"""What every view needs: the config, the read-only store and the worker's cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from werkzeug.exceptions import NotFound
+
+from feedsvc.cache import FeedCache
+from feedsvc.config import Config, TopicConfig
+from feedsvc.feeds import FeedKey, type_labels
+from feedsvc.store import Store
+
+
+@dataclass(frozen=True)
+class Service:
+    """What every view needs, passed explicitly rather than through flask.g."""
+
+    config: Config
+    store: Store
+    cache: FeedCache
+
+
+def service() -> Service:
+    """The application's Service (views have no flask.g: a scheduler job has no request)."""
+    return current_app.extensions["feedsvc"]
+
+
+def known_topic(svc: Service, slug: str) -> TopicConfig:
+    """The configured topic, or a one-line 404."""
+    topic = svc.config.topic(slug)
+    if topic is None:
+        raise NotFound(f"unknown topic {slug!r}")
+    return topic
+
+
+def check_exists(svc: Service, key: FeedKey) -> None:
+    """A feed of an unknown topic or type is a 404 that says which."""
+    if key.topic:
+        known_topic(svc, key.topic)
+    if key.type and key.type not in labels(svc):
+        raise NotFound(f"unknown type {key.type!r}")
+
+
+def labels(svc: Service) -> dict[str, str]:
+    """Display labels of every type known to the config or the store."""
+    return type_labels(svc.config, svc.store.type_labels())
