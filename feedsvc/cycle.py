@@ -54,12 +54,16 @@ def run_cycle(
 
 
 def publish_and_export(
-    store: Store, config: Config, fetcher: Fetcher | None = None, now: datetime | None = None
+    store: Store,
+    config: Config,
+    fetcher: Fetcher | None = None,
+    now: datetime | None = None,
+    archive_budget: int | None = None,
 ) -> None:
     """Render what changed or is due (a digest whose week closed), write it out, announce it."""
     with _PUBLISHING:
         fresh_directory = not generation_marker(config).exists()
-        published = publish(store, config, now)
+        published = publish(store, config, now, archive_budget)
         export(config, _every_kept_feed(store, config) if fresh_directory else published.feeds)
     if fetcher is not None:
         announce(fetcher, config, published.changed)

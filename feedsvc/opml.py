@@ -5,15 +5,15 @@ its folders. Each outline points at one format of a feed: Atom, because it is
 the XML format that carries each entry's `updated` time (an item edited on its
 page shows up as edited, not as new) and unambiguous RFC 3339 dates; every
 reader that imports OPML reads Atom. RSS and JSON Feed stay one click away on
-the topic pages.
+the topic pages. Written with the standard library's ElementTree: a web worker that
+serves OPML needs no lxml.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from lxml import etree
+from xml.etree import ElementTree as etree
 
 PREFERRED_FORMAT = "atom"
 MEDIA_TYPE = "text/x-opml; charset=utf-8"
@@ -59,4 +59,5 @@ def opml_document(title: str, owner: str, folders: Sequence[Folder]) -> bytes:
                 htmlUrl=outline.html_url,
                 description=outline.description,
             )
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    etree.indent(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8") + b"\n"

@@ -17,9 +17,6 @@ from feedsvc.model import Rendered
 from feedsvc.render import render_all
 from feedsvc.store import Store
 
-# Archive pages rendered per feed and publish; a store filled in bulk catches up over runs.
-ARCHIVE_PAGES_PER_PUBLISH = 20
-
 Outputs = dict[tuple[DocumentKey, str, int], Rendered]
 
 
@@ -31,18 +28,26 @@ class Published:
     feeds: dict[FeedKey, dict[str, Rendered]] = field(default_factory=dict)
 
 
-def publish(store: Store, config: Config, now: datetime | None = None) -> Published:
-    """Render the changed feeds, feeds never rendered, and the digests that need it."""
+def publish(
+    store: Store, config: Config, now: datetime | None = None, archive_budget: int | None = None
+) -> Published:
+    """Render the changed feeds, feeds never rendered, and the digests that need it.
+
+    `archive_budget` caps the final archive pages rendered per feed (None: all of them);
+    a feed with pages left over stays dirty, so later publishes go on where this one stopped.
+    """
     now = now or datetime.now(UTC)
     published = Published(changed=store.dirty_feeds())
     for key in [*published.changed, *_unrendered_feeds(store, config)]:
-        published.feeds[key] = publish_feed(store, config, key)
+        published.feeds[key] = publish_feed(store, config, key, archive_budget)
     changed_topics = {key.topic for key in published.changed if key.topic and not key.type}
     publish_digests(store, config, changed_topics, now)
     return published
 
 
-def publish_feed(store: Store, config: Config, key: FeedKey) -> dict[str, Rendered]:
+def publish_feed(
+    store: Store, config: Config, key: FeedKey, archive_budget: int | None = None
+) -> dict[str, Rendered]:
     """Render a feed and its archive pages not yet final; returns the feed's own bytes."""
     limit = config.feeds.default_limit
     version = store.feed_version(key)  # before reading items: a later change stays dirty
@@ -50,7 +55,7 @@ def publish_feed(store: Store, config: Config, key: FeedKey) -> dict[str, Render
     outputs = _keyed(key, limit, current)
     pages = archive_pages(store, config, key)
     first = store.final_pages(key) + 1
-    last_final = min(pages - 1, first + ARCHIVE_PAGES_PER_PUBLISH - 1)
+    last_final = pages - 1 if archive_budget is None else min(pages - 1, first + archive_budget - 1)
     for page in [*range(first, last_final + 1), *([pages] if pages > last_final else [])]:
         outputs |= _archive_outputs(store, config, ArchiveKey(key, page), pages)
     store.save_rendered(outputs)

@@ -41,7 +41,7 @@ def serving(config_path: Path, port: int) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 time.sleep(0.2)
         else:
             raise AssertionError("feedsvc serve did not come up in 30 s")
@@ -114,6 +114,12 @@ def test_serve_ingests_at_start_and_serves_feeds(tmp_path: Path, server: PageSer
             return requests.get(f"{base}/healthz", timeout=5).json()["items"] == 22
 
         wait_for(ingested)
+
+        def published() -> bool:  # the cycle publishes right after the ingest commits
+            feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
+            return len(feedparser.parse(feed.content).entries) == 22
+
+        wait_for(published)
         feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
         parsed = feedparser.parse(feed.content)
         assert not parsed.bozo and len(parsed.entries) == 22

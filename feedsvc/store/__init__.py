@@ -2,59 +2,27 @@
 
 One module per entity: `schema` (tables, creation and upgrades), `items` (the ingest's
 write path and the reads feeds are made of), `sources` (status), `feeds` (change
-tracking and rendered bytes). `Store` puts them behind one SQLAlchemy engine.
+tracking and rendered bytes), and `reads`, the web tier's lookups in plain SQL that a
+web worker runs through `reads.Reader` without SQLAlchemy. `engine.Store` puts them all
+behind one SQLAlchemy engine; it is imported on first use, so `feedsvc.store.reads`
+loads no SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from typing import TYPE_CHECKING, Any
 
-from feedsvc.store.feeds import FeedStore
-from feedsvc.store.items import ItemStore
-from feedsvc.store.schema import create_schema
-from feedsvc.store.sources import SourceStore
+if TYPE_CHECKING:
+    from feedsvc.store.engine import Store
 
 
-class Store(ItemStore, SourceStore, FeedStore):
-    """The item store behind one SQLAlchemy engine."""
+def __getattr__(name: str) -> Any:
+    """`feedsvc.store.Store`, loaded (with SQLAlchemy) when first asked for."""
+    if name == "Store":
+        from feedsvc.store.engine import Store
 
-    def __init__(self, url: str, *, readonly: bool = False) -> None:
-        """`readonly`: the web tier's store, which the database itself keeps from writing."""
-        self.engine: Engine = create_engine(_readonly_url(url) if readonly else url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-
-    def create_schema(self) -> None:
-        """Create missing tables and upgrade older ones: once before serving, never per worker."""
-        create_schema(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def _readonly_url(url: str) -> URL:
-    """The same database opened so that any write fails: SQLite's mode=ro, PostgreSQL's
-    read-only transactions."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return parsed.set(
-            database=f"file:{parsed.database}", query={**parsed.query, "mode": "ro", "uri": "true"}
-        )
-    if parsed.get_backend_name() == "postgresql":
-        options = "-c default_transaction_read_only=on"
-        return parsed.update_query_dict({"options": options})
-    return parsed
-
-
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    """WAL lets readers go on during an ingest; the busy timeout waits instead of failing."""
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Store"]

@@ -102,18 +102,6 @@ class FeedStore:
                 )
                 conn.execute(upsert(conn, rendered, values, ["doc", "format", "limit"]))
 
-    def rendered(self, key: DocumentKey, fmt: str, limit: int) -> Rendered | None:
-        """The kept bytes of a document, or None when it has not been rendered at this limit."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(*_RENDERED_FIELDS).where(
-                    rendered.c.doc == key.path,
-                    rendered.c.format == fmt,
-                    rendered.c.limit == limit,
-                )
-            ).first()
-        return Rendered(*row) if row else None
-
     def rendered_feeds(self, limit: int) -> list[tuple[FeedKey, str, Rendered]]:
         """Every feed (no archive page, no digest) rendered at `limit`: what an export writes."""
         with self.engine.connect() as conn:

@@ -134,28 +134,6 @@ class ItemStore:
             for key in affected_feeds(topic, {item.type_slug for item in new}):
                 mark_dirty(conn, key, now, joined[key])
 
-    def count_items(self) -> int:
-        """How many items the store holds."""
-        with self.engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(items)) or 0
-
-    def type_labels(self) -> dict[str, str]:
-        """Every type seen so far, slug to display label."""
-        with self.engine.connect() as conn:
-            return dict(conn.execute(select(types.c.slug, types.c.label)).all())
-
-    def topic_types(self, topic: str) -> list[str]:
-        """The type slugs that have items in this topic, read from the topic/type/order index."""
-        with self.engine.connect() as conn:
-            return list(
-                conn.scalars(
-                    select(topic_items.c.type_slug)
-                    .where(topic_items.c.topic == topic)
-                    .distinct()
-                    .order_by(topic_items.c.type_slug)
-                )
-            )
-
     def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
         """The newest `limit` items of a feed (older than order key `before`), through an index."""
         members, _, order = membership(key)

@@ -6,13 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Engine
 
-from feedsvc.model import SourceStatus
 from feedsvc.store.schema import ingest_runs, sources
 from feedsvc.store.sql import source_id
-
-_STATUS_FIELDS = tuple(SourceStatus.__dataclass_fields__)
 
 
 class SourceStore:
@@ -50,20 +47,6 @@ class SourceStore:
             for topic, url in pairs:
                 source_id(conn, topic, url)
 
-    def source(self, topic: str, url: str) -> SourceStatus | None:
-        """The status of one source, or None before its first ingest."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(sources).where(sources.c.topic == topic, sources.c.url == url)
-            ).first()
-        return _status(row) if row else None
-
-    def sources(self) -> list[SourceStatus]:
-        """Every source's status, by topic and URL."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(sources).order_by(sources.c.topic, sources.c.url))
-            return [_status(row) for row in rows]
-
     def recent_item_counts(self, topic: str, url: str, runs: int) -> list[int]:
         """Items found on the page by the source's last `runs` stored ingests, newest first."""
         with self.engine.connect() as conn:
@@ -80,11 +63,3 @@ class SourceStore:
                     .limit(runs)
                 )
             )
-
-
-def _status(row: Row) -> SourceStatus:
-    """A status from its row; counts of a source never ingested are 0."""
-    values = {name: getattr(row, name) for name in _STATUS_FIELDS}
-    values["items_on_page"] = values["items_on_page"] or 0
-    values["items_found"] = values["items_found"] or 0
-    return SourceStatus(**values)

@@ -14,7 +14,7 @@ from feedsvc.cache import FeedCache, PrebuiltResponse
 from feedsvc.config import Config, load, resolve_path
 from feedsvc.generation import generation_marker
 from feedsvc.headers import SECURITY_HEADERS
-from feedsvc.store import Store
+from feedsvc.store.reads import Reader
 from feedsvc.web import feeds, health, pages
 from feedsvc.web.service import Service
 
@@ -24,9 +24,9 @@ MAX_URL_CHARS = 2048
 def create_app(config: Config | None = None) -> Flask:
     """The application factory: `config` or the file named by --config / $FEEDSVC_CONFIG."""
     config = config or load(resolve_path())
-    store = Store(config.service.database, readonly=True)  # `feedsvc migrate` made it
+    reader = Reader(config.service.database)  # read-only; `feedsvc migrate` made the store
     app = Flask("feedsvc")
-    app.extensions["feedsvc"] = Service(config, store, FeedCache(generation_marker(config)))
+    app.extensions["feedsvc"] = Service(config, reader, FeedCache(generation_marker(config)))
     for part in (feeds, pages, health):
         part.init_app(app)
     app.register_error_handler(HTTPException, _error)

@@ -72,7 +72,7 @@ def topic_digest(topic: str, fmt: str) -> Response:
     if out is None or (out.stale_at is not None and out.stale_at <= now):
         from feedsvc import live  # the week closed before the scheduler rendered it again
 
-        return _respond_feed(live.digest(svc.store, svc.config, topic_config, fmt, now), fmt)
+        return _respond_feed(live.digest(svc.full_store, svc.config, topic_config, fmt, now), fmt)
     return _serve(DigestKey(topic), fmt, svc.config.feeds.default_limit, lambda: out)
 
 
@@ -100,7 +100,7 @@ def _feed_bytes(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
         check_exists(svc, key)
         from feedsvc import live
 
-        out = live.feed(svc.store, svc.config, key, fmt, limit)
+        out = live.feed(svc.full_store, svc.config, key, fmt, limit)
     return out
 
 
@@ -119,7 +119,7 @@ def _archive_bytes(svc: Service, key: ArchiveKey, fmt: str) -> Rendered:
     if out is None:
         from feedsvc import live
 
-        out = live.archive_page(svc.store, svc.config, key, fmt)
+        out = live.archive_page(svc.full_store, svc.config, key, fmt)
     if out is None:
         check_exists(svc, key.feed)
         raise NotFound(f"no archive page {key.page} of {key.feed.path}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from werkzeug.exceptions import NotFound
@@ -10,7 +12,10 @@ from werkzeug.exceptions import NotFound
 from feedsvc.cache import FeedCache
 from feedsvc.config import Config, TopicConfig
 from feedsvc.feeds import FeedKey, type_labels
-from feedsvc.store import Store
+from feedsvc.store.reads import Reader
+
+if TYPE_CHECKING:
+    from feedsvc.store.engine import Store
 
 
 @dataclass(frozen=True)
@@ -18,8 +23,15 @@ class Service:
     """What every view needs, passed explicitly rather than through flask.g."""
 
     config: Config
-    store: Store
+    store: Reader  # published bytes and small lookups, without SQLAlchemy
     cache: FeedCache
+
+    @cached_property
+    def full_store(self) -> Store:
+        """The whole store, read-only, for what is rendered in memory (feedsvc.live)."""
+        from feedsvc.store.engine import Store
+
+        return Store(self.config.service.database, readonly=True)
 
 
 def service() -> Service:

@@ -1,0 +1,63 @@
+"""`Store`: every part of the store behind one SQLAlchemy engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+
+from feedsvc.store.feeds import FeedStore
+from feedsvc.store.items import ItemStore
+from feedsvc.store.reads import Reads
+from feedsvc.store.schema import create_schema
+from feedsvc.store.sources import SourceStore
+
+
+class Store(ItemStore, SourceStore, FeedStore, Reads):
+    """The item store behind one SQLAlchemy engine."""
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        """`readonly`: the web tier's store, which the database itself keeps from writing."""
+        self.engine: Engine = create_engine(_readonly_url(url) if readonly else url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create_schema(self) -> None:
+        """Create missing tables and upgrade older ones: once before serving, never per worker."""
+        create_schema(self.engine)
+
+    def run(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
+        """Run one of the shared plain-SQL reads (reads.py) through the engine."""
+        if self.engine.dialect.name == "postgresql":
+            statement = statement.replace("?", "%s")
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(statement, tuple(parameters))]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _readonly_url(url: str) -> URL:
+    """The same database opened so that any write fails: SQLite's mode=ro, PostgreSQL's
+    read-only transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return parsed.set(
+            database=f"file:{parsed.database}", query={**parsed.query, "mode": "ro", "uri": "true"}
+        )
+    if parsed.get_backend_name() == "postgresql":
+        options = "-c default_transaction_read_only=on"
+        return parsed.update_query_dict({"options": options})
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    """WAL lets readers go on during an ingest; the busy timeout waits instead of failing."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,145 @@
+"""The reads a web worker makes, as plain SQL run by the database's own driver.
+
+A web worker answers from published bytes and a few small lookups; loading SQLAlchemy for
+them would cost every worker about 14 MB. Each statement is written once, here: the web
+tier runs it through `Reader` (sqlite3 or psycopg, no SQLAlchemy) and the full `Store`
+runs the same statement through its engine, so there is one version of each read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from feedsvc.config import sqlite_file
+from feedsvc.feeds import DocumentKey
+from feedsvc.model import Rendered, SourceStatus
+
+# Runs one statement (qmark parameters) and returns its rows.
+Run = Callable[[str, Sequence[Any]], list[tuple]]
+
+_RENDERED = (
+    "SELECT body, gzip_body, etag, last_modified, final, stale_at FROM rendered "
+    'WHERE doc = ? AND format = ? AND "limit" = ?'
+)
+_SOURCE_COLUMNS = ", ".join(SourceStatus.__dataclass_fields__)
+_SOURCES = f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY topic, url"
+_SOURCE = f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE topic = ? AND url = ?"
+_TYPE_LABELS = "SELECT slug, label FROM types"
+_TOPIC_TYPES = "SELECT DISTINCT type_slug FROM topic_items WHERE topic = ? ORDER BY type_slug"
+_COUNT_ITEMS = "SELECT count(*) FROM items"
+_SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since"}
+
+
+class Reads:
+    """The web tier's reads over any way of running a statement."""
+
+    run: Run
+
+    def rendered(self, key: DocumentKey, fmt: str, limit: int) -> Rendered | None:
+        """The kept bytes of a document, or None when it has not been rendered at this limit."""
+        rows = self.run(_RENDERED, (key.path, fmt, limit))
+        if not rows:
+            return None
+        body, gzip_body, etag, last_modified, final, stale_at = rows[0]
+        return Rendered(
+            bytes(body), bytes(gzip_body), etag, _utc(last_modified), bool(final), _utc(stale_at)
+        )
+
+    def sources(self) -> list[SourceStatus]:
+        """Every source's status, by topic and URL."""
+        return [_status(row) for row in self.run(_SOURCES, ())]
+
+    def source(self, topic: str, url: str) -> SourceStatus | None:
+        """The status of one source, or None before its first ingest."""
+        rows = self.run(_SOURCE, (topic, url))
+        return _status(rows[0]) if rows else None
+
+    def type_labels(self) -> dict[str, str]:
+        """Every type seen so far, slug to display label."""
+        return dict(self.run(_TYPE_LABELS, ()))
+
+    def topic_types(self, topic: str) -> list[str]:
+        """The type slugs that have items in this topic, read from the topic/type/order index."""
+        return [slug for (slug,) in self.run(_TOPIC_TYPES, (topic,))]
+
+    def count_items(self) -> int:
+        """How many items the store holds."""
+        return self.run(_COUNT_ITEMS, ())[0][0]
+
+
+class Reader(Reads):
+    """The web tier's read-only store: one driver connection per process, writes refused.
+
+    A worker's threads take turns on it: each read is one short indexed lookup, and one
+    connection keeps one page cache per worker instead of one per thread.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._connect = _connector(url)
+        self._connection: Any = None
+        self._postgres = url.startswith("postgresql")
+
+    def connection(self) -> Any:
+        """The driver connection, opened on first use (after gunicorn forked the worker)."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def run(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
+        """Run one statement and return its rows."""
+        if self._postgres:
+            statement = statement.replace("?", "%s")
+        with self._lock:
+            connection = self.connection()
+            rows = connection.execute(statement, parameters).fetchall()
+            if self._postgres:
+                connection.rollback()  # end the read-only transaction: later reads see new rows
+        return rows
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def _connector(url: str) -> Callable[[], Any]:
+    """How to open a read-only connection to the store at `url`."""
+    database = sqlite_file(url)
+    if database is not None:
+        uri = f"file:{database}?mode=ro"
+        return lambda: sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+    if url.startswith("postgresql"):
+        import psycopg  # the [postgres] extra; loaded only for a PostgreSQL store
+
+        _, netloc, path, query, fragment = urlsplit(url)
+        conninfo = urlunsplit(("postgresql", netloc, path, query, fragment))
+        options = "-c default_transaction_read_only=on"
+        return lambda: psycopg.connect(conninfo, options=options)
+    raise ValueError(f"the web tier reads SQLite or PostgreSQL stores, not {url!r}")
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite keeps text, PostgreSQL naive UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+def _status(row: tuple) -> SourceStatus:
+    """A status from its row; counts of a source never ingested are 0."""
+    values = dict(zip(SourceStatus.__dataclass_fields__, row, strict=True))
+    for name in _SOURCE_DATES:
+        values[name] = _utc(values[name])
+    values["items_on_page"] = values["items_on_page"] or 0
+    values["items_found"] = values["items_found"] or 0
+    return SourceStatus(**values)
