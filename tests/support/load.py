@@ -1,45 +1,41 @@
-"""Load: the real `feedsvc serve` (gunicorn) under bounded load while ingests run every few seconds.
-
-    .venv/bin/python bench/load.py --seconds 60 --connections 200 --tool wrk
+"""A load run against the real `feedsvc serve` (gunicorn) while ingests run every few seconds.
 
 A listing page on 127.0.0.1 gains an item before every ingest, so each ingest
 writes items and re-renders feeds while the load runs. Every response must be a
 200 whose body is a complete, valid feed: the Python client checks each one
 (same length as announced, parsed by feedparser or as JSON, one ETag never
-naming two bodies); with `--tool wrk`, wrk drives the load and counts failures,
+naming two bodies); with tool "wrk", wrk drives the load and counts failures,
 and the Python client checks bodies beside it with fewer connections.
-Exits 1 when any request failed or any ingest failed.
+`python -m bench.load` runs it at length; tests/test_faults_load.py for a few seconds.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import feedparser
 
-ROOT = Path(__file__).resolve().parent.parent
-BASE_PAGE = ROOT / "tests" / "fixtures" / "pages" / "rand-2024.html"
+from tests.support.config import write_config
+from tests.support.net import free_port
+from tests.support.pages import PageServer
+from tests.support.servers import feedsvc_serve
+
+BASE_PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "rand-2024.html"
 CLI = [sys.executable, "-m", "feedsvc.cli"]
 TOPIC = "load"
+PAGE_PATH = f"/topics/{TOPIC}.html"
 FEED_PATHS = [
     f"/topics/{TOPIC}/feed.rss",
     f"/topics/{TOPIC}/feed.atom",
@@ -112,34 +108,16 @@ class GrowingSite:
     def __init__(self) -> None:
         self.base_page = BASE_PAGE.read_text(encoding="utf-8")
         self.added = 0
-        self.body = self._render()
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                body = site.body if self.path.startswith("/topics/") else b"not found"
-                self.send_response(200 if self.path.startswith("/topics/") else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.pages = PageServer()
+        self.pages.serve(PAGE_PATH, self._render())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/topics/{TOPIC}.html"
+        return self.pages.url(PAGE_PATH)
 
     def grow(self) -> None:
         self.added += 1
-        self.body = self._render()
+        self.pages.serve(PAGE_PATH, self._render())
 
     def _render(self) -> bytes:
         new = "".join(
@@ -154,83 +132,7 @@ class GrowingSite:
         ).encode()
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def write_config(folder: Path, source_url: str, port: int) -> Path:
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[service]
-database = "sqlite:///var/feedsvc.sqlite3"
-base_url = "http://127.0.0.1:{port}"
-
-[ingest]
-interval_minutes = 60
-timeout_seconds = 10
-host_delay_seconds = 0
-
-[[topics]]
-slug = "{TOPIC}"
-title = "Load"
-
-  [[topics.sources]]
-  url = "{source_url}"
-  preset = "rand-topic"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-@contextmanager
-def serving(config: Path, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen]:
-    """`feedsvc serve` in its own process group, up and answering, stopped afterwards."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                *CLI,
-                "--config",
-                str(config),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-scheduler",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"feedsvc serve did not come up; see {log}")
-            time.sleep(0.2)
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        self.pages.close()
 
 
 def ingest_every(
@@ -363,14 +265,14 @@ def run_load(
     folder = Path(tempfile.mkdtemp(prefix="feedsvc-load-"))
     site = GrowingSite()
     port = free_port()
-    config = write_config(folder, site.url, port)
+    config = write_config(folder, {TOPIC: site.url}, base_url=f"http://127.0.0.1:{port}")
     subprocess.run(
         [*CLI, "--config", str(config), "ingest"], check=True, capture_output=True, timeout=120
     )
     tally, outcomes, stop = Tally(), Counter[str](), threading.Event()
     log = folder / "serve.log"
     try:
-        with serving(config, port, workers, log):
+        with feedsvc_serve(config, port, log, workers=workers, scheduler=False):
             ingests = threading.Thread(
                 target=ingest_every, args=(config, site, ingest_seconds, stop, outcomes)
             )
@@ -408,27 +310,3 @@ def run_load(
         stop.set()
         site.close()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--connections", type=int, default=200)
-    parser.add_argument("--ingest-seconds", type=float, default=3, help="pause between ingests")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
-    args = parser.parse_args()
-    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
-    result = run_load(
-        seconds=args.seconds,
-        connections=args.connections,
-        ingest_seconds=args.ingest_seconds,
-        tool=tool,
-        workers=args.workers,
-    )
-    print("\n".join(result.lines()))
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
