@@ -56,10 +56,10 @@ format: install
 bench: install tools
 	$(BIN)/python -m bench.run
 
-# 60 s, 200 connections against `feedsvc serve` while ingests run every 3 s (bench/load.py);
+# 60 s, 200 connections against `feedsvc serve` while ingests run every 3 s (python -m bench.load);
 # wrk drives the load when installed (apt-get install wrk, done here when run as root).
 bench-load: install tools
-	$(BIN)/python bench/load.py --seconds 60 --connections 200
+	$(BIN)/python -m bench.load --seconds 60 --connections 200
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

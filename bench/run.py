@@ -4,37 +4,23 @@ Every figure stands beside a baseline measured in the same run (these machines a
 nginx serving the same file is the ceiling of the static tier, a constant-bytes Flask view
 under the same gunicorn the floor of the app; latency at 100 thousand and 1 million items
 is compared with 1 thousand; 500-entry renders with ten 50-entry renders; and so on.
+`--only static,memory` (any of bench.report.SECTIONS) runs some parts and only prints.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
-import requests
-
-from bench.generate import TOPICS, TYPES, grow, listing_page, write_config
-from bench.measure import Load, children, median, percentile, rows_written, rss_mb, timed, wrk
-from bench.servers import (
-    REPO,
-    free_port,
-    gunicorn,
-    missing_nginx,
-    nginx,
-    site_config,
-    static_site,
-)
+from bench.generate import grow, listing_page
+from bench.measure import median, percentile, rows_written, timed
+from bench.report import SECTIONS, Report, Row, write_doc
+from bench.serving import serving_part
 from feedsvc.config import Config, load
 from feedsvc.cycle import publish_and_export, run_cycle, targets
 from feedsvc.documents import feed_doc
@@ -44,11 +30,11 @@ from feedsvc.ingest import make_fetcher
 from feedsvc.render import RENDERERS
 from feedsvc.store import Store
 from feedsvc.web import create_app
-from tests.conftest import PageServer
+from tests.support.config import write_config
+from tests.support.items import TOPICS, TYPES, source_url
+from tests.support.pages import PageServer
+from tests.support.servers import missing_nginx
 
-DOC = REPO / "docs" / "benchmarks.md"
-BEGIN = "<!-- bench:begin: `make bench` rewrites everything from here to bench:end -->"
-END = "<!-- bench:end -->"
 SIZES = (1_000, 100_000, 1_000_000)
 KINDS = {
     "topic": FeedKey(topic=TOPICS[0]),
@@ -57,71 +43,20 @@ KINDS = {
 }
 MISS_LIMIT = 60
 SERVED_SAMPLES, MISS_SAMPLES, ROUNDS, INGEST_RUNS = 300, 100, 3, 7
-
-
-@dataclass(frozen=True)
-class Row:
-    """One figure of the table, with its baseline from the same run and its target."""
-
-    section: str
-    what: str
-    value: float
-    unit: str
-    baseline: str = ""
-    baseline_value: float | None = None
-    target: str = ""
-    met: bool | None = None
-
-    @property
-    def ratio(self) -> float | None:
-        return self.value / self.baseline_value if self.baseline_value else None
-
-    def cells(self) -> list[str]:
-        base = f"{self.baseline}: {_num(self.baseline_value)} {self.unit}" if self.baseline else ""
-        ratio = f"{self.ratio:.2f}x" if self.ratio is not None else ""
-        met = {True: "yes", False: "**no**", None: ""}[self.met]
-        value = f"{_num(self.value)} {self.unit}"
-        return [self.section, self.what, value, base, ratio, self.target, met]
-
-
-class Report:
-    """The rows measured so far, printed as one Markdown table."""
-
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
-        self.plans = ""
-
-    def add(self, row: Row) -> None:
-        self.rows.append(row)
-        print(" | ".join(row.cells()), flush=True)
-
-    def at_least(self, section: str, what: str, value: float, unit: str, base, floor: float):
-        """A row whose ratio to its baseline must be `floor` or more."""
-        name, base_value = base
-        ratio = value / base_value
-        self.add(Row(section, what, value, unit, name, base_value, f"≥ {floor}x", ratio >= floor))
-
-    def at_most(self, section: str, what: str, value: float, unit: str, base, ceiling: float):
-        """A row whose ratio to its baseline must be `ceiling` or less."""
-        name, base_value = base
-        ratio = value / base_value
-        self.add(
-            Row(section, what, value, unit, name, base_value, f"≤ {ceiling}x", ratio <= ceiling)
-        )
-
-    def table(self) -> str:
-        head = ["Part", "Measure", "Value", "Baseline (same run)", "Ratio", "Target", "Met"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row.cells()) + " |" for row in self.rows]
-        return "\n".join(lines)
+BENCH_BASE_URL = "http://127.0.0.1:8000"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every part, print the table and rewrite the generated part of docs/benchmarks.md."""
+    """Run every part (or those --only names), print the table and, for a whole run,
+    rewrite the generated part of docs/benchmarks.md."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--seconds", type=int, default=6, help="length of each wrk run")
     parser.add_argument("--max-items", type=int, default=SIZES[-1], help="largest store size")
     parser.add_argument("--no-doc", action="store_true", help="print only")
+    parser.add_argument(
+        "--only", type=_sections, default=set(SECTIONS),
+        help=f"comma-separated parts to run, of: {','.join(SECTIONS)} (then prints only)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     reason = missing_nginx() or (None if shutil.which("wrk") else "wrk is not installed")
     if reason:
@@ -130,13 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     report = Report()
     with tempfile.TemporaryDirectory(prefix="feedsvc-bench-") as work:
-        ingest_part(report, Path(work) / "ingest")
-        store_part(report, Path(work) / "store", args.seconds, args.max_items)
+        if "ingest" in args.only:
+            ingest_part(report, Path(work) / "ingest")
+        if args.only - {"ingest"}:
+            store_part(report, Path(work) / "store", args.seconds, args.max_items, args.only)
     minutes = (time.monotonic() - started) / 60
     print(f"\n{report.table()}\n\nbench: done in {minutes:.1f} min")
-    if not args.no_doc:
+    if not args.no_doc and args.only == set(SECTIONS):
         write_doc(report, minutes, args)
     return 0
+
+
+def _sections(text: str) -> set[str]:
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = chosen - set(SECTIONS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"expected some of {', '.join(SECTIONS)}, got {text!r}")
+    return chosen
+
+
+def bench_config(folder: Path, page_url: str | None = None) -> Config:
+    """The benchmark store's config (its topics), or one page's to ingest."""
+    topics = {"bench-ingest": page_url} if page_url else {t: source_url(t) for t in TOPICS}
+    return load(write_config(folder, topics, "", "robots = false", base_url=BENCH_BASE_URL))
 
 
 # -- ingest ------------------------------------------------------------------------------
@@ -146,7 +97,7 @@ def ingest_part(report: Report, folder: Path) -> None:
     """A 100-item page ingested changed (100 new items) and unchanged; time and rows written."""
     folder.mkdir(parents=True)
     page = PageServer()
-    config = load(write_config(folder, page.url("/topic.html")))
+    config = bench_config(folder, page.url("/topic.html"))
     store = Store(config.service.database)
     store.create_schema()
     fetcher = make_fetcher(config)
@@ -200,13 +151,16 @@ def _rows(counts: dict) -> str:
 # -- store sizes, rendering, serving -----------------------------------------------------
 
 
-def store_part(report: Report, folder: Path, seconds: int, max_items: int) -> None:
-    """Grow one store to each size; measure feed latency at each, the rest at 100 thousand."""
+def store_part(report: Report, folder: Path, seconds: int, max_items: int, parts: set) -> None:
+    """Grow one store to each size; feed latency at each, the rest at 100 thousand items (or
+    the largest size, when smaller). Without "latency", grow it to that size only."""
     folder.mkdir(parents=True)
-    config = load(write_config(folder))
+    config = bench_config(folder)
     store = Store(config.service.database)
     store.create_schema()
     sizes = [size for size in SIZES if size <= max_items]
+    if "latency" not in parts:
+        sizes = [min(max_items, 100_000)]
     latencies: dict[tuple[str, str, int], tuple[float, float]] = {}
     stored = 0
     for size in sizes:
@@ -217,10 +171,21 @@ def store_part(report: Report, folder: Path, seconds: int, max_items: int) -> No
         publish_and_export(store, config, archive_budget=0)
         print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
         stored = size
-        latencies.update(feed_latencies(config, store, size))
+        if "latency" in parts:
+            latencies.update(feed_latencies(config, store, size))
         if size == 100_000 or size == sizes[-1] < 100_000:
-            render_part(report, config, store)
-            serving_part(report, config, folder, seconds)
+            if "render" in parts:
+                render_part(report, config, store)
+            if served := parts & {"app", "static", "memory"}:
+                serving_part(report, config, folder, seconds, served, size)
+    if "latency" in parts:
+        latency_rows(report, latencies, sizes)
+        report.plans = _plans(store)
+    store.close()
+
+
+def latency_rows(report: Report, latencies: dict, sizes: list[int]) -> None:
+    """p99 at each size against the p99 at the smallest, for the stored and ?limit= paths."""
     for path in ("stored", "miss"):
         for kind in KINDS:
             base = latencies[(kind, path, sizes[0])]
@@ -233,8 +198,6 @@ def store_part(report: Report, folder: Path, seconds: int, max_items: int) -> No
                     report.at_most(
                         "Latency", what, p99, "ms", (f"p99 at {sizes[0]:,}", base[1]), 1.2
                     )
-    report.plans = _plans(store)
-    store.close()
 
 
 def _path_name(path: str) -> str:
@@ -304,182 +267,6 @@ def render_part(report: Report, config: Config, store: Store) -> None:
             ("10 x 50 entries", 10 * times[50]),
             1.2,
         )
-
-
-def serving_part(report: Report, config: Config, folder: Path, seconds: int) -> None:
-    """Requests per second (wrk -t2 -c50) of the app and the static tier beside their baselines."""
-    key = KINDS["topic"]
-    path = f"/{key.path}/feed.atom"
-    public = config.publish.directory
-    ceiling = folder / "ceiling"
-    (ceiling / key.path).mkdir(parents=True)
-    shutil.copy2(public / key.path / "feed.atom", ceiling / key.path / "feed.atom")
-    app_port, floor_port, tier_port, ceiling_port = (free_port() for _ in range(4))
-    sites = site_config(public, app_port, tier_port) + static_site(ceiling, ceiling_port)
-    app_env = {"FEEDSVC_CONFIG": str(config.path)}
-    floor_env = {"BENCH_BODY": str(ceiling / key.path / "feed.atom")}
-    with (
-        gunicorn("feedsvc.web:create_app()", app_port, env=app_env) as app,
-        gunicorn("bench.constant_app:create_app()", floor_port, env=floor_env) as floor,
-        nginx(folder / "nginx", sites, [tier_port, ceiling_port], workers=2),
-    ):
-        url = {
-            name: f"http://127.0.0.1:{port}{path}"
-            for name, port in (
-                ("app", app_port),
-                ("floor", floor_port),
-                ("tier", tier_port),
-                ("ceiling", ceiling_port),
-            )
-        }
-        plain = {"Accept-Encoding": "identity"}  # wrk asks for no encoding either
-        etag = requests.get(url["app"], headers=plain, timeout=10).headers["ETag"]
-        nginx_etag = requests.get(url["ceiling"], headers=plain, timeout=10).headers["ETag"]
-        for target, tag in (
-            ("app", etag),
-            ("tier", etag),
-            ("ceiling", nginx_etag),
-            ("floor", etag),
-        ):
-            asked = {**plain, "If-None-Match": tag}
-            status = requests.get(url[target], headers=asked, timeout=10).status_code
-            assert status == 304, f"bench: {target} answered {status} to its own ETag"
-        pairs = [
-            ("App", "feedsvc app, cached feed, 200", (url["app"], {}),
-             "constant-bytes Flask view", (url["floor"], {}), 0.9),
-            ("App", "feedsvc app, 304", (url["app"], {"If-None-Match": etag}),
-             "constant Flask 304", (url["floor"], {"If-None-Match": '"x"'}), 0.9),
-            ("Static", "feedsvc static tier (nginx + Lua), 200", (url["tier"], {}),
-             "nginx, same file", (url["ceiling"], {}), 0.8),
-            ("Static", "feedsvc static tier (nginx + Lua), 304",
-             (url["tier"], {"If-None-Match": etag}),
-             "nginx 304, same file", (url["ceiling"], {"If-None-Match": nginx_etag}), 0.8),
-        ]  # fmt: skip
-        best: dict[tuple[str, tuple], Load] = {}
-        for _ in range(2):  # best of two, alternating, so a noisy moment hurts neither side alone
-            for _, _, subject, _, baseline, _ in pairs:
-                for target, headers in (baseline, subject):
-                    load = wrk(target, seconds, headers)
-                    slot = (target, tuple(headers.items()))
-                    if slot not in best or load.rps > best[slot].rps:
-                        best[slot] = load
-        for section, what, subject, base_name, baseline, minimum in pairs:
-            got = best[(subject[0], tuple(subject[1].items()))]
-            base = best[(baseline[0], tuple(baseline[1].items()))]
-            if got.bad or base.bad:
-                raise RuntimeError(f"bench: non-2xx/3xx answers or socket errors in {what}")
-            report.at_least(section, what, got.rps, "req/s", (base_name, base.rps), minimum)
-        ceiling_rps = best[(url["ceiling"], ())].rps
-        app_rps = best[(url["app"], ())].rps
-        report.add(Row("App", "feedsvc app, 200, against nginx", app_rps, "req/s",
-                       "nginx, same file", ceiling_rps))  # fmt: skip
-        memory_part(report, config, app.pid, floor.pid, url["app"].split("/topics")[0])
-
-
-def memory_part(report: Report, config: Config, app_pid: int, floor_pid: int, base: str) -> None:
-    """Worker RSS after every feed was served in every format, plain and gzip, on fresh
-    connections (so both workers serve them); the idle constant-bytes worker is the baseline."""
-    store = Store(config.service.database)
-    keys = [FeedKey.from_path(p) for p in _feed_paths(config, store)]
-    store.close()
-    for _ in range(3):
-        for key in keys:
-            for fmt in RENDERERS:
-                for encoding in ("identity", "gzip"):
-                    requests.get(
-                        f"{base}/{key.path}/feed.{fmt}",
-                        headers={"Accept-Encoding": encoding},
-                        timeout=30,
-                    )
-    requests.get(f"{base}/healthz", timeout=30)
-    requests.get(f"{base}/", timeout=30)
-    app_rss = max(rss_mb(pid) for pid in children(app_pid))
-    floor_rss = max(rss_mb(pid) for pid in children(floor_pid))
-    what = f"worker RSS, 100,000 items stored, after serving all {len(keys)} feeds x 3 formats"
-    report.add(
-        Row("Memory", what, app_rss, "MB", "constant-bytes Flask worker", floor_rss, "≤ 60 MB",
-            app_rss <= 60)
-    )  # fmt: skip
-
-
-def _feed_paths(config: Config, store: Store) -> list[str]:
-    return sorted({key.path for key, _, _ in store.rendered_feeds(config.feeds.default_limit)})
-
-
-# -- the document ------------------------------------------------------------------------
-
-
-def write_doc(report: Report, minutes: float, args: argparse.Namespace) -> None:
-    """Replace the generated part of docs/benchmarks.md, keeping everything around it."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        raise RuntimeError(f"{DOC}: the markers {BEGIN!r} and {END!r} are missing")
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    missed = [row for row in report.rows if row.met is False]
-    verdict = (
-        "Every target met."
-        if not missed
-        else "Targets missed: " + "; ".join(f"{r.what} ({r.ratio or r.value:.2f})" for r in missed)
-    )
-    body = f"""
-Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes. {verdict}
-
-{report.table()}
-
-SQLite's plan for each feed's newest entries at the largest size (a search through an
-index, then rows by primary key; the only sort is of the `limit` rows found):
-
-{report.plans}
-
-**Machine.** {_machine()}
-
-**Versions.** {_versions()}
-
-**Commands.** `make bench` (= `.venv/bin/python -m bench.run --seconds {args.seconds}`), which runs:
-- `wrk -t2 -c50 -d{args.seconds}s --latency [-H 'If-None-Match: <etag>'] <url>`, each pair
-  baseline-then-subject, twice, best of two;
-- `python -m gunicorn --workers 2 --worker-class gthread --threads 8 'feedsvc.web:create_app()'`
-  and the same for `'bench.constant_app:create_app()'`;
-- `nginx` with `deploy/nginx.conf` (ADJUST lines pointed at the bench folders, 2 workers,
-  `access_log off`) plus a bare `server {{ root ...; }}` serving a copy of the same file.
-"""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(head + BEGIN + "\n" + body + "\n" + END + tail, encoding="utf-8")
-    print(f"bench: wrote {DOC.relative_to(REPO)}")
-
-
-def _machine() -> str:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    return f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GB RAM, {platform.platform()}"
-
-
-def _versions() -> str:
-    packages = ", ".join(
-        f"{name} {version(name)}"
-        for name in ("Flask", "Werkzeug", "gunicorn", "SQLAlchemy", "feedgen")
-    )
-    tools = [_tool_version(["nginx", "-v"]), _tool_version(["wrk", "-v"])]
-    return (
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {packages}, "
-        + ", ".join(tools)
-    )
-
-
-def _tool_version(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return (done.stderr + done.stdout).strip().splitlines()[0].replace("nginx version: ", "")
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool
         "workers": workers,
         "worker_class": "gthread",
         "threads": 8,
-        "accesslog": "-",
+        "accesslog": config.service.access_log,  # None: no access log
         "errorlog": "-",
         "loglevel": "info",
         "timeout": 30,

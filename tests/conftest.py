@@ -1,13 +1,13 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files, real SQLite."""
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files, real SQLite.
+
+The server, the config writer and the ports live in tests/support/ (the benchmarks use them
+too); they are imported here so that `from conftest import PageServer, write_config` works.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,13 +16,14 @@ from feedsvc.config import Config, load
 from feedsvc.cycle import run_cycle, targets
 from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.store import Store
+from tests.support.config import FAST_INGEST, write_config
+from tests.support.pages import ROBOTS_PATH, PageServer, Reply, send
+
+__all__ = ["FAST_INGEST", "ROBOTS_PATH", "PageServer", "Reply", "send", "write_config"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
 TOPIC_PATH = "/topics/security-cooperation.html"
-ROBOTS_PATH = "/robots.txt"
-# Politeness that costs no test time: no pause between requests, retries almost at once.
-FAST_INGEST = "host_delay_seconds = 0\nbackoff_seconds = 0.01\n"
 
 
 def page(name: str) -> bytes:
@@ -35,111 +36,11 @@ def expected(name: str) -> list[dict]:
     return json.loads((PAGES / name).read_text(encoding="utf-8"))
 
 
-@dataclass
-class Reply:
-    """What the fixture server answers for a path."""
-
-    body: bytes = b""
-    status: int = 200
-    headers: dict[str, str] = field(
-        default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"}
-    )
-
-
-def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
-    """Answer a request with a Reply, its length announced."""
-    handler.send_response(reply.status)
-    for name, value in reply.headers.items():
-        handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(reply.body)))
-    handler.end_headers()
-    handler.wfile.write(reply.body)
-
-
-class PageServer:
-    """A threaded HTTP server on 127.0.0.1; tests set what each path answers and read the request log.
-
-    `requests` logs page requests; the fetcher's visits to /robots.txt (404 unless a
-    test serves one) are logged in `robots_requests` instead. `history` has the
-    monotonic time and path of every request, robots.txt included.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Reply | Callable[[BaseHTTPRequestHandler], None]] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.robots_requests: list[tuple[str, dict[str, str]]] = []
-        self.history: list[tuple[float, str]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                server.history.append((time.monotonic(), self.path))
-                log = server.robots_requests if self.path == ROBOTS_PATH else server.requests
-                log.append((self.path, dict(self.headers)))
-                route = server.routes.get(self.path)
-                if callable(route):
-                    route(self)
-                    return
-                send(self, route or Reply(b"not found", 404, {"Content-Type": "text/plain"}))
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def serve(self, path: str, body: bytes, **kwargs: object) -> None:
-        self.routes[path] = Reply(body, **kwargs)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server() -> Iterator[PageServer]:
     srv = PageServer()
     yield srv
     srv.close()
-
-
-def write_config(tmp_path: Path, source_url: str, extra: str = "", source_extra: str = "") -> Path:
-    """A real config.toml in a temp folder, with one topic reading `source_url` with the preset."""
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[service]
-database = "sqlite:///var/feedsvc.sqlite3"
-base_url = "http://feeds.test"
-
-[ingest]
-interval_minutes = 30
-timeout_seconds = 5
-{FAST_INGEST}{extra}
-[[topics]]
-slug = "security-cooperation"
-title = "Security Cooperation"
-
-  [[topics.sources]]
-  url = "{source_url}"
-  preset = "rand-topic"
-  {source_extra}
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.generate import TOPICS, item, source_url
 from feedsvc.feeds import FeedKey
 from feedsvc.store import Store
+from tests.support.items import TOPICS, item, source_url
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 KEYS = [FeedKey(topic=TOPICS[0]), FeedKey(type="report"), FeedKey(topic=TOPICS[0], type="report")]

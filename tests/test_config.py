@@ -124,6 +124,18 @@ BAD_CONFIGS = [
         'database = "not a url"',
         "service.database: expected a SQLAlchemy database URL",
     ),
+    (
+        "access log true",
+        'base_url = "http://feeds.test"',
+        'base_url = "http://feeds.test"\naccess_log = true',
+        'service.access_log: expected false, "-" (standard output) or a file path, got True',
+    ),
+    (
+        "access log number",
+        'base_url = "http://feeds.test"',
+        'base_url = "http://feeds.test"\naccess_log = 1',
+        'service.access_log: expected false, "-" (standard output) or a file path, got int 1',
+    ),
     ("broken toml", "[ingest]", "[ingest", "not valid TOML"),
 ]
 
@@ -171,3 +183,23 @@ def test_selectors_written_in_config_override_the_preset(tmp_path: Path) -> None
     assert source.selectors.item == "article"
     assert source.selectors.title == "div.text h3.title"
     assert source.pages == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("", None),
+        ("access_log = false", None),
+        ('access_log = "-"', "-"),
+        ('access_log = "logs/a.log"', "logs/a.log"),
+    ],
+)
+def test_access_log_is_off_unless_asked_for(
+    tmp_path: Path, line: str, expected: str | None
+) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:9/x.html")
+    path.write_text(path.read_text().replace("[ingest]", f"{line}\n[ingest]", 1))
+    found = load(path).service.access_log
+    if expected and expected != "-":
+        expected = str(tmp_path / expected)  # relative to the config file
+    assert found == expected

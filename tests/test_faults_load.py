@@ -1,14 +1,14 @@
-"""A few seconds of bench/load.py in the suite: real gunicorn, real ingests, every answer checked."""
+"""A few seconds of the load run (`python -m bench.load`) in the suite: real gunicorn, real ingests, every answer checked."""
 
 from __future__ import annotations
 
 import http.client
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-from load import GrowingSite, free_port, run_load, serving, write_config
+from tests.support.config import write_config
+from tests.support.load import TOPIC, GrowingSite, run_load
+from tests.support.net import free_port
+from tests.support.servers import feedsvc_serve
 
 
 def test_a_short_load_while_ingesting_fails_no_request() -> None:
@@ -23,7 +23,8 @@ def test_gunicorn_answers_absurd_urls_with_a_4xx(tmp_path: Path) -> None:
     site = GrowingSite()
     port = free_port()
     log = tmp_path / "serve.log"
-    with serving(write_config(tmp_path, site.url, port), port, 1, log):
+    config = write_config(tmp_path, {TOPIC: site.url}, base_url=f"http://127.0.0.1:{port}")
+    with feedsvc_serve(config, port, log, workers=1, scheduler=False):
         answers = {}
         for length in (3000, 5000, 100_000):  # ours (414), then gunicorn's own request-line limit
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

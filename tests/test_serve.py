@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,45 +13,20 @@ import feedparser
 import requests
 from conftest import TOPIC_PATH, PageServer, page, write_config
 
+from tests.support.net import free_port
+from tests.support.servers import feedsvc_serve
+
 CLI = [sys.executable, "-m", "feedsvc.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def serving(config_path: Path, port: int) -> Iterator[str]:
-    """Run `feedsvc serve` in its own process group and stop it afterwards."""
-    process = subprocess.Popen(
-        [*CLI, "--config", str(config_path), "serve", "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or workers still booting
-                time.sleep(0.2)
-        else:
-            raise AssertionError("feedsvc serve did not come up in 30 s")
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        stderr = process.stderr.read().decode() if process.stderr else ""
-        assert "Traceback" not in stderr, stderr
+    """Run `feedsvc serve` (with its scheduler) and stop it afterwards; no traceback logged."""
+    log = config_path.parent / "serve.log"
+    with feedsvc_serve(config_path, port, log):
+        yield f"http://127.0.0.1:{port}"
+    output = log.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in output, output
 
 
 def wait_for(check, seconds: float = 20) -> None:
@@ -127,12 +99,16 @@ def test_serve_ingests_at_start_and_serves_feeds(tmp_path: Path, server: PageSer
     assert [p for p, _ in server.requests].count(
         TOPIC_PATH
     ) == 1  # one scheduler, not one per worker
+    # The default config keeps no access log (nginx in front logs; each line costs gunicorn).
+    assert "GET /topics/security-cooperation/feed.atom" not in (tmp_path / "serve.log").read_text()
 
 
 def test_serve_without_network_starts_and_reports_the_failure(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/topics/security-cooperation.html"  # nothing listens
     port = free_port()
-    with serving(write_config(tmp_path, dead), port) as base:
+    path = write_config(tmp_path, dead)
+    path.write_text(path.read_text().replace("[ingest]", 'access_log = "access.log"\n[ingest]'))
+    with serving(path, port) as base:
 
         def attempted() -> bool:
             return (
@@ -148,3 +124,5 @@ def test_serve_without_network_starts_and_reports_the_failure(tmp_path: Path) ->
             response = requests.get(f"{base}/topics/security-cooperation/feed.{fmt}", timeout=5)
             parsed = feedparser.parse(response.content)
             assert response.status_code == 200 and not parsed.bozo and parsed.entries == []
+    logged = (tmp_path / "access.log").read_text()  # [service] access_log, beside the config
+    assert '"GET /topics/security-cooperation/feed.rss HTTP/1.1" 200' in logged

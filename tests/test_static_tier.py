@@ -16,11 +16,12 @@ import pytest
 import requests
 from conftest import TOPIC_PATH, PageServer, page, write_config
 
-from bench.servers import free_port, gunicorn, missing_nginx, nginx, site_config
 from feedsvc.config import Config, load
 from feedsvc.export import HEADERS_SUFFIX
 from feedsvc.generation import generation_marker
 from feedsvc.web import create_app
+from tests.support.net import free_port
+from tests.support.servers import gunicorn, missing_nginx, nginx, site_config
 
 TOPIC = "security-cooperation"
 FEEDS = [f"topics/{TOPIC}", "types/report", f"topics/{TOPIC}/types/commentary"]

@@ -6,9 +6,10 @@ prefix folder of its own (config, pid, logs, temp files), in the foreground as a
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +17,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.net import wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 MODULES = Path("/usr/lib/nginx/modules")
 LUA_MODULE = MODULES / "ngx_http_lua_module.so"
@@ -29,26 +32,6 @@ def missing_nginx() -> str | None:
     if not LUA_MODULE.exists():
         return f"{LUA_MODULE} is missing: apt-get install libnginx-mod-http-lua"
     return None
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    """Block until something accepts connections on the port; fail if the process died."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
 
 
 def site_config(public: Path, app_port: int, port: int) -> str:
@@ -166,3 +149,41 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
     if process.stderr:
         process.stderr.close()
+
+
+@contextmanager
+def feedsvc_serve(
+    config: Path, port: int, log: Path, *, workers: int = 2, scheduler: bool = True
+) -> Iterator[subprocess.Popen]:
+    """The real `feedsvc serve` in its own process group, its output in `log`, up and
+    answering /healthz; the whole group stopped on exit (gunicorn, workers, scheduler)."""
+    command = [sys.executable, "-m", "feedsvc.cli", "--config", str(config), "serve"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    command += [] if scheduler else ["--no-scheduler"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"feedsvc serve did not come up; see {log}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _healthy(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False

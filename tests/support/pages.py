@@ -1,0 +1,84 @@
+"""A real HTTP server on 127.0.0.1 that serves fixture pages: the sources tests and bench read."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROBOTS_PATH = "/robots.txt"
+
+
+@dataclass
+class Reply:
+    """What the fixture server answers for a path."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(
+        default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"}
+    )
+
+
+def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Answer a request with a Reply, its length announced."""
+    handler.send_response(reply.status)
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(reply.body)))
+    handler.end_headers()
+    handler.wfile.write(reply.body)
+
+
+class PageServer:
+    """A threaded HTTP server on 127.0.0.1; tests set what each path answers and read the request log.
+
+    `requests` logs page requests; the fetcher's visits to /robots.txt (404 unless a
+    test serves one) are logged in `robots_requests` instead. `history` has the
+    monotonic time and path of every request, robots.txt included.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Reply | Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.robots_requests: list[tuple[str, dict[str, str]]] = []
+        self.history: list[tuple[float, str]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.history.append((time.monotonic(), self.path))
+                log = server.robots_requests if self.path == ROBOTS_PATH else server.requests
+                log.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path)
+                if callable(route):
+                    route(self)
+                    return
+                send(self, route or Reply(b"not found", 404, {"Content-Type": "text/plain"}))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(self, path: str, body: bytes, **kwargs: object) -> None:
+        self.routes[path] = Reply(body, **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
