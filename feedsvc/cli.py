@@ -11,8 +11,11 @@ from datetime import datetime
 
 from feedsvc import __version__
 from feedsvc.config import Config, ConfigError, load, resolve_path
+from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Commands a newcomer runs before writing any config: without a config file they use defaults.
+STANDALONE = ("discover", "demo")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load(path)
     except ConfigError as exc:
+        if args.command in STANDALONE and not path.exists():
+            return COMMANDS[args.command](None, args)
         print(f"feedsvc: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return COMMANDS[args.command](config, args)
@@ -58,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("check", help="validate the config file and exit")
     commands.add_parser("status", help="print every source with its last success and error")
+    add_commands(commands)
     return parser
 
 
@@ -152,6 +158,8 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "check": cmd_check,
     "status": cmd_status,
+    "discover": cmd_discover,
+    "demo": cmd_demo,
 }
 
 if __name__ == "__main__":
