@@ -96,6 +96,8 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         known = ", ".join(t.slug for t in config.topics)
         print(f"feedsvc: unknown topic {args.topic!r}; expected one of: {known}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.verbose:  # each source's line is printed below: the log would say it twice
+        logging.getLogger("feedsvc.ingest").setLevel(logging.ERROR)
     store = Store(config.service.database)
     store.create_schema()
     fetcher = make_fetcher(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import statistics
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,6 +16,7 @@ from feedsvc.fetch import Fetcher, FetchError, user_agent
 from feedsvc.normalize import Context, Item, NormalizeError, normalize
 from feedsvc.publish import announce, publish_changed
 from feedsvc.store import Store
+from feedsvc.store_runs import record_run
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ def ingest_source(
     incomplete ones) when the operator knows it really changed.
     """
     now = datetime.now(UTC).replace(microsecond=0)
+    started = time.monotonic()
     report = SourceReport(topic.slug, source.url, "error")
     try:
         report = _ingest(store, fetcher, config, topic, source, now, force)
@@ -103,6 +106,9 @@ def ingest_source(
         log.warning("%s", report.line())
     else:
         log.info("%s", report.line())
+    record_run(
+        store, topic.slug, source.url, now, report.outcome, time.monotonic() - started, report.new
+    )
     return report
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -90,6 +91,10 @@ ingest_runs = Table(
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("items_on_page", Integer),
+    # What the run did and how long it took (store_runs.py); NULL in runs from before.
+    Column("outcome", String(20)),
+    Column("duration_seconds", Float),
+    Column("new_items", Integer),
 )
 
 items = Table(
@@ -735,6 +740,18 @@ def _upgrade(conn: Connection) -> None:
         rendered.c.keys()
     ):
         rendered.drop(conn)
+    run_columns = (
+        {c["name"] for c in inspector.get_columns("ingest_runs")}
+        if "ingest_runs" in tables
+        else set()
+    )
+    for name, kind in (
+        ("outcome", "VARCHAR(20)"),
+        ("duration_seconds", "FLOAT"),
+        ("new_items", "INTEGER"),
+    ):
+        if run_columns and name not in run_columns:
+            conn.execute(text(f"ALTER TABLE ingest_runs ADD COLUMN {name} {kind}"))
     feed_columns = (
         {c["name"] for c in inspector.get_columns("feeds")} if "feeds" in tables else set()
     )

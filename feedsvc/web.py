@@ -15,6 +15,7 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
 )
 
+from feedsvc.admin import admin
 from feedsvc.cache import BROWSER_VARY, SECURITY_HEADERS, Entry, FeedCache, PrebuiltResponse
 from feedsvc.config import Config, TopicConfig, load, resolve_path
 from feedsvc.export import generation_marker
@@ -22,6 +23,7 @@ from feedsvc.feeds import ArchiveKey, FeedKey, feed_description, feed_title
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
 from feedsvc.opml import Folder, Outline, opml_document
+from feedsvc.overview import TopicState, topic_state, when
 from feedsvc.publish import (
     archive_page,
     feed_home_url,
@@ -32,6 +34,7 @@ from feedsvc.publish import (
 )
 from feedsvc.render import FORMATS, STYLED_FORMATS, browser_page, static_url
 from feedsvc.store import Rendered, SourceStatus, Store
+from feedsvc.suggest import unknown
 
 bp = Blueprint("feedsvc", __name__)
 
@@ -76,6 +79,7 @@ def create_app(config: Config | None = None) -> Flask:
     cache = FeedCache(generation_marker(config))
     app.extensions["feedsvc"] = Service(config, store, cache)
     app.register_blueprint(bp)
+    app.register_blueprint(admin)
     app.register_error_handler(HTTPException, _error)
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_refuse_long_urls)
@@ -127,7 +131,7 @@ def topic_digest(topic: str, fmt: str) -> Response:
     _check_format(fmt)
     topic_config = svc.config.topic(topic)
     if topic_config is None:
-        raise NotFound(f"unknown topic {topic!r}")
+        raise NotFound(unknown("topic", topic, (t.slug for t in svc.config.topics)))
     out = weekly_digest(svc.store, svc.config, topic_config, fmt, datetime.now(UTC))
     return _respond_feed(out, fmt, svc.config)
 
@@ -135,14 +139,22 @@ def topic_digest(topic: str, fmt: str) -> Response:
 @bp.get("/")
 def index() -> str:
     svc = service()
-    return _page("index.html", svc, groups=_all_groups(svc))
+    return _page("index.html", svc, groups=_all_groups(svc), states=_states(svc, svc.config.topics))
 
 
 @bp.get("/topics/<topic>/")
 def topic_page(topic: str) -> str:
     svc = service()
-    group = _topic_group(svc, _known_topic(svc, topic), _type_labels(svc))
-    return _page("topic.html", svc, group=group)
+    known = _known_topic(svc, topic)
+    group = _topic_group(svc, known, _type_labels(svc))
+    return _page("topic.html", svc, group=group, state=_states(svc, [known])[group.page_url])
+
+
+def _states(svc: Service, topics: Iterable[TopicConfig]) -> dict[str, TopicState]:
+    """Each topic's state, by its page URL (the key its FeedGroup has)."""
+    statuses = {(s.topic, s.url): s for s in svc.store.sources()}
+    base = svc.config.service.base_url
+    return {f"{base}/topics/{t.slug}/": topic_state(svc.store, t, statuses) for t in topics}
 
 
 @bp.get("/feeds.opml")
@@ -243,10 +255,11 @@ def _limit(config: Config) -> int:
 
 
 def _check_exists(svc: Service, key: FeedKey) -> None:
-    if key.topic and svc.config.topic(key.topic) is None:
-        raise NotFound(f"unknown topic {key.topic!r}")
+    """A feed of an unknown topic or type is a 404 naming the closest ones there are."""
+    if key.topic:
+        _known_topic(svc, key.topic)
     if key.type and key.type not in svc.config.types and key.type not in svc.store.type_labels():
-        raise NotFound(f"unknown type {key.type!r}")
+        raise NotFound(unknown("type", key.type, _type_labels(svc)))
 
 
 def _respond_feed(out: Rendered, fmt: str, config: Config) -> Response:
@@ -281,7 +294,7 @@ def _known_topic(svc: Service, slug: str) -> TopicConfig:
     """The configured topic, or a one-line 404."""
     topic = svc.config.topic(slug)
     if topic is None:
-        raise NotFound(f"unknown topic {slug!r}")
+        raise NotFound(unknown("topic", slug, (t.slug for t in svc.config.topics)))
     return topic
 
 
@@ -334,6 +347,7 @@ def _page(template: str, svc: Service, **context: object) -> str:
         config=svc.config,
         formats=FORMATS,
         stylesheet=static_url(svc.config.service.base_url, "style.css"),
+        when=when,
         **context,
     )
 
