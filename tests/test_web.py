@@ -146,11 +146,17 @@ def test_json_clients_get_json_errors(client: FlaskClient) -> None:
     ("path", "reason"),
     [
         ("/types/Report/feed.atom", "unknown type 'Report'; did you mean 'report'?"),
-        ("/types/Weekly-Recap/feed.rss", "unknown type 'Weekly-Recap'; did you mean 'rand-weekly-recap'?"),
+        (
+            "/types/Weekly-Recap/feed.rss",
+            "unknown type 'Weekly-Recap'; did you mean 'rand-weekly-recap'?",
+        ),
         (f"/topics/{TOPIC}/types/tools/feed.json", "unknown type 'tools'; did you mean 'tool'?"),
         ("/topics/security-cooperatoin/feed.atom", "did you mean 'security-cooperation'?"),
         ("/topics/Security Cooperation/", "did you mean 'security-cooperation'?"),
-        ("/topics/zzz/digest/weekly.atom", "unknown topic 'zzz'; expected one of: security-cooperation"),
+        (
+            "/topics/zzz/digest/weekly.atom",
+            "unknown topic 'zzz'; expected one of: security-cooperation",
+        ),
     ],
 )
 def test_unknown_slugs_name_the_closest_ones(client: FlaskClient, path: str, reason: str) -> None:
