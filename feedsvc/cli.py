@@ -14,8 +14,10 @@ from feedsvc.config import Config, ConfigError, load, resolve_path
 from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# Commands a newcomer runs before writing any config: without a config file they use defaults.
-STANDALONE = ("discover", "demo")
+# Commands a newcomer runs before writing any config: discover uses defaults when there is
+# none; demo writes its own.
+STANDALONE = ("discover",)
+WITHOUT_CONFIG = ("demo",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command in WITHOUT_CONFIG:
+        return COMMANDS[args.command](None, args)
     path = resolve_path(args.config)
     try:
         config = load(path)

@@ -46,7 +46,8 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
             name = exc.key.rsplit(".", 1)[-1]
             if name not in fields or name in ("item", "title", "link"):
                 raise
-            notes.append(f"{name}: left out, this config does not take it ({exc.problem})")
+            problem = exc.problem.split(", got")[0]
+            notes.append(f"{name}: left out, this version's config does not take it ({problem})")
             del fields[name]
     items, skipped = preview_items(source, url, body, encoding)
     return Proposal(block + _comments(notes, items, skipped, found.items), source, items, skipped)
