@@ -6,10 +6,11 @@ when it last succeeded, and, when a source fails, which one and why. Read from t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from feedsvc.config import TopicConfig
+from feedsvc.config import Config, TopicConfig
 from feedsvc.feeds import FeedKey
 from feedsvc.store import SourceStatus, Store, StoredItem
 
@@ -55,6 +56,15 @@ def topic_state(
         ],
         newest=store.entries(FeedKey(topic=topic.slug), NEWEST_SHOWN),
     )
+
+
+def topic_states(
+    store: Store, config: Config, topics: Iterable[TopicConfig]
+) -> dict[str, TopicState]:
+    """Each topic's state, by its page URL (the key the discovery pages' feed groups have)."""
+    statuses = {(s.topic, s.url): s for s in store.sources()}
+    base = config.service.base_url
+    return {f"{base}/topics/{t.slug}/": topic_state(store, t, statuses) for t in topics}
 
 
 def when(value: datetime | None) -> str:

@@ -23,7 +23,7 @@ from feedsvc.feeds import ArchiveKey, FeedKey, feed_description, feed_title
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
 from feedsvc.opml import Folder, Outline, opml_document
-from feedsvc.overview import TopicState, topic_state, when
+from feedsvc.overview import topic_states, when
 from feedsvc.publish import (
     archive_page,
     feed_home_url,
@@ -139,7 +139,12 @@ def topic_digest(topic: str, fmt: str) -> Response:
 @bp.get("/")
 def index() -> str:
     svc = service()
-    return _page("index.html", svc, groups=_all_groups(svc), states=_states(svc, svc.config.topics))
+    return _page(
+        "index.html",
+        svc,
+        groups=_all_groups(svc),
+        states=topic_states(svc.store, svc.config, svc.config.topics),
+    )
 
 
 @bp.get("/topics/<topic>/")
@@ -147,14 +152,12 @@ def topic_page(topic: str) -> str:
     svc = service()
     known = _known_topic(svc, topic)
     group = _topic_group(svc, known, _type_labels(svc))
-    return _page("topic.html", svc, group=group, state=_states(svc, [known])[group.page_url])
-
-
-def _states(svc: Service, topics: Iterable[TopicConfig]) -> dict[str, TopicState]:
-    """Each topic's state, by its page URL (the key its FeedGroup has)."""
-    statuses = {(s.topic, s.url): s for s in svc.store.sources()}
-    base = svc.config.service.base_url
-    return {f"{base}/topics/{t.slug}/": topic_state(svc.store, t, statuses) for t in topics}
+    return _page(
+        "topic.html",
+        svc,
+        group=group,
+        state=topic_states(svc.store, svc.config, [known])[group.page_url],
+    )
 
 
 @bp.get("/feeds.opml")

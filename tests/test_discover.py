@@ -8,14 +8,13 @@ items with their titles, links and dates.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import FAST_INGEST, FIXTURES, PAGES, PageServer
+from test_config import feedsvc
 
 from feedsvc.feeds import FeedKey
 from feedsvc.store import Store
@@ -33,16 +32,6 @@ FAMILIES = {
         for path in sorted(DISCOVER.glob("*.html"))
     },
 }
-
-
-def feedsvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "feedsvc.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
 
 
 def expectations(path: Path, page: str, server: PageServer) -> tuple[str, list[dict]]:
