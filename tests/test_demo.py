@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from lxml import html
+from prometheus_client.parser import text_string_to_metric_families
 from test_browser import CHROMIUM, dump_dom
 
 from feedsvc.feeds import FeedKey
@@ -80,6 +81,28 @@ def test_demo_ingests_both_captures_and_serves_them(
         assert response.read().count(b"<entry>") == 43
     with urllib.request.urlopen(f"{base}/status", timeout=5) as response:
         assert b"fetched" in response.read()  # served from 127.0.0.1: an admin network
+
+
+def runs_by_outcome(base: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        runs = next(f for f in families if f.name == "feedsvc_ingest_runs")
+    return {s.labels["outcome"]: s.value for s in runs.samples}
+
+
+def test_metrics_agree_across_workers_and_count_the_scheduler_s_runs(
+    demo: tuple[str, Path, subprocess.Popen],
+) -> None:
+    base, _, _ = demo
+    deadline = time.monotonic() + 30
+    seen = runs_by_outcome(base)
+    while "same-bytes" not in seen:  # the scheduler process's first run, at its start
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.3)
+        seen = runs_by_outcome(base)
+    assert seen == {"fetched": 2.0, "same-bytes": 1.0}
+    # gunicorn hands these to both workers; every one counts from the store alike.
+    assert all(runs_by_outcome(base) == seen for _ in range(10))
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
