@@ -62,18 +62,18 @@ def discover(body: bytes | str, page_url: str, encoding: str | None = None) -> D
     linked = json_ld_links(body, page_url, encoding)
     document = parse_html(body, encoding)
     groups = list(_candidate_groups(document))
-    tried = [
-        f"looked at {len(groups)} groups of repeated elements and <article>s outside "
-        "nav, header, footer and menus, for items that each hold a link with a heading-like text",
-        f"schema.org JSON-LD: {len(linked)} item links"
-        if linked
-        else "schema.org JSON-LD: no ItemList or Article on the page",
-    ]
-    scored = [(_score(members, linked, page_url), members) for members in groups]
-    scored = [(score, members) for score, members in scored if len(members) >= MIN_ITEMS]
-    if not scored:
-        raise NothingFound([*tried, f"no group had {MIN_ITEMS} or more such items"])
-    _, members = max(scored, key=lambda pair: pair[0])
+    if not groups:
+        raise NothingFound(
+            [
+                "looked for repeated sibling elements and <article>s outside nav, header, "
+                "footer and menus that each hold a link with a heading-like text: "
+                f"no group of {MIN_ITEMS} or more",
+                f"schema.org JSON-LD: {len(linked)} item links, but no such elements hold them"
+                if linked
+                else "schema.org JSON-LD: no ItemList or Article on the page",
+            ]
+        )
+    members = max(groups, key=lambda group: _score(group, linked, page_url))
     item, notes = item_selector(document, members)
     items = document.cssselect(item)
     fields, field_notes = find_fields(items)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import lxml.html
@@ -72,7 +72,6 @@ def signature(element: lxml.html.HtmlElement, classes: Iterable[str] | None = No
 
 
 Element = lxml.html.HtmlElement
-Finder = Callable[[Element], Element | None]
 
 
 def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
