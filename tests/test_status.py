@@ -4,6 +4,7 @@ error printed once."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import pytest
 from conftest import FAST_INGEST, TOPIC_PATH, PageServer, page
 from lxml import html
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
 from test_browser import CHROMIUM, dump_dom
 from werkzeug.serving import make_server
 
@@ -21,6 +23,7 @@ from feedsvc.config import Config, load
 from feedsvc.feeds import FeedKey
 from feedsvc.ingest import ingest, make_fetcher
 from feedsvc.store import Store
+from feedsvc.store_runs import recent_runs
 from feedsvc.web import create_app
 
 TOPIC = "security-cooperation"
@@ -229,3 +232,41 @@ def test_each_ingest_error_is_printed_once(tmp_path: Path, server: PageServer) -
     output = result.stdout + result.stderr
     assert output.count("HTTP 404 Not Found") == 1, output
     assert f"gone {server.url(BROKEN_PATH)}: error: fetch: HTTP 404" in result.stdout
+
+
+# ingest_runs as feedsvc created it before runs kept their outcome and duration.
+OLD_RUNS = """
+CREATE TABLE old_runs (id INTEGER NOT NULL PRIMARY KEY, source_id INTEGER NOT NULL
+    REFERENCES sources (id), started_at DATETIME NOT NULL, items_on_page INTEGER);
+INSERT INTO old_runs SELECT id, source_id, started_at, items_on_page FROM ingest_runs
+    WHERE items_on_page IS NOT NULL;
+DROP TABLE ingest_runs;
+ALTER TABLE old_runs RENAME TO ingest_runs;
+"""
+
+
+def test_runs_stored_before_outcomes_were_kept_read_as_fetched(
+    tmp_path: Path, server: PageServer
+) -> None:
+    config = load(write(tmp_path, server))
+    ingest_both(config, server).close()
+    with sqlite3.connect(make_url(config.service.database).database) as db:
+        db.executescript(OLD_RUNS)
+    client = create_app(config).test_client()  # adds the columns as it starts
+    store = Store(config.service.database)
+    try:
+        runs = recent_runs(store, TOPIC, server.url(TOPIC_PATH))
+        assert [(r.outcome, r.items_on_page, r.duration_seconds) for r in runs] == [
+            ("fetched", 22, None),
+            ("fetched", 21, None),
+        ]
+        assert "<td>\u2013</td>" in client.get("/status").text
+        fetcher = make_fetcher(config)
+        try:
+            ingest(store, fetcher, config)
+        finally:
+            fetcher.close()
+        newest = recent_runs(store, TOPIC, server.url(TOPIC_PATH))[0]
+        assert newest.outcome == "same-bytes" and newest.duration_seconds is not None
+    finally:
+        store.close()
