@@ -1,4 +1,5 @@
-# feedsvc: `make run` serves the default config on SQLite; `make test` runs every test;
+# feedsvc: `make run` serves the default config on SQLite; `make demo` serves two bundled
+# captures offline; `make test` runs every test;
 # `make bench` measures serving, ingest and rendering and rewrites docs/benchmarks.md.
 # Each creates the virtual environment in .venv and installs feedsvc into it first.
 
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools run test lint format bench bench-load clean
+.PHONY: install browser tools run demo test lint format bench bench-load clean
 
 install: $(STAMP)
 
@@ -31,6 +32,11 @@ tools:
 
 run: install
 	$(BIN)/feedsvc serve
+
+# Offline first run: serves the two bundled captures of the institute's page from 127.0.0.1,
+# ingests 2015 then 2024, and serves the feeds with the scheduler; writes only under var/demo/.
+demo: install
+	$(BIN)/feedsvc demo
 
 # The browser tests need Debian's chromium: installed here when missing and we are root,
 # otherwise those tests skip and say why.

@@ -11,8 +11,13 @@ from datetime import datetime
 
 from feedsvc import __version__
 from feedsvc.config import Config, ConfigError, load, resolve_path
+from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Commands a newcomer runs before writing any config: discover uses defaults when there is
+# none; demo writes its own.
+STANDALONE = ("discover",)
+WITHOUT_CONFIG = ("demo",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,10 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command in WITHOUT_CONFIG:
+        return COMMANDS[args.command](None, args)
     path = resolve_path(args.config)
     try:
         config = load(path)
     except ConfigError as exc:
+        if args.command in STANDALONE and not path.exists():
+            return COMMANDS[args.command](None, args)
         print(f"feedsvc: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return COMMANDS[args.command](config, args)
@@ -61,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("check", help="validate the config file and exit")
     commands.add_parser("status", help="print every source with its last success and error")
+    add_commands(commands)
     return parser
 
 
@@ -101,6 +111,8 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         known = ", ".join(t.slug for t in config.topics)
         print(f"feedsvc: unknown topic {args.topic!r}; expected one of: {known}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.verbose:  # each source's line is printed below: the log would say it twice
+        logging.getLogger("feedsvc.ingest").setLevel(logging.ERROR)
     prepare(config)
     store = Store(config.service.database)
     fetcher = make_fetcher(config)
@@ -164,6 +176,8 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "check": cmd_check,
     "status": cmd_status,
+    "discover": cmd_discover,
+    "demo": cmd_demo,
 }
 
 if __name__ == "__main__":

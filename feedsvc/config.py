@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -36,6 +37,11 @@ INGEST_KEYS = (
     "failing_after_minutes",
 )
 UTC_ZONE = ZoneInfo("UTC")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
 
 
 class ConfigError(Exception):
@@ -103,6 +109,10 @@ class ServiceConfig:
     port: int = 8000
     workers: int = 2
     access_log: str | None = None  # gunicorn's: "-" standard output, a path, None off
+    # Who may read /status and /metrics (they show source URLs and errors): these networks,
+    # and, when a token is set, only with `Authorization: Bearer <token>`.
+    admin_networks: tuple[IPNetwork, ...] = LOOPBACK
+    admin_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,8 +298,20 @@ def _service(table: _Table, path: Path) -> ServiceConfig:
         port=table.integer("port", 8000, minimum=1, maximum=65535),
         workers=table.integer("workers", 2, minimum=1, maximum=64),
         access_log=_access_log(table, path),
+        admin_networks=_networks(table, "admin_networks"),
+        admin_token=table.string("admin_token", None),
     )
-    table.only("database", "base_url", "title", "host", "port", "workers", "access_log")
+    table.only(
+        "database",
+        "base_url",
+        "title",
+        "host",
+        "port",
+        "workers",
+        "access_log",
+        "admin_networks",
+        "admin_token",
+    )
     return service
 
 
@@ -304,6 +326,17 @@ def _access_log(table: _Table, path: Path) -> str | None:
     if value is False:
         return None
     return value if value == "-" else str((path.parent / value).resolve())
+
+
+def _networks(table: _Table, key: str) -> tuple[IPNetwork, ...]:
+    """CIDR blocks such as "10.0.0.0/8" or "::1/128"; loopback only when not set."""
+    values = table._get(key, (list,), 'an array of CIDR blocks such as ["10.0.0.0/8"]', None)
+    if values is None:
+        return LOOPBACK
+    try:
+        return tuple(ipaddress.ip_network(str(value), strict=False) for value in values)
+    except ValueError as exc:
+        raise ConfigError(table.path, table.key(key), f"expected CIDR blocks ({exc})") from None
 
 
 def _topic(table: _Table, presets: dict[str, Preset]) -> TopicConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import statistics
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -73,6 +74,7 @@ def ingest(
     incomplete ones) when the operator knows it really changed.
     """
     now = datetime.now(UTC).replace(microsecond=0)
+    started = time.monotonic()
     report = SourceReport(topic.slug, source.url, "error")
     try:
         report = _ingest(store, fetcher, config, topic, source, now, force)
@@ -86,6 +88,9 @@ def ingest(
         log.warning("%s", report.line())
     else:
         log.info("%s", report.line())
+    store.record_run(
+        topic.slug, source.url, now, report.outcome, time.monotonic() - started, report.new
+    )
     return report
 
 

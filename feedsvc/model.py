@@ -71,6 +71,18 @@ class StoredItem(ItemContent):
 
 
 @dataclass(frozen=True)
+class Headline:
+    """An item as the discovery pages list it: title, link, type, date and thumbnail."""
+
+    title: str
+    link: str
+    type_label: str
+    published: datetime
+    image_url: str | None
+    image_caption: str | None
+
+
+@dataclass(frozen=True)
 class SourceStatus:
     """What an operator needs to know about one source."""
 

@@ -44,6 +44,9 @@ SUMMARY_TAGS = {
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.IGNORECASE)
 # Characters XML 1.0 forbids; feedgen refuses them and readers reject feeds containing them.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# JavaScript's Date.toString(): "... 20:00:00 GMT-0400 (EDT)". dateutil reads "GMT-0400" with
+# the POSIX sign (as +04:00); without "GMT" the offset means what JavaScript meant.
+JS_DATE_OFFSET = re.compile(r"\bGMT([+-]\d{4})\b(?:\s*\([^)]*\))?")
 PHOTO_CREDIT = re.compile(
     r"(?:^|[,.;]\s*|\s)(?:photos?|images?|illustration|graphic)\s+by\s+(?P<credit>.+?)\s*$",
     re.IGNORECASE,
@@ -170,7 +173,7 @@ def classify(label: str, link: str, context: Context) -> tuple[str, str]:
 
 def parse_date(text: str, context: Context) -> datetime | None:
     """Aware UTC; a naive date is in the source's time zone; None when absent or absurd."""
-    text = clean_text(text, 100)
+    text = JS_DATE_OFFSET.sub(r"\1", clean_text(text, 100))
     if not text:
         return None
     try:

@@ -175,7 +175,9 @@ def test_index_links_each_topic_page_and_every_feed(client: FlaskClient, store: 
 def test_unknown_topic_is_a_one_line_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404 and response.mimetype == "text/plain"
-    assert response.text == "404 Not Found: unknown topic 'nope'\n"
+    assert response.text == (
+        f"404 Not Found: unknown topic 'nope'; expected one of: {EMPTY}, {TOPIC}\n"
+    )
 
 
 # -- OPML -------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from feedsvc.cycle import run_cycle, targets
 from feedsvc.feeds import FeedKey
 from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.store import Store
+from feedsvc.store.schema import ingest_runs
 from feedsvc.web import create_app
 
 TOPIC = "security-cooperation"
@@ -91,11 +92,17 @@ def site(tmp_path: Path, server: PageServer) -> Iterator[Site]:
 
 def assert_unchanged(site: Site, before: dict[str, list[tuple]], feeds: dict[str, bytes]) -> None:
     """Nothing lost, nothing changed: every table but the source's status row by row (items,
-    runs, feeds, rendered bytes...), and every feed as served, byte for byte."""
+    feeds, rendered bytes...), and every feed as served, byte for byte. The run log only
+    gains this run's row, which stores no items."""
     after = snapshot(site.store)
     for table, rows in before.items():
-        if table != "sources":
+        if table not in ("sources", "ingest_runs"):
             assert after[table] == rows, f"{table} changed"
+    runs = after["ingest_runs"]
+    assert runs[: len(before["ingest_runs"])] == before["ingest_runs"], "ingest_runs changed"
+    [added] = runs[len(before["ingest_runs"]) :]
+    run = dict(zip(ingest_runs.c.keys(), added, strict=True))
+    assert run["items_on_page"] is None and run["new_items"] == 0
     assert site.feeds() == feeds
 
 

@@ -136,7 +136,33 @@ def test_bad_requests_get_a_one_line_reason(
 def test_json_clients_get_json_errors(client: FlaskClient) -> None:
     response = client.get("/topics/nope/feed.json")
     assert response.status_code == 404
-    assert response.json == {"error": "unknown topic 'nope'", "status": 404}
+    assert response.json == {
+        "error": "unknown topic 'nope'; expected one of: security-cooperation",
+        "status": 404,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/types/Report/feed.atom", "unknown type 'Report'; did you mean 'report'?"),
+        (
+            "/types/Weekly-Recap/feed.rss",
+            "unknown type 'Weekly-Recap'; did you mean 'rand-weekly-recap'?",
+        ),
+        (f"/topics/{TOPIC}/types/tools/feed.json", "unknown type 'tools'; did you mean 'tool'?"),
+        ("/topics/security-cooperatoin/feed.atom", "did you mean 'security-cooperation'?"),
+        ("/topics/Security Cooperation/", "did you mean 'security-cooperation'?"),
+        (
+            "/topics/zzz/digest/weekly.atom",
+            "unknown topic 'zzz'; expected one of: security-cooperation",
+        ),
+    ],
+)
+def test_unknown_slugs_name_the_closest_ones(client: FlaskClient, path: str, reason: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert reason in (response.json["error"] if path.endswith(".json") else response.text)
 
 
 def test_index_lists_every_feed_with_autodiscovery(client: FlaskClient) -> None:

@@ -11,11 +11,12 @@ from sqlalchemy.engine import URL, Engine, make_url
 from feedsvc.store.feeds import FeedStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.reads import Reads
+from feedsvc.store.runs import RunStore
 from feedsvc.store.schema import create_schema
 from feedsvc.store.sources import SourceStore
 
 
-class Store(ItemStore, SourceStore, FeedStore, Reads):
+class Store(ItemStore, SourceStore, FeedStore, RunStore, Reads):
     """The item store behind one SQLAlchemy engine."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:

@@ -60,11 +60,6 @@ class FeedStore:
         with self.engine.connect() as conn:
             return conn.scalar(select(feeds.c.version).where(feeds.c.key == key.path)) or 0
 
-    def member_count(self, key: FeedKey) -> int:
-        """How many items a feed has ever held (kept as they join); its archive pages follow."""
-        with self.engine.connect() as conn:
-            return conn.scalar(select(feeds.c.member_count).where(feeds.c.key == key.path)) or 0
-
     def final_pages(self, key: FeedKey) -> int:
         """How many of the feed's archive pages are rendered for good."""
         with self.engine.connect() as conn:

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from feedsvc.config import sqlite_file
-from feedsvc.feeds import DocumentKey
-from feedsvc.model import Rendered, SourceStatus
+from feedsvc.feeds import DocumentKey, FeedKey
+from feedsvc.model import Headline, Rendered, SourceStatus
 
 # Runs one statement (qmark parameters) and returns its rows.
 Run = Callable[[str, Sequence[Any]], list[tuple]]
@@ -32,6 +32,12 @@ _SOURCE = f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE topic = ? AND url = ?"
 _TYPE_LABELS = "SELECT slug, label FROM types"
 _TOPIC_TYPES = "SELECT DISTINCT type_slug FROM topic_items WHERE topic = ? ORDER BY type_slug"
 _COUNT_ITEMS = "SELECT count(*) FROM items"
+_MEMBER_COUNT = "SELECT member_count FROM feeds WHERE key = ?"
+_NEWEST = (
+    "SELECT i.title, i.link, i.type_label, i.published_at, i.image_url, i.image_caption "
+    "FROM topic_items t JOIN items i ON i.id = t.item_id "
+    "WHERE t.topic = ? ORDER BY t.order_key DESC LIMIT ?"
+)
 _SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since"}
 
 
@@ -70,6 +76,18 @@ class Reads:
     def count_items(self) -> int:
         """How many items the store holds."""
         return self.run(_COUNT_ITEMS, ())[0][0]
+
+    def member_count(self, key: FeedKey) -> int:
+        """How many items a feed has ever held (kept as they join); its archive pages follow."""
+        rows = self.run(_MEMBER_COUNT, (key.path,))
+        return rows[0][0] if rows else 0
+
+    def newest(self, topic: str, limit: int) -> list[Headline]:
+        """A topic's newest items as the discovery pages list them, through the topic's index."""
+        return [
+            Headline(title, link, label, _utc(published), image, caption)
+            for title, link, label, published, image, caption in self.run(_NEWEST, (topic, limit))
+        ]
 
 
 class Reader(Reads):

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,6 +96,10 @@ ingest_runs = Table(
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("items_on_page", Integer),
+    # What the run did and how long it took (store/runs.py); NULL in runs from before.
+    Column("outcome", String(20)),
+    Column("duration_seconds", Float),
+    Column("new_items", Integer),
 )
 
 items = Table(
@@ -229,6 +234,12 @@ def _upgrade(conn: Connection) -> None:
     their order by item id, the order in which items were first stored.
     """
     tables = set(inspect(conn).get_table_names())
+    if "ingest_runs" in tables:
+        _add_columns(
+            conn,
+            "ingest_runs",
+            (("outcome", "VARCHAR(20)"), ("duration_seconds", "FLOAT"), ("new_items", "INTEGER")),
+        )
     if "feeds" in tables:
         _upgrade_feeds(conn)
     if "rendered" in tables and _columns(conn, "rendered") != set(rendered.c.keys()):
@@ -241,15 +252,17 @@ def _upgrade(conn: Connection) -> None:
 def _upgrade_feeds(conn: Connection) -> None:
     """Feeds gained a version, a member count, final pages and their topic and type."""
     present = _columns(conn, "feeds")
-    for name, ddl in (
-        ("version", "INTEGER NOT NULL DEFAULT 0"),
-        ("member_count", "INTEGER NOT NULL DEFAULT 0"),
-        ("final_pages", "INTEGER NOT NULL DEFAULT 0"),
-        ("topic", "VARCHAR(200)"),
-        ("type_slug", "VARCHAR(100)"),
-    ):
-        if name not in present:
-            conn.execute(text(f"ALTER TABLE feeds ADD COLUMN {name} {ddl}"))
+    _add_columns(
+        conn,
+        "feeds",
+        (
+            ("version", "INTEGER NOT NULL DEFAULT 0"),
+            ("member_count", "INTEGER NOT NULL DEFAULT 0"),
+            ("final_pages", "INTEGER NOT NULL DEFAULT 0"),
+            ("topic", "VARCHAR(200)"),
+            ("type_slug", "VARCHAR(100)"),
+        ),
+    )
     if "type_slug" not in present:
         for path in conn.scalars(select(feeds.c.key)).all():
             key = FeedKey.from_path(path)
@@ -260,6 +273,14 @@ def _upgrade_feeds(conn: Connection) -> None:
         for path in conn.scalars(select(feeds.c.key)).all():
             count = count_members(conn, FeedKey.from_path(path))
             conn.execute(update(feeds).where(feeds.c.key == path).values(member_count=count))
+
+
+def _add_columns(conn: Connection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
+    """Add the columns a table lacks (ALTER TABLE ... ADD COLUMN name ddl)."""
+    present = _columns(conn, table)
+    for name, ddl in columns:
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
 
 def _upgrade_topic_items(conn: Connection) -> None:

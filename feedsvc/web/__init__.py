@@ -2,7 +2,7 @@
 
 Read-only: it never writes to the store or the publish directory. `create_app` is the
 application factory; each part (`feeds`, `pages`, `health`) registers itself with its
-own `init_app`.
+own `init_app`; `admin` (/status, /metrics) answers operators only.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from feedsvc.config import Config, load, resolve_path
 from feedsvc.generation import generation_marker
 from feedsvc.headers import SECURITY_HEADERS
 from feedsvc.store.reads import Reader
-from feedsvc.web import feeds, health, pages
+from feedsvc.web import admin, feeds, health, pages
 from feedsvc.web.service import Service
 
 MAX_URL_CHARS = 2048
@@ -27,7 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
     reader = Reader(config.service.database)  # read-only; `feedsvc migrate` made the store
     app = Flask("feedsvc")
     app.extensions["feedsvc"] = Service(config, reader, FeedCache(generation_marker(config)))
-    for part in (feeds, pages, health):
+    for part in (feeds, pages, health, admin):
         part.init_app(app)
     app.register_error_handler(HTTPException, _error)
     app.register_error_handler(Exception, _unexpected)

@@ -13,6 +13,7 @@ from feedsvc.formats import MEDIA_TYPES, static_url
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
 from feedsvc.opml import Folder, Outline, opml_document
+from feedsvc.overview import topic_states, when
 from feedsvc.web.service import Service, known_topic, service
 from feedsvc.web.service import labels as type_labels
 
@@ -46,14 +47,17 @@ class FeedGroup:
 @bp.get("/")
 def index() -> str:
     svc = service()
-    return _page("index.html", svc, groups=_all_groups(svc))
+    states = topic_states(svc.store, svc.config, svc.config.topics)
+    return _page("index.html", svc, groups=_all_groups(svc), states=states)
 
 
 @bp.get("/topics/<topic>/")
 def topic_page(topic: str) -> str:
     svc = service()
-    group = _topic_group(svc, known_topic(svc, topic), type_labels(svc))
-    return _page("topic.html", svc, group=group)
+    known = known_topic(svc, topic)
+    group = _topic_group(svc, known, type_labels(svc))
+    state = topic_states(svc.store, svc.config, [known])[group.page_url]
+    return _page("topic.html", svc, group=group, state=state)
 
 
 @bp.get("/feeds.opml")
@@ -113,6 +117,7 @@ def _page(template: str, svc: Service, **context: object) -> str:
         config=svc.config,
         formats=MEDIA_TYPES,
         stylesheet=static_url(svc.config.service.base_url, "style.css"),
+        when=when,
         **context,
     )
 

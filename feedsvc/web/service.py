@@ -13,6 +13,7 @@ from feedsvc.cache import FeedCache
 from feedsvc.config import Config, TopicConfig
 from feedsvc.feeds import FeedKey, type_labels
 from feedsvc.store.reads import Reader
+from feedsvc.suggest import unknown
 
 if TYPE_CHECKING:
     from feedsvc.store.engine import Store
@@ -43,16 +44,17 @@ def known_topic(svc: Service, slug: str) -> TopicConfig:
     """The configured topic, or a one-line 404."""
     topic = svc.config.topic(slug)
     if topic is None:
-        raise NotFound(f"unknown topic {slug!r}")
+        raise NotFound(unknown("topic", slug, (t.slug for t in svc.config.topics)))
     return topic
 
 
 def check_exists(svc: Service, key: FeedKey) -> None:
-    """A feed of an unknown topic or type is a 404 that says which."""
+    """A feed of an unknown topic or type is a 404 naming the closest ones there are."""
     if key.topic:
         known_topic(svc, key.topic)
-    if key.type and key.type not in labels(svc):
-        raise NotFound(f"unknown type {key.type!r}")
+    known = labels(svc)
+    if key.type and key.type not in known:
+        raise NotFound(unknown("type", key.type, known))
 
 
 def labels(svc: Service) -> dict[str, str]:

@@ -1,0 +1,125 @@
+"""`feedsvc discover` through the real CLI, on fixture pages of every markup family.
+
+Each page is served by a real HTTP server on 127.0.0.1; the block discover prints must pass
+`feedsvc check`, and an ingest with it must store at least 80% of the hand-written expected
+items with their titles, links and dates.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import FAST_INGEST, FIXTURES, PAGES, PageServer
+from test_config import feedsvc
+
+from feedsvc.feeds import FeedKey
+from feedsvc.store import Store
+
+DISCOVER = FIXTURES / "discover"
+BAR = 0.8
+# The bundled captures of the institute's page keep their expected items as a bare list.
+INSTITUTE = "https://www.rand.org/topics/security-cooperation.html"
+FAMILIES = {
+    "rand-2015": (PAGES / "rand-2015.html", PAGES / "rand-2015.expected.json"),
+    "rand-2024": (PAGES / "rand-2024.html", PAGES / "rand-2024.expected.json"),
+    "other-site": (PAGES / "other-site.html", DISCOVER / "other-site.expected.json"),
+    **{
+        path.stem: (path, path.with_suffix(".expected.json"))
+        for path in sorted(DISCOVER.glob("*.html"))
+    },
+}
+
+
+def expectations(path: Path, page: str, server: PageServer) -> tuple[str, list[dict]]:
+    """The page's original path and its expected items, relative links moved to the server."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    url, items = (INSTITUTE, data) if isinstance(data, list) else (data["url"], data["items"])
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+    for item in items:
+        if item["link"].startswith(origin + "/") and f'href="{item["link"]}"' not in page:
+            item["link"] = server.base + item["link"][len(origin) :]
+    return urlsplit(url).path, items
+
+
+def matches(expected: dict, stored) -> bool:
+    """Title, link and date as a person reads them on the page."""
+    if " ".join(stored.title.split()) != " ".join(expected["title"].split()):
+        return False
+    date = expected.get("date")
+    if date is None:
+        return True
+    if "T" in date:
+        return stored.published == datetime.fromisoformat(date).astimezone(UTC)
+    return stored.published.date().isoformat() == date
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_discover_proposes_a_source_that_extracts_the_page(
+    family: str, server: PageServer, tmp_path: Path
+) -> None:
+    page_path, expected_path = FAMILIES[family]
+    path, expected = expectations(expected_path, page_path.read_text(encoding="utf-8"), server)
+    server.serve(path, page_path.read_bytes())
+
+    found = feedsvc(
+        "--config", str(tmp_path / "none.toml"), "discover", server.url(path), cwd=tmp_path
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith("[[topics.sources]]\n")
+    assert "[topics.sources.selectors]" in found.stdout and "# Preview:" in found.stdout
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[service]\ndatabase = "sqlite:///feeds.sqlite3"\nbase_url = "http://feeds.test"\n'
+        f"[ingest]\n{FAST_INGEST}\n"
+        f'[[topics]]\nslug = "found"\ntitle = "Found"\n\n{found.stdout}',
+        encoding="utf-8",
+    )
+    checked = feedsvc("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    ingested = feedsvc("--config", str(config), "ingest", cwd=tmp_path)
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+
+    store = Store(f"sqlite:///{tmp_path / 'feeds.sqlite3'}")
+    try:
+        stored = {item.link: item for item in store.entries(FeedKey(topic="found"), 500)}
+    finally:
+        store.close()
+    good = [e for e in expected if e["link"] in stored and matches(e, stored[e["link"]])]
+    missed = [e["title"] for e in expected if e not in good]
+    assert len(good) >= BAR * len(expected), f"{family}: missed {missed}\n{found.stdout}"
+
+
+def test_discover_reads_a_file_and_keeps_the_url_it_is_given(tmp_path: Path) -> None:
+    page = DISCOVER / "wordpress-list.html"
+    url = "https://northernsecurity.example/category/analysis/"
+    found = feedsvc("discover", url, "--file", str(page), cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert f'url = "{url}"' in found.stdout
+    assert "#      https://northernsecurity.example/2024/03/05/the-arctic-council-after-2022/" in (
+        found.stdout
+    )
+    assert not (tmp_path / "var").exists()  # discover stores nothing
+
+
+def test_discover_says_what_it_tried_when_the_page_has_no_list(
+    server: PageServer, tmp_path: Path
+) -> None:
+    menu_only = b"""<!DOCTYPE html><html><body>
+    <nav class="main-menu"><ul><li><a href="/a">About the organisation and its people</a></li>
+    <li><a href="/b">Research programmes and their reports</a></li>
+    <li><a href="/c">Contact us and find our offices</a></li></ul></nav>
+    <main><h1>Welcome</h1><p>Nothing is listed here yet.</p></main>
+    <footer><ul><li><a href="/t">Terms and conditions of this website</a></li>
+    <li><a href="/p">Privacy policy and cookie settings</a></li></ul></footer></body></html>"""
+    server.serve("/empty.html", menu_only)
+    found = feedsvc("discover", server.url("/empty.html"), cwd=tmp_path)
+    assert found.returncode == 1
+    assert found.stdout == ""
+    assert "found no list of items" in found.stderr
+    assert "outside nav, header, footer and menus" in found.stderr
+    assert "JSON-LD" in found.stderr
