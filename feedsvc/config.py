@@ -9,16 +9,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from feedsvc.sourceconfig import (
+    SELECTOR_KEYS,
+    ConfigError,
+    Selector,
+    Selectors,
+    SourceConfig,
+    TypeRule,
+    parse_source,
+    type_slug,
+)
+
+__all__ = ["SELECTOR_KEYS", "ConfigError", "Selector", "Selectors", "SourceConfig", "TypeRule"]
+
 DEFAULT_PATH = "config.toml"
 ENV_VAR = "FEEDSVC_CONFIG"
-SELECTOR_KEYS = ("item", "title", "link", "type", "date", "summary", "image", "author")
-REQUIRED_SELECTORS = ("item", "title", "link")
 INGEST_KEYS = (
     "interval_minutes",
     "timeout_seconds",
@@ -32,51 +42,6 @@ INGEST_KEYS = (
     "max_incomplete_ratio",
     "failing_after_minutes",
 )
-UTC_ZONE = ZoneInfo("UTC")
-
-
-class ConfigError(Exception):
-    """An unusable config file; the message names the file, the key and what was expected."""
-
-    def __init__(self, path: Path | str, key: str, problem: str) -> None:
-        self.path, self.key, self.problem = str(path), key, problem
-        super().__init__(f"{path}: {key}: {problem}" if key else f"{path}: {problem}")
-
-
-@dataclass(frozen=True)
-class Selectors:
-    """CSS selectors that find items in a listing page and the fields inside each item."""
-
-    item: str
-    title: str
-    link: str
-    type: str | None = None
-    date: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    author: str | None = None
-
-
-@dataclass(frozen=True)
-class TypeRule:
-    """An item without a type label whose link path starts with `path_prefix` gets `type`."""
-
-    path_prefix: str
-    type: str
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One listing page of a topic and how to read it."""
-
-    url: str
-    selectors: Selectors
-    preset: str | None = None
-    type_rules: tuple[TypeRule, ...] = ()
-    timezone: ZoneInfo = UTC_ZONE
-    pages: int = 1
-    page_param: str = "page"
-    robots: bool = True
 
 
 @dataclass(frozen=True)
@@ -316,54 +281,12 @@ def _source(table: _Table, presets: dict[str, Preset]) -> SourceConfig:
                 f'unknown preset "{preset_name}"; expected one of: {known}',
             )
         defaults = presets[preset_name].values
-    merged = _Table({**defaults, **table.data}, table.path, table.prefix)
-    selector_values = {**defaults.get("selectors", {}), **table.table("selectors").data}
-    selectors_t = _Table(selector_values, table.path, table.key("selectors"))
-    selectors_t.only(*SELECTOR_KEYS)
-    for key in REQUIRED_SELECTORS:
-        if key not in selector_values:
-            raise ConfigError(
-                table.path,
-                selectors_t.key(key),
-                'missing; expected a CSS selector (or a preset such as "rand-topic")',
-            )
-    selectors = Selectors(**{key: selectors_t.selector(key) for key in selector_values})
-    rules = tuple(
-        TypeRule(path_prefix=r.string("path_prefix", required=True), type=_type_slug(r, "type"))
-        for r in merged.array("type_rules")
-    )
-    tz_name = merged.string("timezone", "UTC")
-    try:
-        timezone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            table.path,
-            table.key("timezone"),
-            f'unknown time zone "{tz_name}"; expected an IANA name',
-        ) from None
-    source = SourceConfig(
-        url=merged.http_url("url", required=True),
-        selectors=selectors,
-        preset=preset_name,
-        type_rules=rules,
-        timezone=timezone,
-        pages=merged.integer("pages", 1, minimum=1, maximum=50),
-        page_param=merged.string("page_param", "page"),
-        robots=merged.boolean("robots", True),
-    )
-    merged.only(
-        "url", "preset", "selectors", "type_rules", "timezone", "pages", "page_param", "robots"
-    )
-    return source
+    return parse_source(table.data, defaults, preset_name, table.path, table.prefix)
 
 
 def _type_slug(table: _Table, key: str) -> str:
     value = table.string(key, required=True) if key in table.data else key
-    if value != slugify(value):
-        raise ConfigError(
-            table.path, table.key(key), f'expected a type slug such as "{slugify(value)}"'
-        )
-    return value
+    return type_slug(value, table.path, table.key(key))
 
 
 _REQUIRED: Any = object()
@@ -444,19 +367,6 @@ class _Table:
             raise ConfigError(
                 self.path, self.key(name), f"expected an http:// or https:// URL, got {value!r}"
             )
-        return value
-
-    def selector(self, name: str) -> str:
-        """A CSS selector that lxml's cssselect can compile."""
-        from cssselect import GenericTranslator, SelectorError
-
-        value = self.string(name, required=True)
-        try:
-            GenericTranslator().css_to_xpath(value)
-        except SelectorError as exc:
-            raise ConfigError(
-                self.path, self.key(name), f"invalid CSS selector {value!r} ({exc})"
-            ) from None
         return value
 
     def table(self, name: str, *, required: bool = False) -> _Table:

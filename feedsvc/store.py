@@ -80,6 +80,8 @@ sources = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("body_hash", String(64)),
+    Column("last_undated_text", Text),  # the last date text that was not a usable date, and why
+    Column("last_undated_at", UTCDateTime),
     UniqueConstraint("topic", "url"),
 )
 
@@ -118,6 +120,21 @@ items = Table(
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
+)
+
+# Once-per-item work done after extraction and retried on later runs (enrichment from the
+# item's own page; any other such task, e.g. an image probe, can share it by its `task` name).
+item_tasks = Table(
+    "item_tasks",
+    metadata,
+    Column("guid", Text, primary_key=True),
+    Column("task", String(40), primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("state", String(20), nullable=False),  # pending, done or failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_item_tasks_source", "source_id", "task", "state"),
 )
 
 topic_items = Table(
@@ -219,6 +236,18 @@ class SourceStatus:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
+    last_undated_text: str | None = None
+    last_undated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One item's once-only task after a run: done (`error` None), failed, or not yet tried."""
+
+    guid: str
+    task: str
+    tried: bool = True
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,10 +317,19 @@ class Store:
         etag: str | None = None,
         last_modified: str | None = None,
         body_hash: str | None = None,
+        undated_text: str | None = None,
+        tasks: Sequence[TaskOutcome] = (),
     ) -> Changes:
         """Store the items of one successful fetch in one transaction and mark changed feeds."""
         with self.engine.begin() as conn:
             source_id = _source_id(conn, topic, url)
+            _record_tasks(conn, source_id, tasks, now)
+            if undated_text:
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id == source_id)
+                    .values(last_undated_text=undated_text, last_undated_at=now)
+                )
             run_id = conn.execute(
                 insert(ingest_runs).values(
                     source_id=source_id, started_at=now, items_on_page=len(found)
@@ -304,6 +342,7 @@ class Store:
                         items.c.id,
                         items.c.guid,
                         items.c.content_hash,
+                        items.c.date_missing,
                         items.c.type_slug,
                         items.c.order_key,
                     ).where(items.c.guid.in_([item.guid for item in found]))
@@ -331,8 +370,10 @@ class Store:
                     touched_types.add(item.type_slug)
                     joined.update(_feeds_of(topic, item.type_slug, new_item=True))
                     continue
-                if row.content_hash != item.content_hash():
-                    _update_item(conn, row.id, item, now)
+                if row.content_hash != item.content_hash() or (
+                    row.date_missing and item.published is not None
+                ):
+                    _update_item(conn, row.id, item, now, row.date_missing)
                     updated += 1
                     touched_types |= {item.type_slug, row.type_slug}
                     if item.type_slug != row.type_slug:
@@ -463,6 +504,47 @@ class Store:
                     .limit(runs)
                 )
             )
+
+    def due_tasks(self, task: str, guids: Sequence[str], max_attempts: int) -> list[str]:
+        """Of `guids` (in order), those whose `task` is still to do: items never stored, and
+        items whose task is pending or failed fewer than `max_attempts` times."""
+        with self.engine.connect() as conn:
+            stored = set(conn.scalars(select(items.c.guid).where(items.c.guid.in_(guids))))
+            states = {
+                row.guid: row
+                for row in conn.execute(
+                    select(item_tasks).where(
+                        item_tasks.c.task == task, item_tasks.c.guid.in_(guids)
+                    )
+                )
+            }
+        due = []
+        for guid in guids:
+            row = states.get(guid)
+            if row is None:
+                if guid not in stored:
+                    due.append(guid)
+            elif row.state != "done" and row.attempts < max_attempts:
+                due.append(guid)
+        return due
+
+    def has_due_tasks(self, topic: str, url: str, task: str, max_attempts: int) -> bool:
+        """Whether any item of the source still waits for `task` (the page must be read again)."""
+        with self.engine.connect() as conn:
+            return (
+                conn.scalar(
+                    select(func.count())
+                    .select_from(item_tasks.join(sources))
+                    .where(
+                        sources.c.topic == topic,
+                        sources.c.url == url,
+                        item_tasks.c.task == task,
+                        item_tasks.c.state != "done",
+                        item_tasks.c.attempts < max_attempts,
+                    )
+                )
+                or 0
+            ) > 0
 
     def type_labels(self) -> dict[str, str]:
         """Every type seen so far, slug to display label."""
@@ -661,6 +743,30 @@ def _source_id(conn: Connection, topic: str, url: str) -> int:
     return conn.scalar(select(sources.c.id).where(sources.c.topic == topic, sources.c.url == url))
 
 
+def _record_tasks(
+    conn: Connection, source_id: int, outcomes: Sequence[TaskOutcome], now: datetime
+) -> None:
+    """Each outcome's state; a tried task counts one more attempt."""
+    for outcome in outcomes:
+        state = "pending" if not outcome.tried else "failed" if outcome.error else "done"
+        values = {
+            "guid": outcome.guid,
+            "task": outcome.task,
+            "source_id": source_id,
+            "state": state,
+            "attempts": int(outcome.tried),
+            "last_error": outcome.error,
+            "updated_at": now,
+        }
+        bump = {
+            "state": state,
+            "attempts": item_tasks.c.attempts + int(outcome.tried),
+            "last_error": outcome.error,
+            "updated_at": now,
+        }
+        conn.execute(_upsert(conn, item_tasks, values, ["guid", "task"], set_=bump))
+
+
 def _item_values(item: Item) -> dict:
     return dict(
         link=item.link,
@@ -702,12 +808,23 @@ def _new_item_row(item: Item, source_id: int, run_id: int, now: datetime) -> dic
     )
 
 
-def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> None:
-    """An edited item keeps its id, guid, date and place; only its content and `updated` move."""
+def _update_item(
+    conn: Connection, item_id: int, item: Item, now: datetime, date_missing: bool = False
+) -> None:
+    """An edited item keeps its id, guid, date and place; only its content and `updated` move.
+
+    The one date that changes: an item stored undated gets the date found later (enriched
+    from its own page); it keeps its place in the feeds."""
+    dated = {"published_at": item.published, "date_missing": False}
     conn.execute(
         update(items)
         .where(items.c.id == item_id)
-        .values(updated_at=now, last_seen_at=now, **_item_values(item))
+        .values(
+            updated_at=now,
+            last_seen_at=now,
+            **_item_values(item),
+            **(dated if date_missing and item.published else {}),
+        )
     )
     conn.execute(
         update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)
@@ -738,6 +855,12 @@ def _upgrade(conn: Connection) -> None:
     feed_columns = (
         {c["name"] for c in inspector.get_columns("feeds")} if "feeds" in tables else set()
     )
+    source_columns = (
+        {c["name"] for c in inspector.get_columns("sources")} if "sources" in tables else set()
+    )
+    for name, kind in (("last_undated_text", "TEXT"), ("last_undated_at", "TIMESTAMP")):
+        if source_columns and name not in source_columns:
+            conn.execute(text(f"ALTER TABLE sources ADD COLUMN {name} {kind}"))
     if feed_columns and "version" not in feed_columns:
         conn.execute(text("ALTER TABLE feeds ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
     if feed_columns and "member_count" not in feed_columns:
@@ -867,6 +990,8 @@ def _status(row) -> SourceStatus:
         etag=row.etag,
         last_modified=row.last_modified,
         body_hash=row.body_hash,
+        last_undated_text=row.last_undated_text,
+        last_undated_at=row.last_undated_at,
     )
 
 
