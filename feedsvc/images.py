@@ -20,8 +20,9 @@ def image_source(element: lxml.html.HtmlElement) -> str:
     candidates: list[str] = []
     if img is not None:
         candidates += [largest_in_srcset(img.get(a)) for a in SRCSET_ATTRIBUTES]
-        picture = img.getparent() if img.getparent() is not None else img
-        if picture.tag == "picture":
+        # libxml2 does not know <source> is void: the <img> may sit inside it
+        picture = next(img.iterancestors("picture"), None)
+        if picture is not None:
             candidates += [largest_in_srcset(s.get("srcset")) for s in picture.iter("source")]
         candidates += [img.get(a) or "" for a in (*LAZY_ATTRIBUTES, "src")]
     for holder in element.iter():
