@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import lxml.html
 
@@ -76,7 +76,19 @@ def page_metadata(body: bytes, encoding: str | None) -> PageMetadata:
     )
 
 
-def enriched(item: Item, found: PageMetadata, context: Context, page_url: str) -> Item:
+def to_json(found: PageMetadata, page_url: str) -> str:
+    """What a page gave, as kept in the store beside the item."""
+    return json.dumps({"page_url": page_url, **asdict(found)}, ensure_ascii=False)
+
+
+def from_json(text: str) -> tuple[PageMetadata, str]:
+    """(metadata, page URL) back from `to_json`."""
+    data = json.loads(text)
+    page_url = data.pop("page_url")
+    return PageMetadata(**data), page_url
+
+
+def enriched(item: Item, found: PageMetadata, page_url: str, context: Context) -> Item:
     """The item with what its page adds: empty fields filled, a day-only date made exact.
     A value the listing's selectors gave is kept unless it is less precise."""
     fields: dict = {}

@@ -61,6 +61,10 @@ class FetchError(Exception):
         self.reason = reason
 
 
+class Refused(FetchError):
+    """A URL the address guard refused: asking again gives the same answer."""
+
+
 class _Retryable(Exception):
     """A failure that another attempt may not meet; `wait` is the server's Retry-After."""
 
@@ -391,7 +395,7 @@ def _vet(guard: Guard | None, url: str) -> None:
         try:
             guard(url)
         except RefusedURL as exc:
-            raise FetchError(str(exc)) from None
+            raise Refused(str(exc)) from None
 
 
 def _reason(status: int) -> str:

@@ -26,7 +26,6 @@ def address_guard(source_url: str, extra_hosts: Sequence[str] = ()) -> Guard:
     (no packet leaves for /etc/hosts names or IP literals) and refuses before connecting."""
     source_host = (urlsplit(source_url).hostname or "").lower()
     allowed_hosts = {source_host, *(h.lower() for h in extra_hosts)}
-    source_kinds = {_address_kind(a) for a in _addresses(source_host)}
 
     def check(url: str) -> None:
         parts = urlsplit(url)
@@ -37,7 +36,8 @@ def address_guard(source_url: str, extra_hosts: Sequence[str] = ()) -> Guard:
             raise RefusedURL(f"refused {url}: host {host} is neither the source's nor listed")
         for address in _addresses(host):
             kind = _address_kind(address)
-            if kind != "public" and kind not in source_kinds:
+            # the source's own kind is resolved only when needed: most links are public
+            if kind != "public" and kind not in {_address_kind(a) for a in _addresses(source_host)}:
                 raise RefusedURL(f"refused {url}: {host} is a {kind} address ({address})")
 
     return check

@@ -43,6 +43,7 @@ from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, affected_feeds
 from feedsvc.normalize import Item
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DUE_STATES = ("pending", "failed")  # item_tasks states that a later run takes up again
 DocumentKey = FeedKey | ArchiveKey | DigestKey  # whatever is kept in `rendered`, by its path
 
 
@@ -130,9 +131,10 @@ item_tasks = Table(
     Column("guid", Text, primary_key=True),
     Column("task", String(40), primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
-    Column("state", String(20), nullable=False),  # pending, done or failed
+    Column("state", String(20), nullable=False),  # pending, failed, done or refused
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("result", Text),  # what the task found (JSON), re-applied whenever the item is seen
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_item_tasks_source", "source_id", "task", "state"),
 )
@@ -242,12 +244,15 @@ class SourceStatus:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """One item's once-only task after a run: done (`error` None), failed, or not yet tried."""
+    """One item's once-only task after a run: done (`error` None), failed (tried again on a
+    later run), refused (`final`: never tried again), or not yet tried."""
 
     guid: str
     task: str
     tried: bool = True
     error: str | None = None
+    final: bool = False
+    result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -524,9 +529,21 @@ class Store:
             if row is None:
                 if guid not in stored:
                     due.append(guid)
-            elif row.state != "done" and row.attempts < max_attempts:
+            elif row.state in DUE_STATES and row.attempts < max_attempts:
                 due.append(guid)
         return due
+
+    def task_results(self, task: str, guids: Sequence[str]) -> dict[str, str]:
+        """What `task` found for those of `guids` it is done for (as stored, JSON)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(item_tasks.c.guid, item_tasks.c.result).where(
+                    item_tasks.c.task == task,
+                    item_tasks.c.guid.in_(guids),
+                    item_tasks.c.result.is_not(None),
+                )
+            )
+            return {row.guid: row.result for row in rows}
 
     def has_due_tasks(self, topic: str, url: str, task: str, max_attempts: int) -> bool:
         """Whether any item of the source still waits for `task` (the page must be read again)."""
@@ -539,7 +556,7 @@ class Store:
                         sources.c.topic == topic,
                         sources.c.url == url,
                         item_tasks.c.task == task,
-                        item_tasks.c.state != "done",
+                        item_tasks.c.state.in_(DUE_STATES),
                         item_tasks.c.attempts < max_attempts,
                     )
                 )
@@ -748,7 +765,8 @@ def _record_tasks(
 ) -> None:
     """Each outcome's state; a tried task counts one more attempt."""
     for outcome in outcomes:
-        state = "pending" if not outcome.tried else "failed" if outcome.error else "done"
+        state = "pending" if not outcome.tried else "done" if not outcome.error else "failed"
+        state = "refused" if outcome.final else state
         values = {
             "guid": outcome.guid,
             "task": outcome.task,
@@ -756,9 +774,11 @@ def _record_tasks(
             "state": state,
             "attempts": int(outcome.tried),
             "last_error": outcome.error,
+            "result": outcome.result,
             "updated_at": now,
         }
         bump = {
+            "result": func.coalesce(outcome.result, item_tasks.c.result),
             "state": state,
             "attempts": item_tasks.c.attempts + int(outcome.tried),
             "last_error": outcome.error,
