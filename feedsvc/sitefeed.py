@@ -62,7 +62,9 @@ def _link(entry: feedparser.FeedParserDict) -> str:
 
 def _image(entry: feedparser.FeedParserDict) -> tuple[str, str]:
     """(URL, caption) from media:content / media:thumbnail, else an image enclosure."""
-    caption = entry.get("media_description", "") or ""
+    # feedparser files <media:description> under `content` as text/plain (its issue #53)
+    plain = [c.get("value", "") for c in entry.get("content", []) if c.get("type") == "text/plain"]
+    caption = plain[0] if plain and entry.get("media_content") else ""
     for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", [])):
         if media.get("url") and media.get("medium", "image") == "image":
             return media["url"], caption
