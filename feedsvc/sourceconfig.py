@@ -230,6 +230,8 @@ def _config_error(message: str, data: dict, path: Path, prefix: str) -> ConfigEr
     if ranged := re.fullmatch(r"Expected `int` ([<>]=) (\d+)", message):
         bound = "at least" if ranged.group(1) == ">=" else "at most"
         return ConfigError(path, key, f"expected a number {bound} {ranged.group(2)}")
+    if enum := re.fullmatch(r"Invalid enum value (.+)", message):  # only `kind` is an enum
+        return ConfigError(path, key, f"expected one of: page, feed, got {enum.group(1)}")
     return ConfigError(path, key, message[:1].lower() + message[1:])
 
 
