@@ -236,7 +236,7 @@ def _undated_text(undated: list[Item], source: SourceConfig) -> str | None:
     """What to show as the source's last undated text: the last date that was no date."""
     problems = [item.date_problem for item in undated if item.date_problem]
     if problems:
-        return f"{problems[-1]} (date selector {source.selectors.described('date')!r})"
+        return f'{problems[-1]} (date selector "{source.selectors.described("date")}")'
     return None
 
 

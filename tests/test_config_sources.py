@@ -156,3 +156,18 @@ def test_check_names_the_key_through_the_real_cli(tmp_path: Path) -> None:
         f"feedsvc: config error: {path}: topics[0].sources[0].selectors.date.attr: "
         "expected a string, got int\n"
     )
+
+
+def test_the_commented_sources_in_the_shipped_config_load(tmp_path: Path) -> None:
+    """The examples in config.toml are real: uncommented, they validate and read as documented."""
+    shipped = (Path(__file__).resolve().parent.parent / "config.toml").read_text(encoding="utf-8")
+    head, examples = shipped.split("  # For any other site", 1)
+    lines = [line.removeprefix("  # ") for line in examples.splitlines()]
+    toml = [line for line in lines if line.startswith("[") or " = " in line.split("#")[0]]
+    path = tmp_path / "config.toml"
+    path.write_text(head + "\n".join(toml) + "\n", encoding="utf-8")
+    _, drupal, site_feed = load(path).topics[0].sources
+    assert drupal.selectors.title == (Selector(css=".teaser__title", exclude=".teaser__action"),)
+    assert drupal.selectors.image[0].pattern == "url\\(['\"]?([^'\")]+)"
+    assert drupal.enrich and drupal.type_rules[0].path_prefix == "/reports/"
+    assert site_feed.kind == "feed" and site_feed.exclude.search("Sponsored")
