@@ -33,13 +33,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-FEED_TYPES = (
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/rdf+xml",
-    "application/xml",
-    "text/xml",
-)
 ROBOTS_TTL_SECONDS = 3600.0
 AGENT_TOKEN = "feedsvc"
 PING_ATTEMPTS = 3

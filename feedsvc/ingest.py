@@ -12,10 +12,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.enrichment import MAX_ATTEMPTS, TASK, enrich_new
 from feedsvc.extract import ExtractError, RawItem, coverage, extract
-from feedsvc.fetch import FEED_TYPES, HTML_TYPES, Fetched, Fetcher, FetchError, user_agent
+from feedsvc.fetch import HTML_TYPES, Fetched, Fetcher, FetchError, user_agent
 from feedsvc.normalize import Context, Excluded, Item, NormalizeError, merge_copies, normalize
 from feedsvc.publish import announce, publish_changed
-from feedsvc.sitefeed import feed_items
+from feedsvc.sitefeed import FEED_TYPES, feed_items
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)

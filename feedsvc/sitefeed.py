@@ -12,6 +12,15 @@ import feedparser
 
 from feedsvc.extract import ExtractError, RawItem
 
+# What a feed may be served as (the fetcher refuses anything else).
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+)
+
 
 def feed_items(body: bytes) -> list[RawItem]:
     """Every entry of the feed, in feed order; a body that is no feed at all is an error."""

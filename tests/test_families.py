@@ -10,6 +10,8 @@ nothing else. `undated` and `undated_text` check what the ingest line, /healthz 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,17 @@ def test_a_markup_family_gives_its_golden_items(
         assert report.line().endswith(f"undated={expect['undated']}")
         assert status.last_undated_text.startswith(expect["undated_text"])
         assert source_health["last_undated_text"] == status.last_undated_text
+        cli = subprocess.run(
+            [sys.executable, "-m", "feedsvc.cli", "--config", str(config_path), "status"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert (
+            f"last_undated={status.last_undated_at.isoformat()} {status.last_undated_text}"
+            in cli.stdout
+        )
     else:
         assert status.last_undated_text is None and "undated=" not in report.line()
 
