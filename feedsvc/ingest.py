@@ -203,6 +203,8 @@ def _items(
                 found[item.guid] = merge_copies(found[item.guid], item)
             else:
                 found[item.guid] = _placed(item, len(raws) - 1)
+    if not raws and source.kind == "feed":
+        raise IngestError("extract: the feed has no entries")
     if not raws:
         raise IngestError(f'extract: no items matched item selector "{source.selectors.item}"')
     missing = _missing_fields(raws, source)
