@@ -225,7 +225,7 @@ def _config_error(message: str, data: dict, path: Path, prefix: str) -> ConfigEr
     key = f"{prefix}{where}"
     if typed := re.fullmatch(r"Expected `(.+?)`(?:, got `(\w+)`)?", message):
         wanted = typed.group(1).removesuffix(" | null")
-        got = f", got {typed.group(2)}" if typed.group(2) else ""
+        got = f", got {typed.group(2)} {_value_at(data, where)!r}" if typed.group(2) else ""
         return ConfigError(path, key, f"expected {MSGSPEC_TYPES.get(wanted, wanted)}{got}")
     if ranged := re.fullmatch(r"Expected `int` ([<>]=) (\d+)", message):
         bound = "at least" if ranged.group(1) == ">=" else "at most"
@@ -233,6 +233,13 @@ def _config_error(message: str, data: dict, path: Path, prefix: str) -> ConfigEr
     if enum := re.fullmatch(r"Invalid enum value (.+)", message):  # only `kind` is an enum
         return ConfigError(path, key, f"expected one of: page, feed, got {enum.group(1)}")
     return ConfigError(path, key, message[:1].lower() + message[1:])
+
+
+def _value_at(data: Any, where: str) -> Any:
+    """The raw value at a msgspec path such as `.selectors.date[1].attr`."""
+    for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", where):
+        data = data[name] if name else data[int(index)]
+    return data
 
 
 def _selectors(spec: _SelectorsSpec, raw: dict, path: Path, prefix: str) -> Selectors:

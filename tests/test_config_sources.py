@@ -154,7 +154,7 @@ def test_check_names_the_key_through_the_real_cli(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == (
         f"feedsvc: config error: {path}: topics[0].sources[0].selectors.date.attr: "
-        "expected a string, got int\n"
+        "expected a string, got int 3\n"
     )
 
 
