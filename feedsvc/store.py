@@ -546,22 +546,24 @@ class Store:
             return {row.guid: row.result for row in rows}
 
     def has_due_tasks(self, topic: str, url: str, task: str, max_attempts: int) -> bool:
-        """Whether any item of the source still waits for `task` (the page must be read again)."""
+        """Whether an item on the source's last stored page still waits for `task` (so the
+        page must be read again); one that has left the page waits until it comes back."""
         with self.engine.connect() as conn:
-            return (
-                conn.scalar(
-                    select(func.count())
-                    .select_from(item_tasks.join(sources))
-                    .where(
-                        sources.c.topic == topic,
-                        sources.c.url == url,
-                        item_tasks.c.task == task,
-                        item_tasks.c.state.in_(DUE_STATES),
-                        item_tasks.c.attempts < max_attempts,
-                    )
+            waiting = conn.scalar(
+                select(func.count())
+                .select_from(
+                    item_tasks.join(sources).join(items, items.c.guid == item_tasks.c.guid)
                 )
-                or 0
-            ) > 0
+                .where(
+                    sources.c.topic == topic,
+                    sources.c.url == url,
+                    item_tasks.c.task == task,
+                    item_tasks.c.state.in_(DUE_STATES),
+                    item_tasks.c.attempts < max_attempts,
+                    items.c.last_seen_at >= sources.c.last_success_at,
+                )
+            )
+        return bool(waiting)
 
     def type_labels(self) -> dict[str, str]:
         """Every type seen so far, slug to display label."""

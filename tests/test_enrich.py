@@ -114,3 +114,41 @@ def test_the_source_host_and_listed_public_hosts_pass() -> None:
     guard = address_guard("http://127.0.0.1:8000/topics/", ["93.184.216.34"])
     guard("http://127.0.0.1:9/item.html")  # the source's own kind of address
     guard("https://93.184.216.34/item.html")
+
+
+def test_an_item_left_waiting_off_the_page_does_not_stop_conditional_requests(
+    tmp_path: Path, server: PageServer
+) -> None:
+    """Over the per-run cap, an item waits; once it has left the page, the source goes back
+    to conditional GETs instead of reading the page in full forever."""
+    listing = (ENRICH / "listing.html").read_bytes()
+    etag = {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1"'}
+    server.serve("/listing.html", listing, headers=etag)
+    server.serve("/research/2024/ports.html", (ENRICH / "item-jsonld.html").read_bytes())
+    path = write_config(tmp_path, server.url("/listing.html"), "min_items_ratio = 0\n")
+    text = path.read_text().replace('preset = "rand-topic"', SOURCE)
+    path.write_text(text.replace("enrich_per_run = 2", "enrich_per_run = 1"))
+    config = load(path)
+    store = Store(config.service.database)
+    store.create_schema()
+
+    def listing_requests() -> list[dict[str, str]]:
+        fetcher = make_fetcher(config)
+        before = len(server.requests)
+        [report] = ingest(store, fetcher, config)
+        fetcher.close()
+        assert report.ok, report.error
+        return [h for p, h in server.requests[before:] if p == "/listing.html"]
+
+    [first] = listing_requests()  # ports enriched; grids and the rest wait
+    assert "If-None-Match" not in first
+    only_ports = listing.split(b'<li class="result">')
+    server.serve(
+        "/listing.html",
+        b'<li class="result">'.join(only_ports[:2]) + b"</ul>",
+        headers={**etag, "ETag": '"v2"'},
+    )
+    [second] = listing_requests()  # read in full: items were waiting when it started
+    assert "If-None-Match" not in second
+    [third] = listing_requests()  # the waiting items are gone from the page
+    assert third.get("If-None-Match") == '"v2"'
