@@ -44,6 +44,7 @@ from feedsvc.normalize import Item
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DUE_STATES = ("pending", "failed")  # item_tasks states that a later run takes up again
+OFF_PAGE = "off-page"  # was due when its item left the page: taken up if it comes back
 DocumentKey = FeedKey | ArchiveKey | DigestKey  # whatever is kept in `rendered`, by its path
 
 
@@ -131,7 +132,7 @@ item_tasks = Table(
     Column("guid", Text, primary_key=True),
     Column("task", String(40), primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
-    Column("state", String(20), nullable=False),  # pending, failed, done or refused
+    Column("state", String(20), nullable=False),  # pending, failed, off-page, done, refused
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("result", Text),  # what the task found (JSON), re-applied whenever the item is seen
@@ -329,6 +330,15 @@ class Store:
         with self.engine.begin() as conn:
             source_id = _source_id(conn, topic, url)
             _record_tasks(conn, source_id, tasks, now)
+            conn.execute(
+                update(item_tasks)
+                .where(
+                    item_tasks.c.source_id == source_id,
+                    item_tasks.c.state.in_(DUE_STATES),
+                    item_tasks.c.guid.not_in([item.guid for item in found]),
+                )
+                .values(state=OFF_PAGE)
+            )
             if undated_text:
                 conn.execute(
                     update(sources)
@@ -529,7 +539,7 @@ class Store:
             if row is None:
                 if guid not in stored:
                     due.append(guid)
-            elif row.state in DUE_STATES and row.attempts < max_attempts:
+            elif row.state in (*DUE_STATES, OFF_PAGE) and row.attempts < max_attempts:
                 due.append(guid)
         return due
 
@@ -551,16 +561,13 @@ class Store:
         with self.engine.connect() as conn:
             waiting = conn.scalar(
                 select(func.count())
-                .select_from(
-                    item_tasks.join(sources).join(items, items.c.guid == item_tasks.c.guid)
-                )
+                .select_from(item_tasks.join(sources))
                 .where(
                     sources.c.topic == topic,
                     sources.c.url == url,
                     item_tasks.c.task == task,
                     item_tasks.c.state.in_(DUE_STATES),
                     item_tasks.c.attempts < max_attempts,
-                    items.c.last_seen_at >= sources.c.last_success_at,
                 )
             )
         return bool(waiting)
