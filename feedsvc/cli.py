@@ -161,6 +161,11 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
                     if status.last_error
                     else ""
                 )
+                + (
+                    f" last_undated={_when(status.last_undated_at)} {status.last_undated_text}"
+                    if status.last_undated_text
+                    else ""
+                )
             )
     return EXIT_FAILED if failing else EXIT_OK
 

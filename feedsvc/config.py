@@ -10,19 +10,28 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
+
+from feedsvc.configtable import Table
+from feedsvc.sourceconfig import (
+    SELECTOR_KEYS,
+    ConfigError,
+    Selector,
+    Selectors,
+    SourceConfig,
+    TypeRule,
+    parse_source,
+    type_slug,
+)
+
+__all__ = ["SELECTOR_KEYS", "ConfigError", "Selector", "Selectors", "SourceConfig", "TypeRule"]
 
 # dialect[+driver]://..., the form of every SQLAlchemy database URL (checked here without
 # SQLAlchemy, which only the store imports).
 DATABASE_URL = re.compile(r"^(?P<dialect>[A-Za-z][A-Za-z0-9]*)(?:\+\w+)?://(?P<rest>.*)$")
-
 DEFAULT_PATH = "config.toml"
 ENV_VAR = "FEEDSVC_CONFIG"
-SELECTOR_KEYS = ("item", "title", "link", "type", "date", "summary", "image", "author")
-REQUIRED_SELECTORS = ("item", "title", "link")
 INGEST_KEYS = (
     "interval_minutes",
     "timeout_seconds",
@@ -36,56 +45,11 @@ INGEST_KEYS = (
     "max_incomplete_ratio",
     "failing_after_minutes",
 )
-UTC_ZONE = ZoneInfo("UTC")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
 )
-
-
-class ConfigError(Exception):
-    """An unusable config file; the message names the file, the key and what was expected."""
-
-    def __init__(self, path: Path | str, key: str, problem: str) -> None:
-        self.path, self.key, self.problem = str(path), key, problem
-        super().__init__(f"{path}: {key}: {problem}" if key else f"{path}: {problem}")
-
-
-@dataclass(frozen=True)
-class Selectors:
-    """CSS selectors that find items in a listing page and the fields inside each item."""
-
-    item: str
-    title: str
-    link: str
-    type: str | None = None
-    date: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    author: str | None = None
-
-
-@dataclass(frozen=True)
-class TypeRule:
-    """An item without a type label whose link path starts with `path_prefix` gets `type`."""
-
-    path_prefix: str
-    type: str
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One listing page of a topic and how to read it."""
-
-    url: str
-    selectors: Selectors
-    preset: str | None = None
-    type_rules: tuple[TypeRule, ...] = ()
-    timezone: ZoneInfo = UTC_ZONE
-    pages: int = 1
-    page_param: str = "page"
-    robots: bool = True
 
 
 @dataclass(frozen=True)
@@ -194,7 +158,7 @@ def load(path: Path | str) -> Config:
 
 def parse(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document that came from `path`."""
-    root = _Table(raw, path, "")
+    root = Table(raw, path, "")
     root.only("service", "ingest", "feeds", "websub", "publish", "topics", "types")
     presets = load_presets()
     service = _service(root.table("service", required=True), path)
@@ -282,7 +246,7 @@ def sqlite_file(url: str) -> Path | None:
     return Path(location[1:])
 
 
-def _service(table: _Table, path: Path) -> ServiceConfig:
+def _service(table: Table, path: Path) -> ServiceConfig:
     database = table.string("database", required=True)
     if not DATABASE_URL.match(database):
         raise ConfigError(path, table.key("database"), "expected a SQLAlchemy database URL")
@@ -315,7 +279,7 @@ def _service(table: _Table, path: Path) -> ServiceConfig:
     return service
 
 
-def _access_log(table: _Table, path: Path) -> str | None:
+def _access_log(table: Table, path: Path) -> str | None:
     """[service] access_log: false (the default: none), "-" (standard output) or a file,
     relative to the config file. Off by default: each line costs gunicorn 8-26 % of its
     cached requests per second, and nginx in front usually logs the same requests."""
@@ -328,7 +292,7 @@ def _access_log(table: _Table, path: Path) -> str | None:
     return value if value == "-" else str((path.parent / value).resolve())
 
 
-def _networks(table: _Table, key: str) -> tuple[IPNetwork, ...]:
+def _networks(table: Table, key: str) -> tuple[IPNetwork, ...]:
     """CIDR blocks such as "10.0.0.0/8" or "::1/128"; loopback only when not set."""
     values = table._get(key, (list,), 'an array of CIDR blocks such as ["10.0.0.0/8"]', None)
     if values is None:
@@ -339,7 +303,7 @@ def _networks(table: _Table, key: str) -> tuple[IPNetwork, ...]:
         raise ConfigError(table.path, table.key(key), f"expected CIDR blocks ({exc})") from None
 
 
-def _topic(table: _Table, presets: dict[str, Preset]) -> TopicConfig:
+def _topic(table: Table, presets: dict[str, Preset]) -> TopicConfig:
     slug = table.string("slug", required=True)
     if slug != slugify(slug):
         raise ConfigError(
@@ -360,7 +324,7 @@ def _topic(table: _Table, presets: dict[str, Preset]) -> TopicConfig:
     return topic
 
 
-def _source(table: _Table, presets: dict[str, Preset]) -> SourceConfig:
+def _source(table: Table, presets: dict[str, Preset]) -> SourceConfig:
     preset_name = table.string("preset", None)
     defaults: dict[str, Any] = {}
     if preset_name is not None:
@@ -372,153 +336,9 @@ def _source(table: _Table, presets: dict[str, Preset]) -> SourceConfig:
                 f'unknown preset "{preset_name}"; expected one of: {known}',
             )
         defaults = presets[preset_name].values
-    merged = _Table({**defaults, **table.data}, table.path, table.prefix)
-    selector_values = {**defaults.get("selectors", {}), **table.table("selectors").data}
-    selectors_t = _Table(selector_values, table.path, table.key("selectors"))
-    selectors_t.only(*SELECTOR_KEYS)
-    for key in REQUIRED_SELECTORS:
-        if key not in selector_values:
-            raise ConfigError(
-                table.path,
-                selectors_t.key(key),
-                'missing; expected a CSS selector (or a preset such as "rand-topic")',
-            )
-    selectors = Selectors(**{key: selectors_t.selector(key) for key in selector_values})
-    rules = tuple(
-        TypeRule(path_prefix=r.string("path_prefix", required=True), type=_type_slug(r, "type"))
-        for r in merged.array("type_rules")
-    )
-    tz_name = merged.string("timezone", "UTC")
-    try:
-        timezone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            table.path,
-            table.key("timezone"),
-            f'unknown time zone "{tz_name}"; expected an IANA name',
-        ) from None
-    source = SourceConfig(
-        url=merged.http_url("url", required=True),
-        selectors=selectors,
-        preset=preset_name,
-        type_rules=rules,
-        timezone=timezone,
-        pages=merged.integer("pages", 1, minimum=1, maximum=50),
-        page_param=merged.string("page_param", "page"),
-        robots=merged.boolean("robots", True),
-    )
-    merged.only(
-        "url", "preset", "selectors", "type_rules", "timezone", "pages", "page_param", "robots"
-    )
-    return source
+    return parse_source(table.data, defaults, preset_name, table.path, table.prefix)
 
 
-def _type_slug(table: _Table, key: str) -> str:
+def _type_slug(table: Table, key: str) -> str:
     value = table.string(key, required=True) if key in table.data else key
-    if value != slugify(value):
-        raise ConfigError(
-            table.path, table.key(key), f'expected a type slug such as "{slugify(value)}"'
-        )
-    return value
-
-
-_REQUIRED: Any = object()
-
-
-class _Table:
-    """A TOML table being validated, which knows its own key path for error messages."""
-
-    def __init__(self, data: Any, path: Path, prefix: str) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(path, prefix, "expected a table")
-        self.data: dict[str, Any] = data
-        self.path = path
-        self.prefix = prefix
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def only(self, *allowed: str) -> None:
-        """Reject keys this table does not know, so a typo never goes unnoticed."""
-        for name in self.data:
-            if name not in allowed:
-                raise ConfigError(
-                    self.path, self.key(name), f"unknown key; expected one of: {', '.join(allowed)}"
-                )
-
-    def _get(self, name: str, kinds: tuple[type, ...], what: str, default: Any) -> Any:
-        if name not in self.data:
-            if default is _REQUIRED:
-                raise ConfigError(self.path, self.key(name), f"missing; expected {what}")
-            return default
-        value = self.data[name]
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise ConfigError(
-                self.path, self.key(name), f"expected {what}, got {type(value).__name__} {value!r}"
-            )
-        return value
-
-    def string(self, name: str, default: Any = _REQUIRED, *, required: bool = False) -> Any:
-        value = self._get(name, (str,), "a string", _REQUIRED if required else default)
-        if name in self.data and not value.strip():
-            raise ConfigError(self.path, self.key(name), "expected a non-empty string")
-        return value
-
-    def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        value = self._get(name, (int,), "an integer", default)
-        self._check_range(name, value, minimum, maximum)
-        return value
-
-    def number(
-        self,
-        name: str,
-        default: float,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float:
-        value = float(self._get(name, (int, float), "a number", default))
-        self._check_range(name, value, minimum, maximum)
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        return self._get(name, (bool,), "true or false", default)
-
-    def _check_range(
-        self, name: str, value: float, minimum: float | None, maximum: float | None
-    ) -> None:
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-            raise ConfigError(self.path, self.key(name), f"expected a number {bounds}, got {value}")
-
-    def http_url(self, name: str, *, required: bool = False) -> str:
-        value = self.string(name, required=required)
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(
-                self.path, self.key(name), f"expected an http:// or https:// URL, got {value!r}"
-            )
-        return value
-
-    def selector(self, name: str) -> str:
-        """A CSS selector that lxml's cssselect can compile."""
-        from cssselect import GenericTranslator, SelectorError
-
-        value = self.string(name, required=True)
-        try:
-            GenericTranslator().css_to_xpath(value)
-        except SelectorError as exc:
-            raise ConfigError(
-                self.path, self.key(name), f"invalid CSS selector {value!r} ({exc})"
-            ) from None
-        return value
-
-    def table(self, name: str, *, required: bool = False) -> _Table:
-        value = self._get(name, (dict,), "a table", _REQUIRED if required else {})
-        return _Table(value, self.path, self.key(name))
-
-    def array(self, name: str) -> list[_Table]:
-        value = self._get(name, (list,), "an array of tables", [])
-        return [_Table(item, self.path, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+    return type_slug(value, table.path, table.key(key))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import lxml.html
 from dateutil import parser as date_parser
 
-from feedsvc.extract import IMAGE_SOURCE_ATTRIBUTES
+from feedsvc.images import BACKGROUND_URL as BACKGROUND
+from feedsvc.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
 
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 TITLE_CLASS = re.compile(r"title|headline|heading", re.IGNORECASE)
@@ -31,8 +32,7 @@ DATE_LIKE = re.compile(
     re.IGNORECASE,
 )
 DATE_ATTRIBUTES = ("datetime", "content", "data-date", "data-datetime", "data-published")
-BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*url\(", re.IGNORECASE)
-BACKGROUND_URL = r"url\(['\"]?([^'\")]+)"
+STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image table gets
 MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
 CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*$")
 UNSTABLE_CLASS = re.compile(r"\d|^(?:first|last|odd|even|active|is-|js-)", re.IGNORECASE)
@@ -170,7 +170,7 @@ def _as_field(name: str, css: str, targets: list[Element | None]) -> Field:
         attr = next(a for a in DATE_ATTRIBUTES if DATE_LIKE.search(sample.get(a) or ""))
         return Field(css, attr=attr)
     if name == "image" and sample.tag != "img" and BACKGROUND.search(sample.get("style") or ""):
-        return Field(css, attr="style", pattern=BACKGROUND_URL)
+        return Field(css, attr="style", pattern=STYLE_URL_PATTERN)
     return Field(css)
 
 
@@ -210,7 +210,7 @@ def _image_element(item: Element) -> Element | None:
         (
             i
             for i in item.iter("img")
-            if any(i.get(a) for a in (*IMAGE_SOURCE_ATTRIBUTES, "srcset"))
+            if any(i.get(a) for a in (*LAZY_ATTRIBUTES, "src", *SRCSET_ATTRIBUTES))
         ),
         None,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
@@ -27,6 +27,7 @@ import urllib3.exceptions
 
 from feedsvc import __version__
 from feedsvc.config import IngestConfig
+from feedsvc.fetchguard import Guard, RefusedURL
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ class FetchError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(f"fetch: {reason}")
         self.reason = reason
+
+
+class Refused(FetchError):
+    """A URL the address guard refused: asking again gives the same answer."""
 
 
 class _Retryable(Exception):
@@ -200,8 +205,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         robots: bool = True,
+        accept: tuple[str, ...] = HTML_TYPES,
+        guard: Guard | None = None,
     ) -> Fetched:
-        """GET an HTML page, conditionally when validators from the last fetch are given."""
+        """GET an HTML page (or what `accept` lists), conditionally when validators from the
+        last fetch are given; `guard` vets the URL and every redirect before connecting."""
+        _vet(guard, url)
         if robots:
             self._check_robots(url)
         else:
@@ -211,14 +220,15 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        fetched = self._get(url, headers)
+        fetched = self._get(url, headers, guard)
         if fetched.not_modified:
             return Fetched(url=fetched.url, status=304, etag=etag, last_modified=last_modified)
         if fetched.status != 200:
             raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from {url}")
         media_type = (fetched.content_type or "").split(";")[0].strip().lower()
-        if media_type and media_type not in HTML_TYPES:
-            raise FetchError(f"expected an HTML page, got Content-Type {media_type} from {url}")
+        if media_type and media_type not in accept:
+            wanted = "an HTML page" if accept == HTML_TYPES else "a feed"
+            raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
 
     def _check_robots(self, url: str) -> None:
@@ -244,7 +254,7 @@ class Fetcher:
             rules.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
         return rules
 
-    def _get(self, url: str, headers: dict[str, str]) -> Fetched:
+    def _get(self, url: str, headers: dict[str, str], guard: Guard | None = None) -> Fetched:
         """One GET with bounded retries; raises FetchError once they are spent."""
         host = urlsplit(url).netloc.lower()
         attempts = self.policy.attempts
@@ -252,7 +262,7 @@ class Fetcher:
         while True:
             self.hosts.wait_turn(host, self.policy.host_delay_seconds)
             try:
-                return self._get_once(url, headers)
+                return self._get_once(url, headers, guard)
             except _Retryable as failure:
                 if attempt == attempts:
                     raise FetchError(failure.reason) from None
@@ -279,10 +289,21 @@ class Fetcher:
         jittered = backoff * random.uniform(0.5, 1.0)  # spread retries of many sources apart
         return max(jittered, failure.wait or 0.0)
 
-    def _get_once(self, url: str, headers: dict[str, str]) -> Fetched:
+    def _get_once(self, url: str, headers: dict[str, str], guard: Guard | None = None) -> Fetched:
         """One request; any transient failure becomes _Retryable, a final one FetchError."""
+
+        def vet_redirect(resp: requests.Response, *args: object, **kwargs: object) -> None:
+            if resp.is_redirect:
+                _vet(guard, urljoin(resp.url, resp.headers["Location"]))
+
         try:
-            with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
+            with self.session.get(
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                stream=True,
+                hooks={"response": vet_redirect},
+            ) as resp:
                 status = resp.status_code
                 body = self._read_capped(resp, url)  # read whole, the connection can be reused
                 if status == 429 or status >= 500:
@@ -359,6 +380,15 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _vet(guard: Guard | None, url: str) -> None:
+    """Refuse a URL the guard rejects, as a fetch error, before any connection is made."""
+    if guard is not None:
+        try:
+            guard(url)
+        except RefusedURL as exc:
+            raise Refused(str(exc)) from None
 
 
 def _reason(status: int) -> str:

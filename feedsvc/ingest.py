@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
-from feedsvc.extract import ExtractError, RawItem, extract
-from feedsvc.fetch import Fetcher, FetchError, user_agent
-from feedsvc.normalize import Context, Item, NormalizeError, normalize
+from feedsvc.enrichment import MAX_ATTEMPTS, TASK, enrich_new
+from feedsvc.extract import ExtractError, RawItem, coverage, extract
+from feedsvc.fetch import HTML_TYPES, Fetched, Fetcher, FetchError, user_agent
+from feedsvc.model import Item
+from feedsvc.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
+from feedsvc.sitefeed import FEED_TYPES, feed_items
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class SourceReport:
     unchanged: int = 0
     skipped: int = 0
     error: str | None = None
+    undated: int = 0
 
     @property
     def ok(self) -> bool:
@@ -51,7 +55,8 @@ class SourceReport:
         if self.error:
             return f"{head}: {self.error}"
         counts = f"new={self.new} updated={self.updated} unchanged={self.unchanged}"
-        return f"{head} {counts}" + (f" skipped={self.skipped}" if self.skipped else "")
+        counts += f" skipped={self.skipped}" if self.skipped else ""
+        return f"{head} {counts}" + (f" undated={self.undated}" if self.undated else "")
 
 
 def make_fetcher(config: Config) -> Fetcher:
@@ -104,13 +109,16 @@ def _ingest(
     force: bool,
 ) -> SourceReport:
     previous = store.source(topic.slug, source.url)
+    waiting = source.enrich and store.has_due_tasks(topic.slug, source.url, TASK, MAX_ATTEMPTS)
     conditional = source.pages == 1 and previous is not None and previous.last_success_at
+    conditional = conditional and not waiting  # items still to enrich: read the page again
     pages = [
         fetcher.fetch(
             page_url(source, number),
             etag=previous.etag if conditional else None,
             last_modified=previous.last_modified if conditional else None,
             robots=source.robots,
+            accept=FEED_TYPES if source.kind == "feed" else HTML_TYPES,
         )
         for number in range(1, source.pages + 1)
     ]
@@ -118,14 +126,18 @@ def _ingest(
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "not-modified")
     body_hash = hashlib.sha256(b"".join(page.body for page in pages)).hexdigest()
-    if previous is not None and previous.body_hash == body_hash:
+    if previous is not None and previous.body_hash == body_hash and not waiting:
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "same-bytes")
     labels = {**config.types, **store.type_labels()}
-    items, skipped = _items(pages, source, labels, now)
+    found = _items(pages, source, labels, now)
+    items, skipped = found.items, found.skipped
     if not force:
-        _check_plausible(config, source, len(items), skipped)
+        _check_plausible(config, source, len(items), skipped, found.missing)
         _check_not_shrunk(store, config, topic, source, len(items))
+    context = Context(page_url=pages[0].url, source=source, type_labels=labels, now=now)
+    items, tasks = enrich_new(store, fetcher, context, items)
+    undated = [item for item in items if item.published is None]
     changes = store.record_items(
         topic.slug,
         source.url,
@@ -134,38 +146,97 @@ def _ingest(
         etag=pages[0].etag,
         last_modified=pages[0].last_modified,
         body_hash=body_hash,
+        undated_text=_undated_text(undated, source),
+        tasks=tasks,
     )
     return SourceReport(
-        topic.slug, source.url, "fetched", changes.new, changes.updated, changes.unchanged, skipped
+        topic.slug,
+        source.url,
+        "fetched",
+        changes.new,
+        changes.updated,
+        changes.unchanged,
+        skipped,
+        undated=len(undated) if source.selectors.date or source.kind == "feed" else 0,
     )
+
+
+@dataclass(frozen=True)
+class PageItems:
+    """What the pages of one run hold: usable items (each link once, copies merged), the
+    count of items skipped as unusable, and a note on which selectors missed."""
+
+    items: list[Item]
+    skipped: int
+    missing: str = ""
 
 
 def _items(
-    pages: list, source: SourceConfig, labels: dict[str, str], now: datetime
-) -> tuple[list[Item], int]:
+    pages: list[Fetched], source: SourceConfig, labels: dict[str, str], now: datetime
+) -> PageItems:
     """Normalized items of every page, each link once, in page order; raises when none is usable."""
     found: dict[str, Item] = {}
-    raw_count = skipped = 0
+    raws: list[RawItem] = []
+    skipped = 0
     for page in pages:
         context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
-        for raw in extract(page.body, source.selectors, page.encoding):
-            raw_count += 1
-            item = _normalized(raw, context)
+        for raw in _raw_items(page, source):
+            raws.append(raw)
+            try:
+                item = _normalized(raw, context)
+            except Excluded:  # kept out on purpose by link_pattern, include or exclude
+                continue
             if item is None:
                 skipped += 1
-            elif item.guid not in found:
-                found[item.guid] = _placed(item, raw_count - 1)
-    if not raw_count:
-        raise IngestError(f'extract: no items matched "{source.selectors.item}"')
+            elif item.guid in found:  # a menu teaser, then the body teaser: keep the fuller
+                found[item.guid] = merge_copies(found[item.guid], item)
+            else:
+                found[item.guid] = _placed(item, len(raws) - 1)
+    if not raws and source.kind == "feed":
+        raise IngestError("extract: the feed has no entries")
+    if not raws:
+        raise IngestError(f'extract: no items matched item selector "{source.selectors.item}"')
+    missing = _missing_fields(raws, source)
     if not found:
-        raise IngestError(f"normalize: none of the {raw_count} items had a title and a link")
-    return list(found.values()), skipped
+        raise IngestError(
+            f"normalize: none of the {len(raws)} items had a title and a link{missing}"
+        )
+    return PageItems(list(found.values()), skipped, missing)
+
+
+def _raw_items(page: Fetched, source: SourceConfig) -> list[RawItem]:
+    if source.kind == "feed":
+        return feed_items(page.body)
+    return extract(page.body, source.selectors, page.encoding, source.id)
+
+
+def _missing_fields(raws: list[RawItem], source: SourceConfig) -> str:
+    """Which of the title and link selectors found too little, named with their values."""
+    if source.kind == "feed":
+        return ""
+    counts = coverage(raws)
+    return "".join(
+        f'; {key} selector "{source.selectors.described(key)}" matched {counts[key]} of '
+        f"{len(raws)} items"
+        for key in ("title", "link")
+        if counts[key] < len(raws)
+    )
+
+
+def _undated_text(undated: list[Item], source: SourceConfig) -> str | None:
+    """What to show as the source's last undated text: the last date that was no date."""
+    problems = [item.date_problem for item in undated if item.date_problem]
+    if problems:
+        return f'{problems[-1]} (date selector "{source.selectors.described("date")}")'
+    return None
 
 
 def _normalized(raw: RawItem, context: Context) -> Item | None:
     """The clean item, or None for one no feed can carry: one odd item never fails a page."""
     try:
         return normalize(raw, context)
+    except Excluded:
+        raise
     except NormalizeError as exc:
         log.info("%s: %s", context.source.url, exc)
     except Exception:  # a bug met by one odd item; logged in full, the page goes on
@@ -173,14 +244,16 @@ def _normalized(raw: RawItem, context: Context) -> Item | None:
     return None
 
 
-def _check_plausible(config: Config, source: SourceConfig, usable: int, skipped: int) -> None:
+def _check_plausible(
+    config: Config, source: SourceConfig, usable: int, skipped: int, missing: str = ""
+) -> None:
     """Many items without a title or link means the markup changed under the selectors."""
     total = usable + skipped
     limit = config.ingest.max_incomplete_ratio
     if total and skipped / total > limit:
         raise IngestError(
             f"normalize: {skipped} of {total} items have no title or usable link (more than "
-            f"{limit:.0%}); the page layout may have changed"
+            f"{limit:.0%}); the page layout may have changed{missing}"
         )
 
 

@@ -47,11 +47,13 @@ class Item(ItemContent):
     guid: str
     published: datetime | None
     position: int
+    date_day_only: bool = False  # the page gave a day, not an instant: enrichment may refine it
+    date_problem: str | None = None  # text that was there but not a usable date, and why
 
     def content_hash(self) -> str:
         """A fingerprint of what a reader sees, so an edit is noticed and nothing else is."""
         visible = asdict(self)
-        for volatile in ("published", "position"):
+        for volatile in ("published", "position", "date_day_only", "date_problem"):
             visible.pop(volatile)
         encoded = json.dumps(visible, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(encoded).hexdigest()[:32]
@@ -97,6 +99,21 @@ class SourceStatus:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
+    last_undated_text: str | None = None  # the last date text that was no usable date, and why
+    last_undated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One item's once-only task after a run: done (`error` None), failed (tried again on a
+    later run), refused (`final`: never tried again), or not yet tried."""
+
+    guid: str
+    task: str
+    tried: bool = True
+    error: str | None = None
+    final: bool = False
+    result: str | None = None
 
 
 @dataclass(frozen=True)

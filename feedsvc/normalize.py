@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
-from dateutil import parser as date_parser
 from slugify import slugify
 
 from feedsvc.config import SourceConfig
+from feedsvc.dates import parse_date
 from feedsvc.extract import RawItem
 from feedsvc.model import Item
 
@@ -44,9 +44,6 @@ SUMMARY_TAGS = {
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.IGNORECASE)
 # Characters XML 1.0 forbids; feedgen refuses them and readers reject feeds containing them.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-# JavaScript's Date.toString(): "... 20:00:00 GMT-0400 (EDT)". dateutil reads "GMT-0400" with
-# the POSIX sign (as +04:00); without "GMT" the offset means what JavaScript meant.
-JS_DATE_OFFSET = re.compile(r"\bGMT([+-]\d{4})\b(?:\s*\([^)]*\))?")
 PHOTO_CREDIT = re.compile(
     r"(?:^|[,.;]\s*|\s)(?:photos?|images?|illustration|graphic)\s+by\s+(?P<credit>.+?)\s*$",
     re.IGNORECASE,
@@ -59,6 +56,10 @@ class NormalizeError(Exception):
     def __init__(self, position: int, reason: str) -> None:
         super().__init__(f"normalize: item {position}: {reason}")
         self.reason = reason
+
+
+class Excluded(NormalizeError):
+    """An item the source's `link_pattern`, `include` or `exclude` keeps out: not a fault."""
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,19 @@ def normalize(raw: RawItem, context: Context) -> Item:
     link = canonical_link(raw.link, context.page_url)
     if link is None:
         raise NormalizeError(raw.position, f"no usable http(s) link (found {raw.link[:80]!r})")
+    source = context.source
+    if source.link_pattern and not source.link_pattern.search(link):
+        raise Excluded(raw.position, f"link {link} does not match link_pattern")
+    _check_wanted(raw, source)
     summary_html = sanitize_html(raw.summary_html, context.page_url)
-    type_slug, type_label = classify(raw.type_label, link, context)
+    type_slug, type_label = classify(raw.type_label, link, context, raw.categories)
     image_url = (
         canonical_link(raw.image_src, context.page_url, keep_query=True) if raw.image_src else None
     )
-    caption = clean_text(raw.image_alt, MAX_CAPTION_CHARS) or None if image_url else None
+    caption = image_caption(raw.image_alt, raw.image_title) if image_url else None
+    date = parse_date(raw.date_text, source.timezone, context.now, raw.date_formats)
     return Item(
-        guid=link,
+        guid=item_guid(link, raw.item_id),
         link=link,
         title=title,
         summary_html=summary_html,
@@ -95,13 +101,66 @@ def normalize(raw: RawItem, context: Context) -> Item:
         ),
         type_slug=type_slug,
         type_label=type_label,
-        published=parse_date(raw.date_text, context),
+        published=date.value,
         image_url=image_url,
         image_caption=caption,
         image_credit=photo_credit(caption),
-        author=clean_text(BYLINE.sub("", raw.author), MAX_AUTHOR_CHARS) or None,
+        author=clean_text(BYLINE.sub("", raw.author), MAX_AUTHOR_CHARS).rstrip(",") or None,
         position=raw.position,
+        date_day_only=date.day_only,
+        date_problem=date.problem,
     )
+
+
+def _check_wanted(raw: RawItem, source: SourceConfig) -> None:
+    """`include`/`exclude` regexes over title, summary and categories pick a topic's items."""
+    if source.include is None and source.exclude is None:
+        return
+    text = "\n".join([raw.title, html.unescape(nh3.clean(raw.summary_html, tags=set()))])
+    text += "\n" + "\n".join(raw.categories)
+    if source.include is not None and not source.include.search(text):
+        raise Excluded(raw.position, "does not match include")
+    if source.exclude is not None and source.exclude.search(text):
+        raise Excluded(raw.position, "matches exclude")
+
+
+def item_guid(link: str, item_id: str) -> str:
+    """The canonical link; with an `id` selector, the link plus that value (a series page
+    linking every episode), stable across runs."""
+    item_id = " ".join(item_id.split())
+    return f"{link}#{slugify(item_id) or item_id}" if item_id else link
+
+
+def image_caption(alt: str, title: str) -> str | None:
+    """The alt text, or the title attribute when it is longer or holds the photo credit."""
+    alt, title = clean_text(alt, MAX_CAPTION_CHARS), clean_text(title, MAX_CAPTION_CHARS)
+    if title and (len(title) > len(alt) or (photo_credit(title) and not photo_credit(alt))):
+        return title
+    return alt or None
+
+
+def merge_copies(first: Item, other: Item) -> Item:
+    """One item from two copies of the same link on a page: the most complete fields of both."""
+    fields = {}
+    if len(other.summary_html) > len(first.summary_html):
+        fields.update(summary_html=other.summary_html, summary_text=other.summary_text)
+    if first.published is None and other.published is not None:
+        fields.update(
+            published=other.published,
+            date_day_only=other.date_day_only,
+            date_problem=other.date_problem,
+        )
+    if first.image_url is None and other.image_url is not None:
+        fields.update(
+            image_url=other.image_url,
+            image_caption=other.image_caption,
+            image_credit=other.image_credit,
+        )
+    if first.type_slug == OTHER_TYPE[0] and other.type_slug != OTHER_TYPE[0]:
+        fields.update(type_slug=other.type_slug, type_label=other.type_label)
+    if first.author is None and other.author is not None:
+        fields.update(author=other.author)
+    return replace(first, **fields) if fields else first
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -156,36 +215,29 @@ def sanitize_html(fragment: str, page_url: str) -> str:
     return cleaned
 
 
-def classify(label: str, link: str, context: Context) -> tuple[str, str]:
-    """(slug, display label): the page's own label first, then the source's link-path rules."""
-    label = clean_text(label, 80)
-    slug = slugify(label)
-    if slug:
-        return slug, label
+def classify(
+    label: str, link: str, context: Context, categories: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """(slug, display label): the source's `type_map` first, then the page's own label (or a
+    feed entry's first category), then the source's link-path rules, else "other"."""
+    type_map = context.source.type_map
+    labels = [clean_text(text, 80) for text in (label, *categories)]
+    for text in labels:
+        mapped = type_map.get(text, type_map.get(slugify(text)))
+        if mapped:
+            return mapped, context.type_labels.get(mapped, _label_of(mapped))
+    for text in labels:
+        if slugify(text) and type_map.get(text, type_map.get(slugify(text))) != "":
+            return slugify(text), text
     path = urlsplit(link).path
     for rule in context.source.type_rules:
         if path.startswith(rule.path_prefix):
-            return rule.type, context.type_labels.get(
-                rule.type, rule.type.replace("-", " ").title()
-            )
+            return rule.type, context.type_labels.get(rule.type, _label_of(rule.type))
     return OTHER_TYPE
 
 
-def parse_date(text: str, context: Context) -> datetime | None:
-    """Aware UTC; a naive date is in the source's time zone; None when absent or absurd."""
-    text = JS_DATE_OFFSET.sub(r"\1", clean_text(text, 100))
-    if not text:
-        return None
-    try:
-        parsed = date_parser.parse(text)
-    except (ValueError, OverflowError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=context.source.timezone)
-    parsed = parsed.astimezone(UTC)
-    if parsed.year < 1990 or parsed > context.now:
-        return None
-    return parsed
+def _label_of(slug: str) -> str:
+    return slug.replace("-", " ").title()
 
 
 def photo_credit(caption: str | None) -> str | None:

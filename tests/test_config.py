@@ -181,7 +181,7 @@ def test_selectors_written_in_config_override_the_preset(tmp_path: Path) -> None
     )
     source = load(path).topics[0].sources[0]
     assert source.selectors.item == "article"
-    assert source.selectors.title == "div.text h3.title"
+    assert source.selectors.title[0].css == "div.text h3"  # the rest of the preset stays
     assert source.pages == 3
 
 

@@ -203,13 +203,13 @@ FAULTS = [
     Fault(
         "binary body labelled as HTML",
         lambda s: Reply(bytes(range(256)) * 64),
-        r'extract: no items matched "ul.teasers > li"',
+        r'extract: no items matched item selector "ul.teasers > li"',
         1,
     ),
     Fault(
         "redesign without the listing",
         lambda s: Reply(faults.redesigned(BODY)),
-        r'extract: no items matched "ul.teasers > li"',
+        r'extract: no items matched item selector "ul.teasers > li"',
         1,
     ),
     Fault(
@@ -221,9 +221,10 @@ FAULTS = [
     ),
     Fault(
         "titles gone",
-        lambda s: Reply(BODY.replace(b'class="title"', b'class="heading"', 15)),
+        lambda s: Reply(BODY.replace(b'<h3 class="title">', b'<h4 class="title">', 15)),
         r"normalize: 1\d of 21 items have no title or usable link \(more than 20%\); "
-        r"the page layout may have changed",
+        r'the page layout may have changed; title selector "div.text h3 \| .*" matched \d of 21 '
+        r'items; link selector "div.text h3 a \| .*" matched \d of 21 items',
         1,
     ),
 ]

@@ -14,9 +14,10 @@ from feedsvc.store.reads import Reads
 from feedsvc.store.runs import RunStore
 from feedsvc.store.schema import create_schema
 from feedsvc.store.sources import SourceStore
+from feedsvc.store.tasks import TaskStore
 
 
-class Store(ItemStore, SourceStore, FeedStore, RunStore, Reads):
+class Store(ItemStore, SourceStore, FeedStore, RunStore, TaskStore, Reads):
     """The item store behind one SQLAlchemy engine."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:

@@ -12,10 +12,11 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql import Select
 
 from feedsvc.feeds import FeedKey, affected_feeds
-from feedsvc.model import Changes, Item, StoredItem, content_of, order_key
+from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
 from feedsvc.store.feeds import mark_dirty, retyped
 from feedsvc.store.schema import ingest_runs, items, membership, sources, topic_items, types
 from feedsvc.store.sql import source_id, upsert
+from feedsvc.store.tasks import record_tasks
 
 
 class ItemStore:
@@ -33,10 +34,19 @@ class ItemStore:
         etag: str | None = None,
         last_modified: str | None = None,
         body_hash: str | None = None,
+        undated_text: str | None = None,
+        tasks: Sequence[TaskOutcome] = (),
     ) -> Changes:
         """Store the items of one successful fetch in one transaction and mark changed feeds."""
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
+            record_tasks(conn, source, tasks, [item.guid for item in found], now)
+            if undated_text:
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id == source)
+                    .values(last_undated_text=undated_text, last_undated_at=now)
+                )
             run_id = _new_run(conn, source, now, len(found))
             existing = {
                 row.guid: row
@@ -45,6 +55,7 @@ class ItemStore:
                         items.c.id,
                         items.c.guid,
                         items.c.content_hash,
+                        items.c.date_missing,
                         items.c.type_slug,
                         items.c.order_key,
                     ).where(items.c.guid.in_([item.guid for item in found]))
@@ -68,9 +79,11 @@ class ItemStore:
                 if row is None:
                     item_id, key = _insert_item(conn, item, source, run_id, now)
                     new += 1
-                elif row.content_hash != item.content_hash():
+                elif row.content_hash != item.content_hash() or (
+                    row.date_missing and item.published is not None
+                ):
                     item_id, key = row.id, row.order_key
-                    _update_item(conn, item_id, item, now)
+                    _update_item(conn, item_id, item, now, row.date_missing)
                     updated += 1
                     touched_types |= {item.type_slug, row.type_slug}
                     if item.type_slug != row.type_slug:
@@ -224,12 +237,23 @@ def _new_item_row(item: Item, source: int, run_id: int, now: datetime) -> dict:
     )
 
 
-def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> None:
-    """An edited item keeps its id, guid, date and place; only its content and `updated` move."""
+def _update_item(
+    conn: Connection, item_id: int, item: Item, now: datetime, date_missing: bool = False
+) -> None:
+    """An edited item keeps its id, guid, date and place; only its content and `updated` move.
+
+    The one date that changes: an item stored undated gets the date found later (enriched
+    from its own page); it keeps its place in the feeds."""
+    dated = {"published_at": item.published, "date_missing": False}
     conn.execute(
         update(items)
         .where(items.c.id == item_id)
-        .values(updated_at=now, last_seen_at=now, **_item_values(item))
+        .values(
+            updated_at=now,
+            last_seen_at=now,
+            **_item_values(item),
+            **(dated if date_missing and item.published else {}),
+        )
     )
     conn.execute(
         update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)

@@ -38,7 +38,7 @@ _NEWEST = (
     "FROM topic_items t JOIN items i ON i.id = t.item_id "
     "WHERE t.topic = ? ORDER BY t.order_key DESC LIMIT ?"
 )
-_SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since"}
+_SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since", "last_undated_at"}
 
 
 class Reads:

@@ -86,6 +86,8 @@ sources = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("body_hash", String(64)),
+    Column("last_undated_text", Text),  # the last date text that was not a usable date, and why
+    Column("last_undated_at", UTCDateTime),
     UniqueConstraint("topic", "url"),
 )
 
@@ -119,6 +121,22 @@ items = Table(
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
+)
+
+# Once-per-item work done after extraction and retried on later runs (enrichment from the
+# item's own page; any other such task, e.g. an image probe, shares it by its `task` name).
+item_tasks = Table(
+    "item_tasks",
+    metadata,
+    Column("guid", Text, primary_key=True),
+    Column("task", String(40), primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("state", String(20), nullable=False),  # pending, failed, off-page, done, refused
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("result", Text),  # what the task found (JSON), re-applied whenever the item is seen
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_item_tasks_source", "source_id", "task", "state"),
 )
 
 topic_items = Table(
@@ -234,6 +252,10 @@ def _upgrade(conn: Connection) -> None:
     their order by item id, the order in which items were first stored.
     """
     tables = set(inspect(conn).get_table_names())
+    if "sources" in tables:
+        _add_columns(
+            conn, "sources", (("last_undated_text", "TEXT"), ("last_undated_at", "TIMESTAMP"))
+        )
     if "ingest_runs" in tables:
         _add_columns(
             conn,

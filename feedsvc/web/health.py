@@ -77,4 +77,6 @@ def _source_json(status: SourceStatus) -> dict:
         "failing_since": iso(status.failing_since),
         "items_on_page": status.items_on_page,
         "items_found": status.items_found,
+        "last_undated_text": status.last_undated_text,
+        "last_undated_at": iso(status.last_undated_at),
     }

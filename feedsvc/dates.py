@@ -1,0 +1,123 @@
+"""Read the dates real pages print, right or not at all: every refusal says why. Pure.
+
+python-dateutil does the general parsing; what it gets wrong is fixed before it
+sees the text: a JavaScript `Date` string's "GMT-0400" (dateutil reads the sign
+the POSIX way, 8 hours off) and US zone abbreviations (ignored, with a warning).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from dateutil import parser as date_parser
+from dateutil.relativedelta import relativedelta
+
+EARLIEST_YEAR = 1800
+FUTURE_SLACK = timedelta(days=1)
+MAX_DATE_CHARS = 100
+GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2}):?(\d{2})\b")
+ZONE_NAME_IN_PARENS = re.compile(r"\s*\([^)]*\)\s*$")
+LEAD_IN = re.compile(r"^(?:posted|published|updated|released|dated?)(?:\s+on)?\s*:?\s+", re.I)
+HAS_TIME = re.compile(r"\d:\d\d|T\d\d")
+HAS_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
+RELATIVE = re.compile(
+    r"^(?:(?P<count>\d+|an?|one)\s+(?P<unit>second|minute|hour|day|week|month|year)s?\s+ago"
+    r"|(?P<word>just now|now|today|yesterday))$",
+    re.IGNORECASE,
+)
+# Abbreviations dateutil cannot place; North American ones are what English pages print.
+ZONE_ABBREVIATIONS = {
+    name: offset * 3600
+    for name, offset in {
+        "UT": 0,
+        "UTC": 0,
+        "GMT": 0,
+        "Z": 0,
+        "EST": -5,
+        "EDT": -4,
+        "CST": -6,
+        "CDT": -5,
+        "MST": -7,
+        "MDT": -6,
+        "PST": -8,
+        "PDT": -7,
+        "BST": 1,
+        "CET": 1,
+        "CEST": 2,
+    }.items()
+}
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    """A date read from a page: the instant (UTC), whether the page gave only a day, and
+    when there is text but no usable date, why (`problem`), for reports and previews."""
+
+    value: datetime | None = None
+    day_only: bool = False
+    problem: str | None = None
+
+
+def parse_date(text: str, zone: tzinfo, now: datetime, formats: tuple[str, ...] = ()) -> ParsedDate:
+    """The instant `text` names; a date without a zone is in `zone`, without a time midnight."""
+    text = LEAD_IN.sub("", " ".join(text.split())[:MAX_DATE_CHARS])
+    if not text:
+        return ParsedDate()
+    parsed = _relative(text, zone, now) or _strptime(text, formats) or _general(text, now)
+    if parsed is None:
+        return ParsedDate(problem=f"not a date: {text!r}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    parsed = parsed.astimezone(UTC)
+    if parsed.year < EARLIEST_YEAR or parsed > now + FUTURE_SLACK:
+        return ParsedDate(problem=f"out of range ({parsed:%Y-%m-%d}): {text!r}")
+    return ParsedDate(parsed, day_only=not HAS_TIME.search(text) and not _is_relative_time(text))
+
+
+def _relative(text: str, zone: tzinfo, now: datetime) -> datetime | None:
+    """ "3 days ago", "yesterday": counted back from the fetch time."""
+    match = RELATIVE.match(text)
+    if not match:
+        return None
+    word = (match.group("word") or "").lower()
+    if word in ("now", "just now"):
+        return now
+    if word in ("today", "yesterday"):
+        day = now.astimezone(zone).date() - timedelta(days=word == "yesterday")
+        return datetime(day.year, day.month, day.day, tzinfo=zone)
+    count = match.group("count").lower()
+    number = 1 if count in ("a", "an", "one") else int(count)
+    return now - relativedelta(**{match.group("unit").lower() + "s": number})
+
+
+def _is_relative_time(text: str) -> bool:
+    match = RELATIVE.match(text)
+    return bool(match and (match.group("unit") or "").lower() in ("second", "minute", "hour"))
+
+
+def _strptime(text: str, formats: tuple[str, ...]) -> datetime | None:
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _general(text: str, now: datetime) -> datetime | None:
+    """dateutil on the text with its JavaScript offset and zone name made unambiguous."""
+    if not re.search(r"\d", text):
+        return None  # "Multimedia", "May": nothing dateutil should guess from
+    cleaned = ZONE_NAME_IN_PARENS.sub("", text)
+    cleaned = GMT_OFFSET.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}{m.group(3)}", cleaned)
+    year_given = HAS_YEAR.search(cleaned) is not None
+    default = datetime(now.year if not year_given else 2000, 1, 1)
+    try:
+        parsed = date_parser.parse(cleaned, default=default, tzinfos=ZONE_ABBREVIATIONS)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if not year_given and parsed.replace(tzinfo=parsed.tzinfo or UTC) > now + FUTURE_SLACK:
+        parsed = parsed.replace(year=parsed.year - 1)  # "Dec 30" read in January: last year
+    return parsed

@@ -1,0 +1,116 @@
+"""Once-per-item tasks (enrichment from the item's own page, and the like): what is due,
+what was found, and each run's outcomes, kept so a failure is retried on a later run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from feedsvc.model import TaskOutcome
+from feedsvc.store.schema import item_tasks, items, sources
+from feedsvc.store.sql import upsert
+
+DUE_STATES = ("pending", "failed")  # item_tasks states that a later run takes up again
+OFF_PAGE = "off-page"  # was due when its item left the page: taken up if it comes back
+
+
+class TaskStore:
+    """Reads of the `item_tasks` table; its writes ride on the ingest's transaction."""
+
+    engine: Engine
+
+    def due_tasks(self, task: str, guids: Sequence[str], max_attempts: int) -> list[str]:
+        """Of `guids` (in order), those whose `task` is still to do: items never stored, and
+        items whose task is pending or failed fewer than `max_attempts` times."""
+        with self.engine.connect() as conn:
+            stored = set(conn.scalars(select(items.c.guid).where(items.c.guid.in_(guids))))
+            states = {
+                row.guid: row
+                for row in conn.execute(
+                    select(item_tasks).where(
+                        item_tasks.c.task == task, item_tasks.c.guid.in_(guids)
+                    )
+                )
+            }
+        due = []
+        for guid in guids:
+            row = states.get(guid)
+            if row is None:
+                if guid not in stored:
+                    due.append(guid)
+            elif row.state in (*DUE_STATES, OFF_PAGE) and row.attempts < max_attempts:
+                due.append(guid)
+        return due
+
+    def task_results(self, task: str, guids: Sequence[str]) -> dict[str, str]:
+        """What `task` found for those of `guids` it is done for (as stored, JSON)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(item_tasks.c.guid, item_tasks.c.result).where(
+                    item_tasks.c.task == task,
+                    item_tasks.c.guid.in_(guids),
+                    item_tasks.c.result.is_not(None),
+                )
+            )
+            return {row.guid: row.result for row in rows}
+
+    def has_due_tasks(self, topic: str, url: str, task: str, max_attempts: int) -> bool:
+        """Whether an item on the source's last stored page still waits for `task` (so the
+        page must be read again); one that has left the page waits until it comes back."""
+        with self.engine.connect() as conn:
+            waiting = conn.scalar(
+                select(func.count())
+                .select_from(item_tasks.join(sources))
+                .where(
+                    sources.c.topic == topic,
+                    sources.c.url == url,
+                    item_tasks.c.task == task,
+                    item_tasks.c.state.in_(DUE_STATES),
+                    item_tasks.c.attempts < max_attempts,
+                )
+            )
+        return bool(waiting)
+
+
+def record_tasks(
+    conn: Connection,
+    source: int,
+    outcomes: Sequence[TaskOutcome],
+    on_page: Sequence[str],
+    now: datetime,
+) -> None:
+    """Each outcome's state (a tried task counts one more attempt); tasks still due for
+    items no longer on the page wait off-page until their item comes back."""
+    for outcome in outcomes:
+        state = "pending" if not outcome.tried else "done" if not outcome.error else "failed"
+        state = "refused" if outcome.final else state
+        values = {
+            "guid": outcome.guid,
+            "task": outcome.task,
+            "source_id": source,
+            "state": state,
+            "attempts": int(outcome.tried),
+            "last_error": outcome.error,
+            "result": outcome.result,
+            "updated_at": now,
+        }
+        bump = {
+            "result": func.coalesce(outcome.result, item_tasks.c.result),
+            "state": state,
+            "attempts": item_tasks.c.attempts + int(outcome.tried),
+            "last_error": outcome.error,
+            "updated_at": now,
+        }
+        conn.execute(upsert(conn, item_tasks, values, ["guid", "task"], set_=bump))
+    conn.execute(
+        update(item_tasks)
+        .where(
+            item_tasks.c.source_id == source,
+            item_tasks.c.state.in_(DUE_STATES),
+            item_tasks.c.guid.not_in(list(on_page)),
+        )
+        .values(state=OFF_PAGE)
+    )

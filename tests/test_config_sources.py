@@ -1,0 +1,173 @@
+"""The source schema (selector language, link_pattern, type_map, enrich, kind, id): good
+tables load into the values extract and normalize use; bad ones name the file and the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+
+from feedsvc.config import ConfigError, Selector, load
+
+SELECTORS = '\n  [topics.sources.selectors]\n  item = "article"\n  title = "h2"\n  link = "h2 a"\n'
+
+
+def source_with(tmp_path: Path, keys: str, selectors: str = "") -> Path:
+    path = write_config(tmp_path, "http://127.0.0.1:9/x.html")
+    text = path.read_text().replace('preset = "rand-topic"', keys + SELECTORS + selectors)
+    path.write_text(text)
+    return path
+
+
+def test_every_form_of_the_selector_language_loads(tmp_path: Path) -> None:
+    path = source_with(
+        tmp_path,
+        'link_pattern = "/research/"\n  type_map = { "Foreign Affairs" = "journal-article", Promo = "" }\n'
+        '  enrich = true\n  enrich_per_run = 5\n  enrich_hosts = ["Cdn.Example.org"]\n  id = ".ep-no"',
+        '  date = [{ css = "span.date", attr = "content" }, { css = "span.date", format = ["%d.%m.%Y", "%Y"] }]\n'
+        '  image = { attr = "style", pattern = "url\\\\(([^)]+)\\\\)" }\n'
+        '  summary = { css = ".teaser", exclude = ".teaser__action" }\n',
+    )
+    source = load(path).topics[0].sources[0]
+    assert source.selectors.title == (Selector(css="h2"),)
+    assert source.selectors.date == (
+        Selector(css="span.date", attr="content"),
+        Selector(css="span.date", format=["%d.%m.%Y", "%Y"]),
+    )
+    assert source.selectors.date[1].formats == ("%d.%m.%Y", "%Y")
+    assert source.selectors.image == (Selector(attr="style", pattern=r"url\(([^)]+)\)"),)
+    assert source.selectors.summary[0].exclude == ".teaser__action"
+    assert source.link_pattern.search("http://x/research/a")
+    assert source.type_map == {"Foreign Affairs": "journal-article", "Promo": ""}
+    assert (source.enrich, source.enrich_per_run, source.enrich_hosts) == (
+        True,
+        5,
+        ("cdn.example.org",),
+    )
+    assert source.id == (Selector(css=".ep-no"),)
+
+
+def test_a_feed_source_needs_no_selectors(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:9/feed.xml")
+    path.write_text(
+        path.read_text().replace('preset = "rand-topic"', 'kind = "feed"\n  include = "(?i)arctic"')
+    )
+    source = load(path).topics[0].sources[0]
+    assert source.kind == "feed" and source.include.search("Arctic")
+
+
+BAD_SOURCES = [
+    (
+        "",
+        '  date = { css = "span", attr = 3 }\n',
+        "topics[0].sources[0].selectors.date.attr: expected a string, got int",
+    ),
+    (
+        "",
+        '  date = { css = "span", attribute = "content" }\n',
+        "topics[0].sources[0].selectors.date.attribute: unknown key; expected one of: css, attr, exclude, pattern, format",
+    ),
+    (
+        "",
+        '  date = ["span", { css = "p >> q" }]\n',
+        "topics[0].sources[0].selectors.date[1].css: invalid CSS selector 'p >> q'",
+    ),
+    (
+        "",
+        '  date = { css = "span", exclude = "" }\n',
+        "topics[0].sources[0].selectors.date.exclude: invalid CSS selector ''",
+    ),
+    (
+        "",
+        '  image = { pattern = "url\\\\((" }\n',
+        "topics[0].sources[0].selectors.image.pattern: invalid regular expression",
+    ),
+    (
+        "",
+        "  date = 3\n",
+        "topics[0].sources[0].selectors.date: expected a CSS selector, a table or an array of them, got int",
+    ),
+    (
+        "",
+        '  headline = "h1"\n',
+        "topics[0].sources[0].selectors.headline: unknown key; expected one of: item, title, link",
+    ),
+    (
+        'link_pattern = "(unclosed"',
+        "",
+        "topics[0].sources[0].link_pattern: invalid regular expression '(unclosed'",
+    ),
+    ('kind = "atom"', "", "topics[0].sources[0].kind: expected one of: page, feed"),
+    (
+        'type_map = { "Foreign Affairs" = "Journal Article" }',
+        "",
+        'topics[0].sources[0].type_map.Foreign Affairs: expected a type slug such as "journal-article"',
+    ),
+    (
+        "enrich_per_run = -1",
+        "",
+        "topics[0].sources[0].enrich_per_run: expected a number at least 0",
+    ),
+    ('enrich = "yes"', "", "topics[0].sources[0].enrich: expected true or false, got str"),
+    ("pages = 99", "", "topics[0].sources[0].pages: expected a number at most 50"),
+    ("enrich_hosts = [1]", "", "topics[0].sources[0].enrich_hosts[0]: expected a string, got int"),
+    (
+        "unknown_key = 1",
+        "",
+        "topics[0].sources[0].unknown_key: unknown key; expected one of: url, preset, kind",
+    ),
+    (
+        '[[topics.sources.type_rules]]\n  path_prefix = "/x/"',
+        "",
+        "topics[0].sources[0].type_rules[0].type: missing",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("keys", "selectors", "message"), BAD_SOURCES, ids=[c[2].split(":")[0] for c in BAD_SOURCES]
+)
+def test_a_bad_source_names_file_and_key(
+    tmp_path: Path, keys: str, selectors: str, message: str
+) -> None:
+    if keys.startswith("[[topics.sources.type_rules]]"):
+        path = source_with(tmp_path, "")
+        path.write_text(path.read_text() + "  " + keys + "\n")
+    else:
+        path = source_with(tmp_path, keys, selectors)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}: {message}"), str(caught.value)
+
+
+def test_check_names_the_key_through_the_real_cli(tmp_path: Path) -> None:
+    path = source_with(tmp_path, "", '  date = { css = "span", attr = 3 }\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "feedsvc.cli", "--config", str(path), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"feedsvc: config error: {path}: topics[0].sources[0].selectors.date.attr: "
+        "expected a string, got int 3\n"
+    )
+
+
+def test_the_commented_sources_in_the_shipped_config_load(tmp_path: Path) -> None:
+    """The examples in config.toml are real: uncommented, they validate and read as documented."""
+    shipped = (Path(__file__).resolve().parent.parent / "config.toml").read_text(encoding="utf-8")
+    head, examples = shipped.split("  # For any other site", 1)
+    lines = [line.removeprefix("  # ") for line in examples.splitlines()]
+    toml = [line for line in lines if line.startswith("[") or " = " in line.split("#")[0]]
+    path = tmp_path / "config.toml"
+    path.write_text(head + "\n".join(toml) + "\n", encoding="utf-8")
+    _, drupal, site_feed = load(path).topics[0].sources
+    assert drupal.selectors.title == (Selector(css=".teaser__title", exclude=".teaser__action"),)
+    assert drupal.selectors.image[0].pattern == "url\\(['\"]?([^'\")]+)"
+    assert drupal.enrich and drupal.type_rules[0].path_prefix == "/reports/"
+    assert site_feed.kind == "feed" and site_feed.exclude.search("Sponsored")

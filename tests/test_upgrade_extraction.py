@@ -1,0 +1,45 @@
+"""A store written before enrichment and undated reports upgrades in place, losing nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from conftest import TOPIC_PATH, PageServer, page
+
+from feedsvc.config import Config
+from feedsvc.cycle import run_cycle, targets
+from feedsvc.feeds import FeedKey
+from feedsvc.ingest import make_fetcher
+from feedsvc.store import Store
+
+
+def test_a_store_from_before_issue_9_upgrades_in_place(
+    config: Config, store: Store, run_ingest: Callable, server: PageServer
+) -> None:
+    [first] = run_ingest()
+    assert first.ok and first.new == 21
+    path = store.engine.url.database
+    store.close()
+    with sqlite3.connect(path) as db:  # the tables as the last release made them
+        db.execute("DROP TABLE item_tasks")
+        db.execute("ALTER TABLE sources DROP COLUMN last_undated_text")
+        db.execute("ALTER TABLE sources DROP COLUMN last_undated_at")
+
+    upgraded = Store(config.service.database)
+    upgraded.create_schema()
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sources)")}
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert {"last_undated_text", "last_undated_at"} <= columns and "item_tasks" in tables
+    assert len(upgraded.entries(FeedKey(topic="security-cooperation"), 50)) == 21
+
+    body = page("rand-2015.html").replace(b'<p class="date">', b'<p class="date">Multimedia ', 1)
+    server.serve(TOPIC_PATH, body)
+    fetcher = make_fetcher(config)
+    [report] = run_cycle(upgraded, fetcher, config, targets(config))
+    fetcher.close()
+    assert report.ok and report.undated == 1, report.line()
+    status = upgraded.source("security-cooperation", config.topics[0].sources[0].url)
+    assert status.last_undated_text.startswith("not a date: 'Multimedia ")
+    upgraded.close()
