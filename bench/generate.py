@@ -78,7 +78,7 @@ def write_config(folder: Path, page_url: str | None = None) -> Path:
         '[service]\ndatabase = "sqlite:///feedsvc.sqlite3"\nbase_url = "http://127.0.0.1:8000"\n'
         '[publish]\ndirectory = "public"\n'
         # The ingest figures time feedsvc's own work, not the politeness waits it adds.
-        "[ingest]\nhost_delay_seconds = 0\n" + blocks,
+        "[ingest]\nhost_delay_seconds = 0\nimage_probes_per_run = 0\n" + blocks,
         encoding="utf-8",
     )
     return path

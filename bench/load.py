@@ -176,6 +176,8 @@ base_url = "http://127.0.0.1:{port}"
 interval_minutes = 60
 timeout_seconds = 10
 host_delay_seconds = 0
+# the generated pages link images on www.example.org: never probe them
+image_probes_per_run = 0
 
 [[topics]]
 slug = "{TOPIC}"

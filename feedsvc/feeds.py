@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from feedsvc.config import Config
+from feedsvc.config import Config, TopicConfig
 
 
 @dataclass(frozen=True, order=True)
@@ -104,3 +104,16 @@ def feed_description(key: FeedKey, config: Config, type_labels: dict[str, str]) 
     else:
         what = f"Every {type_labels.get(key.type or '', key.type)} item across all topics"
     return f"{what}, kept by {config.service.title}."
+
+
+def digest_title(topic: TopicConfig) -> str:
+    """The title of a topic's weekly digest, in the feed and in OPML."""
+    return f"{topic.title}: weekly digest"
+
+
+def digest_description(topic: TopicConfig, service_title: str) -> str:
+    """What a topic's weekly digest holds, in the feed and in OPML."""
+    return (
+        f"One entry per week with everything published on {topic.title} that week, "
+        f"kept by {service_title}."
+    )

@@ -80,6 +80,7 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = None
+    content_length: int | None = None  # as the server announced it; a HEAD's only size
 
     @property
     def not_modified(self) -> bool:
@@ -221,6 +222,18 @@ class Fetcher:
             raise FetchError(f"expected an HTML page, got Content-Type {media_type} from {url}")
         return fetched
 
+    def head(self, url: str, *, robots: bool = True) -> Fetched:
+        """HEAD a file a page links to (an item's image) with the same manners as a page fetch.
+
+        The answer carries the file's announced Content-Length and Content-Type and no body.
+        """
+        if robots:
+            self._check_robots(url)
+        fetched = self._get(url, {"Accept": "image/*,*/*;q=0.5"}, method="HEAD")
+        if fetched.status != 200:
+            raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from HEAD {url}")
+        return fetched
+
     def _check_robots(self, url: str) -> None:
         """Refuse a URL the host's robots.txt keeps from us; read it at most once an hour."""
         parts = urlsplit(url)
@@ -244,15 +257,15 @@ class Fetcher:
             rules.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
         return rules
 
-    def _get(self, url: str, headers: dict[str, str]) -> Fetched:
-        """One GET with bounded retries; raises FetchError once they are spent."""
+    def _get(self, url: str, headers: dict[str, str], method: str = "GET") -> Fetched:
+        """One GET (or HEAD) with bounded retries; raises FetchError once they are spent."""
         host = urlsplit(url).netloc.lower()
         attempts = self.policy.attempts
         attempt = 1
         while True:
             self.hosts.wait_turn(host, self.policy.host_delay_seconds)
             try:
-                return self._get_once(url, headers)
+                return self._get_once(url, headers, method)
             except _Retryable as failure:
                 if attempt == attempts:
                     raise FetchError(failure.reason) from None
@@ -279,12 +292,15 @@ class Fetcher:
         jittered = backoff * random.uniform(0.5, 1.0)  # spread retries of many sources apart
         return max(jittered, failure.wait or 0.0)
 
-    def _get_once(self, url: str, headers: dict[str, str]) -> Fetched:
+    def _get_once(self, url: str, headers: dict[str, str], method: str) -> Fetched:
         """One request; any transient failure becomes _Retryable, a final one FetchError."""
         try:
-            with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
+            with self.session.request(
+                method, url, headers=headers, timeout=self.timeout, stream=True
+            ) as resp:
                 status = resp.status_code
-                body = self._read_capped(resp, url)  # read whole, the connection can be reused
+                # read whole, so the connection can be reused; a HEAD has no body to read
+                body = b"" if method == "HEAD" else self._read_capped(resp, url)
                 if status == 429 or status >= 500:
                     raise _Retryable(
                         f"HTTP {status} {_reason(status)} from {url}",
@@ -303,6 +319,7 @@ class Fetcher:
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
                     content_type=content_type or None,
+                    content_length=_declared_length(resp.headers.get("Content-Length")),
                 )
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
@@ -341,8 +358,8 @@ class Fetcher:
 
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""
-        declared = resp.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+        declared = _declared_length(resp.headers.get("Content-Length"))
+        if declared is not None and declared > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )
@@ -359,6 +376,12 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _declared_length(value: str | None) -> int | None:
+    """A Content-Length header as a number of bytes; None when absent or not a plain number."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _reason(status: int) -> str:

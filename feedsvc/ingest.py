@@ -13,6 +13,7 @@ from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract import ExtractError, RawItem, extract
 from feedsvc.fetch import Fetcher, FetchError, user_agent
 from feedsvc.normalize import Context, Item, NormalizeError, normalize
+from feedsvc.probe import probe_images
 from feedsvc.publish import announce, publish_changed
 from feedsvc.store import Store
 
@@ -64,15 +65,25 @@ def ingest(
     *,
     force: bool = False,
 ) -> list[SourceReport]:
-    """Ingest every source (or one topic's), then render the feeds that changed."""
+    """Ingest every source (or one topic's), render the feeds that changed, then probe images."""
     topics = [t for t in config.topics if topic_slug in (None, t.slug)]
     reports = [
         ingest_source(store, fetcher, config, topic, source, force=force)
         for topic in topics
         for source in topic.sources
     ]
-    announce(fetcher, config, publish_changed(store, config))
+    publish_then_probe(store, fetcher, config)
     return reports
+
+
+def publish_then_probe(store: Store, fetcher: Fetcher, config: Config) -> None:
+    """Render and announce what changed; then HEAD new images and publish the sizes they gave.
+
+    The probes come after the first publish, so a slow image host never delays new items.
+    """
+    announce(fetcher, config, publish_changed(store, config))
+    if probe_images(store, fetcher, config.ingest.image_probes_per_run):
+        announce(fetcher, config, publish_changed(store, config))
 
 
 def ingest_source(

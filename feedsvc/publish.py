@@ -18,7 +18,15 @@ from feedsvc.archive import archive_urls, current_links, is_final, page_count, p
 from feedsvc.config import Config, TopicConfig
 from feedsvc.digest import Week, closed_weeks, week_entry, week_start
 from feedsvc.export import bump_generation, export_feed, generation_marker
-from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, feed_description, feed_title
+from feedsvc.feeds import (
+    ArchiveKey,
+    DigestKey,
+    FeedKey,
+    digest_description,
+    digest_title,
+    feed_description,
+    feed_title,
+)
 from feedsvc.fetch import Fetcher, PingError
 from feedsvc.render import FEED_STYLESHEET, FORMATS, FeedDoc, static_url
 from feedsvc.store import EPOCH, Rendered, Store, StoredItem, order_key
@@ -113,7 +121,7 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
         urls={fmt: feed_url(config, key, fmt) for fmt in FORMATS},
         updated=store.feed_changed_at(key),
         ttl_minutes=config.ingest.interval_minutes,
-        author=config.service.title,
+        author=topic.author if (topic := config.topic(key.topic or "")) else config.service.title,
         types_url=f"{base}/types/",
         topics_url=f"{base}/topics/",
         entries=store.entries(key, limit),
@@ -122,6 +130,8 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
         ),
         hub=config.websub.hub,
         stylesheet_url=static_url(base, FEED_STYLESHEET),
+        topic_titles={t.slug: t.title for t in config.topics},
+        topic_authors={t.slug: t.author for t in config.topics},
     )
 
 
@@ -220,9 +230,8 @@ def digest_doc(
     return replace(
         doc,
         id=digest_id,
-        title=f"{topic.title}: weekly digest",
-        description=f"One entry per week with everything published on {topic.title} that week, "
-        f"kept by {config.service.title}.",
+        title=digest_title(topic),
+        description=digest_description(topic, config.service.title),
         urls={fmt: f"{base}/{key.path}.{fmt}" for fmt in FORMATS},
         updated=max((entry.updated for entry in entries), default=EPOCH),
         entries=entries,

@@ -16,8 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
-from feedsvc.ingest import ingest_source, make_fetcher
-from feedsvc.publish import announce, publish_changed
+from feedsvc.ingest import ingest_source, make_fetcher, publish_then_probe
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ def ingest_job(store: Store, config: Config, topic: TopicConfig, source: SourceC
     fetcher = make_fetcher(config)
     try:
         ingest_source(store, fetcher, config, topic, source)
-        announce(fetcher, config, publish_changed(store, config))
+        publish_then_probe(store, fetcher, config)
     finally:
         fetcher.close()
 

@@ -26,11 +26,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
     insert,
     inspect,
+    literal,
     select,
     text,
     update,
@@ -43,6 +45,7 @@ from feedsvc.feeds import ArchiveKey, DigestKey, FeedKey, affected_feeds
 from feedsvc.normalize import Item
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PROBE_PENDING, PROBE_DONE, PROBE_GAVE_UP = "pending", "done", "gave-up"  # items.image_probe
 DocumentKey = FeedKey | ArchiveKey | DigestKey  # whatever is kept in `rendered`, by its path
 
 
@@ -107,6 +110,12 @@ items = Table(
     Column("image_caption", Text),
     Column("image_credit", Text),
     Column("author", Text),
+    # The image's size and media type, from one HEAD request (feedsvc.probe), and that
+    # probe's state: "pending", "done" or "gave-up" (NULL: no image), after how many tries.
+    Column("image_length", Integer),
+    Column("image_type", String(100)),
+    Column("image_probe", String(10)),
+    Column("image_probe_attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("published_at", UTCDateTime, nullable=False),
     Column("date_missing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -118,6 +127,7 @@ items = Table(
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
+    Index("ix_items_image_probe", "image_probe", "id"),
 )
 
 topic_items = Table(
@@ -202,6 +212,17 @@ class StoredItem:
     order_key: str
     topics: tuple[str, ...] = ()
     content_html: str | None = None  # prepared content (a digest's week); None: built from fields
+    image_length: int | None = None  # bytes, once a HEAD request has told
+    image_type: str | None = None  # the media type the image's server sent
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    """An item whose image still needs its HEAD request, and how many tries failed so far."""
+
+    item_id: int
+    image_url: str
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -430,6 +451,57 @@ class Store:
         with self.engine.begin() as conn:
             for topic, url in pairs:
                 _source_id(conn, topic, url)
+
+    # -- image probes: one HEAD per new image, outside the ingest transaction --------------
+
+    def pending_image_probes(self, limit: int) -> list[ImageProbe]:
+        """Up to `limit` items whose image has not been probed yet, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(items.c.id, items.c.image_url, items.c.image_probe_attempts)
+                .where(items.c.image_probe == PROBE_PENDING)
+                .order_by(items.c.id.desc())
+                .limit(limit)
+            )
+            return [ImageProbe(*row) for row in rows]
+
+    def record_image_probe(
+        self, probe: ImageProbe, length: int | None, media_type: str | None, now: datetime
+    ) -> None:
+        """Keep what the HEAD said and mark the item's feeds changed so they carry it."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(items)
+                .where(items.c.id == probe.item_id, items.c.image_url == probe.image_url)
+                .values(
+                    image_length=length,
+                    image_type=media_type,
+                    image_probe=PROBE_DONE,
+                    image_probe_attempts=probe.attempts + 1,
+                )
+            ).rowcount
+            if not done:  # the image changed meanwhile: its own probe is pending
+                return
+            for topic, type_slug in conn.execute(
+                select(topic_items.c.topic, topic_items.c.type_slug).where(
+                    topic_items.c.item_id == probe.item_id
+                )
+            ):
+                for key in affected_feeds(topic, {type_slug}):
+                    _mark_dirty(conn, key, now)
+
+    def record_image_probe_failure(self, probe: ImageProbe, max_attempts: int) -> None:
+        """One more failed try; after `max_attempts` tries the image is left without a size."""
+        attempts = probe.attempts + 1
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(items)
+                .where(items.c.id == probe.item_id, items.c.image_url == probe.image_url)
+                .values(
+                    image_probe_attempts=attempts,
+                    image_probe=PROBE_GAVE_UP if attempts >= max_attempts else PROBE_PENDING,
+                )
+            )
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -698,16 +770,29 @@ def _new_item_row(item: Item, source_id: int, run_id: int, now: datetime) -> dic
         last_seen_at=now,
         source_id=source_id,
         order_key=order_key(published, run_id, item.position),
+        image_probe=PROBE_PENDING if item.image_url else None,
         **_item_values(item),
     )
 
 
 def _update_item(conn: Connection, item_id: int, item: Item, now: datetime) -> None:
     """An edited item keeps its id, guid, date and place; only its content and `updated` move."""
+    same_image = items.c.image_url == item.image_url  # read before the row is written
     conn.execute(
         update(items)
         .where(items.c.id == item_id)
-        .values(updated_at=now, last_seen_at=now, **_item_values(item))
+        .values(
+            updated_at=now,
+            last_seen_at=now,
+            image_length=case((same_image, items.c.image_length)),
+            image_type=case((same_image, items.c.image_type)),
+            image_probe=case(
+                (same_image, items.c.image_probe),
+                (literal(item.image_url is not None), PROBE_PENDING),
+            ),
+            image_probe_attempts=case((same_image, items.c.image_probe_attempts), else_=0),
+            **_item_values(item),
+        )
     )
     conn.execute(
         update(topic_items).where(topic_items.c.item_id == item_id).values(type_slug=item.type_slug)
@@ -745,6 +830,22 @@ def _upgrade(conn: Connection) -> None:
         for path in conn.scalars(select(feeds.c.key)).all():
             if FeedKey.is_feed_path(path):
                 _set_member_count(conn, path)
+    item_columns = (
+        {c["name"] for c in inspector.get_columns("items")} if "items" in tables else set()
+    )
+    if item_columns and "image_probe" not in item_columns:
+        for column in (
+            "image_length INTEGER",
+            "image_type VARCHAR(100)",
+            "image_probe VARCHAR(10)",
+        ):
+            conn.execute(text(f"ALTER TABLE items ADD COLUMN {column}"))
+        conn.execute(
+            text("ALTER TABLE items ADD COLUMN image_probe_attempts INTEGER NOT NULL DEFAULT 0")
+        )
+        conn.execute(
+            update(items).where(items.c.image_url.is_not(None)).values(image_probe=PROBE_PENDING)
+        )
     if "topic_items" in tables and "id" not in {
         c["name"] for c in inspector.get_columns("topic_items")
     }:
@@ -888,4 +989,6 @@ def _stored_item(row, topics: list[str]) -> StoredItem:
         first_seen=row.first_seen_at,
         order_key=row.order_key,
         topics=tuple(topics),
+        image_length=row.image_length,
+        image_type=row.image_type,
     )
