@@ -106,6 +106,12 @@ def feed_description(key: FeedKey, config: Config, type_labels: dict[str, str]) 
     return f"{what}, kept by {config.service.title}."
 
 
+def feed_author(key: FeedKey, config: Config) -> str:
+    """A feed's author: its topic's `author`; a type feed spans topics, so the service title."""
+    topic = config.topic(key.topic) if key.topic else None
+    return topic.author if topic else config.service.title
+
+
 def digest_title(topic: TopicConfig) -> str:
     """The title of a topic's weekly digest, in the feed and in OPML."""
     return f"{topic.title}: weekly digest"

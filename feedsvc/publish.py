@@ -24,6 +24,7 @@ from feedsvc.feeds import (
     FeedKey,
     digest_description,
     digest_title,
+    feed_author,
     feed_description,
     feed_title,
 )
@@ -121,7 +122,7 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
         urls={fmt: feed_url(config, key, fmt) for fmt in FORMATS},
         updated=store.feed_changed_at(key),
         ttl_minutes=config.ingest.interval_minutes,
-        author=topic.author if (topic := config.topic(key.topic or "")) else config.service.title,
+        author=feed_author(key, config),
         types_url=f"{base}/types/",
         topics_url=f"{base}/topics/",
         entries=store.entries(key, limit),
