@@ -8,8 +8,11 @@ the feeds on 127.0.0.1 to rss2email, newsboat, sfeed and feedparser.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -266,3 +269,46 @@ def markdown_text(body: str) -> str:
     body = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", body)  # links and images: their text
     body = re.sub(r"(?<!\w)(\*\*|\*|__|_)(\S(?:.*?\S)?)\1(?!\w)", r"\2", body)  # emphasis
     return plain(re.sub(r"\\([\\`*_{}\[\]()#+\-.!])", r"\1", body))  # escapes
+
+
+def newsboat_items(folder: Path, url: str) -> list[dict]:
+    """`newsboat -x reload` of one feed into its own cache (newsboat keys items by guid across
+    feeds, #898), then the cache's rows."""
+    folder.mkdir(exist_ok=True)
+    (folder / "urls").write_text(url + "\n")
+    (folder / "config").write_text("")
+    subprocess.run(
+        ["newsboat", "-x", "reload", "-u", "urls", "-c", "cache.db", "-C", "config"],
+        cwd=folder,
+        env={**os.environ, "HOME": str(folder)},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with sqlite3.connect(folder / "cache.db") as db:
+        db.row_factory = sqlite3.Row
+        rows = [dict(row) for row in db.execute("SELECT * FROM rss_item ORDER BY id")]
+        db.execute("UPDATE rss_feed SET etag = '', lastmodified = 0")  # next reload: in full
+    return rows
+
+
+SFEED_FIELDS = (
+    "timestamp",
+    "title",
+    "link",
+    "content",
+    "content_type",
+    "id",
+    "author",
+    "enclosure",
+    "category",
+)
+
+
+def sfeed_rows(body: bytes) -> list[dict[str, str]]:
+    """sfeed's TSV lines for a feed, as dicts (its content field escapes \\n, \\t and \\\\)."""
+    out = subprocess.run(["sfeed"], input=body, capture_output=True, check=True, timeout=30)
+    return [
+        dict(zip(SFEED_FIELDS, line.split("\t"), strict=False))
+        for line in out.stdout.decode().splitlines()
+    ]

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +37,9 @@ from consumers import (
     Site,
     build_site,
     markdown_text,
+    newsboat_items,
     plain,
+    sfeed_rows,
     skip_reason,
 )
 from lxml import etree
@@ -286,27 +287,6 @@ def test_rss2email_mails_nothing_after_a_second_ingest(
 # -- newsboat -----------------------------------------------------------------------------------
 
 
-def newsboat_items(folder: Path, url: str) -> list[dict]:
-    """`newsboat -x reload` of one feed into its own cache (newsboat keys items by guid across
-    feeds, #898), then the cache's rows."""
-    folder.mkdir(exist_ok=True)
-    (folder / "urls").write_text(url + "\n")
-    (folder / "config").write_text("")
-    subprocess.run(
-        ["newsboat", "-x", "reload", "-u", "urls", "-c", "cache.db", "-C", "config"],
-        cwd=folder,
-        env={**os.environ, "HOME": str(folder)},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    with sqlite3.connect(folder / "cache.db") as db:
-        db.row_factory = sqlite3.Row
-        rows = [dict(row) for row in db.execute("SELECT * FROM rss_item ORDER BY id")]
-        db.execute("UPDATE rss_feed SET etag = '', lastmodified = 0")  # next reload: in full
-    return rows
-
-
 @pytest.fixture(scope="module")
 def newsboat(site: Site, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple, tuple]:
     """Each feed's cache rows after a first reload, and after a second ingest and reload."""
@@ -340,27 +320,6 @@ def test_newsboat_caches_every_entry_alike(newsboat: dict, site: Site, name: str
 
 
 # -- sfeed --------------------------------------------------------------------------------------
-
-SFEED_FIELDS = (
-    "timestamp",
-    "title",
-    "link",
-    "content",
-    "content_type",
-    "id",
-    "author",
-    "enclosure",
-    "category",
-)
-
-
-def sfeed_rows(body: bytes) -> list[dict[str, str]]:
-    """sfeed's TSV lines for a feed, as dicts (its content field escapes \\n, \\t and \\\\)."""
-    out = subprocess.run(["sfeed"], input=body, capture_output=True, check=True, timeout=30)
-    return [
-        dict(zip(SFEED_FIELDS, line.split("\t"), strict=False))
-        for line in out.stdout.decode().splitlines()
-    ]
 
 
 @pytest.mark.parametrize(("name", "fmt"), MATRIX)
