@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools run demo test lint format bench bench-load clean
+.PHONY: install browser tools consumers run demo test lint format bench bench-load clean
 
 install: $(STAMP)
 
@@ -46,7 +46,19 @@ browser:
 			|| echo "chromium could not be installed: the browser tests will skip"; \
 	fi
 
-test: install browser tools
+# The feed consumers the consumer matrix drives (tests/test_consumers.py): Debian's
+# rss2email, newsboat and sfeed, installed when missing and we are root; else those tests skip.
+consumers:
+	@if command -v r2e >/dev/null && command -v newsboat >/dev/null && command -v sfeed >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=900 install -y -qq rss2email newsboat sfeed >/dev/null) \
+	        || echo "rss2email, newsboat or sfeed could not be installed: the consumer tests will skip"; \
+	else \
+	    echo "make: rss2email, newsboat or sfeed is missing (install needs root and apt-get)"; \
+	fi
+
+test: install browser tools consumers
 	$(BIN)/ruff check feedsvc tests bench
 	$(BIN)/ruff format --check feedsvc tests bench
 	$(BIN)/pytest -q

@@ -44,6 +44,7 @@ INGEST_KEYS = (
     "min_items_ratio",
     "max_incomplete_ratio",
     "failing_after_minutes",
+    "image_probes_per_run",
 )
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
@@ -60,6 +61,7 @@ class TopicConfig:
     title: str
     description: str
     sources: tuple[SourceConfig, ...]
+    author: str = "feedsvc"  # the feeds' author where an item has no byline; the service title
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class IngestConfig:
     min_items_ratio: float = 0.6
     max_incomplete_ratio: float = 0.2
     failing_after_minutes: int = 360
+    image_probes_per_run: int = 20
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         min_items_ratio=ingest_t.number("min_items_ratio", 0.6, minimum=0, maximum=1),
         max_incomplete_ratio=ingest_t.number("max_incomplete_ratio", 0.2, minimum=0, maximum=1),
         failing_after_minutes=ingest_t.integer("failing_after_minutes", 360, minimum=1),
+        image_probes_per_run=ingest_t.integer("image_probes_per_run", 20, minimum=0),
     )
     ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")
@@ -196,7 +200,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     publish = PublishConfig(directory=(path.parent / directory).resolve())
     publish_t.only("directory")
     topic_tables = root.array("topics")
-    topics = tuple(_topic(t, presets) for t in topic_tables)
+    topics = tuple(_topic(t, presets, service.title) for t in topic_tables)
     slugs = [t.slug for t in topics]
     for index, slug in enumerate(slugs):
         if slug in slugs[:index]:
@@ -303,7 +307,7 @@ def _networks(table: Table, key: str) -> tuple[IPNetwork, ...]:
         raise ConfigError(table.path, table.key(key), f"expected CIDR blocks ({exc})") from None
 
 
-def _topic(table: Table, presets: dict[str, Preset]) -> TopicConfig:
+def _topic(table: Table, presets: dict[str, Preset], service_title: str) -> TopicConfig:
     slug = table.string("slug", required=True)
     if slug != slugify(slug):
         raise ConfigError(
@@ -319,8 +323,9 @@ def _topic(table: Table, presets: dict[str, Preset]) -> TopicConfig:
         title=table.string("title", required=True),
         description=table.string("description", ""),
         sources=tuple(_source(s, presets) for s in sources),
+        author=table.string("author", service_title),
     )
-    table.only("slug", "title", "description", "sources")
+    table.only("slug", "title", "description", "author", "sources")
     return topic
 
 

@@ -1,4 +1,5 @@
-"""The one write path: ingest -> publish -> export -> announce (CLI, scheduler and tests).
+"""The one write path: ingest -> publish -> export -> announce (-> probe images -> publish),
+for the CLI, the scheduler and the tests.
 
 `prepare` runs once before a process serves or schedules: it creates or upgrades the
 store and publishes whatever was never rendered, so web workers start read-only.
@@ -18,6 +19,7 @@ from feedsvc.fetch import Fetcher
 from feedsvc.generation import generation_marker
 from feedsvc.ingest import SourceReport, ingest
 from feedsvc.model import Rendered
+from feedsvc.probe import probe_images
 from feedsvc.publish import publish
 from feedsvc.store import Store
 
@@ -45,11 +47,17 @@ def run_cycle(
     force: bool = False,
     now: datetime | None = None,
 ) -> list[SourceReport]:
-    """Ingest these sources, render what changed, write the files, ping the hub."""
+    """Ingest these sources, render what changed, write the files, ping the hub; then HEAD
+    new images and publish again with the sizes they gave.
+
+    The probes come after the first publish, so a slow image host never delays new items.
+    """
     reports = [
         ingest(store, fetcher, config, topic, source, force=force) for topic, source in sources
     ]
     publish_and_export(store, config, fetcher, now)
+    if probe_images(store, fetcher, config.ingest.image_probes_per_run):
+        publish_and_export(store, config, fetcher, now)
     return reports
 
 

@@ -85,6 +85,8 @@ def week_entry(
         image_url=pictured.image_url if pictured else None,
         image_caption=pictured.image_caption if pictured else None,
         image_credit=pictured.image_credit if pictured else None,
+        image_length=pictured.image_length if pictured else None,
+        image_type=pictured.image_type if pictured else None,
         author=None,
         published=week.end.astimezone(UTC),
         updated=updated.astimezone(UTC),

@@ -18,6 +18,9 @@ from feedsvc.feeds import (
     ArchiveKey,
     DigestKey,
     FeedKey,
+    digest_description,
+    digest_title,
+    feed_author,
     feed_description,
     feed_title,
     home_url,
@@ -44,13 +47,15 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
         urls=document_urls(key, base),
         updated=store.feed_changed_at(key),
         ttl_minutes=config.ingest.interval_minutes,
-        author=config.service.title,
+        author=feed_author(key, config),
         types_url=f"{base}/types/",
         topics_url=f"{base}/topics/",
         entries=store.entries(key, limit) if limit else [],
         links=current_links(base, key, archive_pages(store, config, key)),
         hub=config.websub.hub,
         stylesheet_url=static_url(base, FEED_STYLESHEET),
+        topic_titles={t.slug: t.title for t in config.topics},
+        topic_authors={t.slug: t.author for t in config.topics},
     )
 
 
@@ -91,9 +96,8 @@ def digest_doc(
     return replace(
         doc,
         id=digest_id,
-        title=f"{topic.title}: weekly digest",
-        description=f"One entry per week with everything published on {topic.title} that week, "
-        f"kept by {config.service.title}.",
+        title=digest_title(topic),
+        description=digest_description(topic, config.service.title),
         urls=document_urls(key, base),
         updated=max((entry.updated for entry in entries), default=EPOCH),
         entries=entries,

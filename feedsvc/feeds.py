@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from feedsvc.config import Config
+from feedsvc.config import Config, TopicConfig
 from feedsvc.formats import FORMATS
 
 
@@ -135,3 +135,22 @@ def feed_description(key: FeedKey, config: Config, type_labels: dict[str, str]) 
     else:
         what = f"Every {type_labels.get(key.type or '', key.type)} item across all topics"
     return f"{what}, kept by {config.service.title}."
+
+
+def feed_author(key: FeedKey, config: Config) -> str:
+    """A feed's author: its topic's `author`; a type feed spans topics, so the service title."""
+    topic = config.topic(key.topic) if key.topic else None
+    return topic.author if topic else config.service.title
+
+
+def digest_title(topic: TopicConfig) -> str:
+    """The title of a topic's weekly digest, in the feed and in OPML."""
+    return f"{topic.title}: weekly digest"
+
+
+def digest_description(topic: TopicConfig, service_title: str) -> str:
+    """What a topic's weekly digest holds, in the feed and in OPML."""
+    return (
+        f"One entry per week with everything published on {topic.title} that week, "
+        f"kept by {service_title}."
+    )

@@ -8,10 +8,8 @@ Retry-After is honoured unless it asks for longer than we are willing to wait.
 
 from __future__ import annotations
 
-import codecs
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -25,9 +23,10 @@ from urllib.robotparser import RobotFileParser
 import requests
 import urllib3.exceptions
 
-from feedsvc import __version__
+from feedsvc.charset import page_encoding
 from feedsvc.config import IngestConfig
 from feedsvc.fetchguard import Guard, RefusedURL
+from feedsvc.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,6 @@ AGENT_TOKEN = "feedsvc"
 PING_ATTEMPTS = 3
 PING_BACKOFF_SECONDS = 0.5  # then doubled: a failing hub costs at most a few seconds
 PING_TIMEOUT = (3.05, 5.0)  # connect, read
-META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
-BYTE_ORDER_MARKS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 
 
 class FetchError(Exception):
@@ -85,6 +78,7 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = None
+    content_length: int | None = None  # as the server announced it; a HEAD's only size
 
     @property
     def not_modified(self) -> bool:
@@ -132,38 +126,6 @@ HOSTS = Hosts()
 def user_agent(base_url: str) -> str:
     """The User-Agent we send: names feedsvc, its version and where its operator can be found."""
     return f"{AGENT_TOKEN}/{__version__} (+{base_url})"
-
-
-def page_encoding(body: bytes, declared: str | None) -> str:
-    """The charset to read a page in; pages often lie about it, so the bytes have the last word.
-
-    A byte order mark wins; then bytes that are valid UTF-8 are read as UTF-8 whatever
-    the label says (UTF-8 labelled ISO-8859-1 is the usual lie); otherwise the header's
-    charset, then the <meta> one, then UTF-8 with each bad byte as U+FFFD.
-    """
-    for mark, codec in BYTE_ORDER_MARKS:
-        if body.startswith(mark):
-            return codec
-    try:
-        body.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    meta = META_CHARSET.search(body[:4096])
-    for label in (declared, meta.group(1).decode("ascii") if meta else None):
-        codec = _codec(label)
-        if codec and codec != "utf-8":
-            return codec
-    return "utf-8"
-
-
-def _codec(label: str | None) -> str | None:
-    """Python's codec for a charset label, None when unknown; Latin-1 reads as windows-1252."""
-    try:
-        name = codecs.lookup(label or "").name
-    except LookupError:
-        return None
-    return "cp1252" if name in ("iso8859-1", "ascii") else name  # as browsers do (WHATWG)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -231,6 +193,18 @@ class Fetcher:
             raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
 
+    def head(self, url: str, *, robots: bool = True) -> Fetched:
+        """HEAD a file a page links to (an item's image) with the same manners as a page fetch.
+
+        The answer carries the file's announced Content-Length and Content-Type and no body.
+        """
+        if robots:
+            self._check_robots(url)
+        fetched = self._get(url, {"Accept": "image/*,*/*;q=0.5"}, method="HEAD")
+        if fetched.status != 200:
+            raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from HEAD {url}")
+        return fetched
+
     def _check_robots(self, url: str) -> None:
         """Refuse a URL the host's robots.txt keeps from us; read it at most once an hour."""
         parts = urlsplit(url)
@@ -254,15 +228,21 @@ class Fetcher:
             rules.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
         return rules
 
-    def _get(self, url: str, headers: dict[str, str], guard: Guard | None = None) -> Fetched:
-        """One GET with bounded retries; raises FetchError once they are spent."""
+    def _get(
+        self,
+        url: str,
+        headers: dict[str, str],
+        guard: Guard | None = None,
+        method: str = "GET",
+    ) -> Fetched:
+        """One GET (or HEAD) with bounded retries; raises FetchError once they are spent."""
         host = urlsplit(url).netloc.lower()
         attempts = self.policy.attempts
         attempt = 1
         while True:
             self.hosts.wait_turn(host, self.policy.host_delay_seconds)
             try:
-                return self._get_once(url, headers, guard)
+                return self._get_once(url, headers, guard, method)
             except _Retryable as failure:
                 if attempt == attempts:
                     raise FetchError(failure.reason) from None
@@ -289,7 +269,9 @@ class Fetcher:
         jittered = backoff * random.uniform(0.5, 1.0)  # spread retries of many sources apart
         return max(jittered, failure.wait or 0.0)
 
-    def _get_once(self, url: str, headers: dict[str, str], guard: Guard | None = None) -> Fetched:
+    def _get_once(
+        self, url: str, headers: dict[str, str], guard: Guard | None, method: str
+    ) -> Fetched:
         """One request; any transient failure becomes _Retryable, a final one FetchError."""
 
         def vet_redirect(resp: requests.Response, *args: object, **kwargs: object) -> None:
@@ -297,7 +279,8 @@ class Fetcher:
                 _vet(guard, urljoin(resp.url, resp.headers["Location"]))
 
         try:
-            with self.session.get(
+            with self.session.request(
+                method,
                 url,
                 headers=headers,
                 timeout=self.timeout,
@@ -305,7 +288,8 @@ class Fetcher:
                 hooks={"response": vet_redirect},
             ) as resp:
                 status = resp.status_code
-                body = self._read_capped(resp, url)  # read whole, the connection can be reused
+                # read whole, so the connection can be reused; a HEAD has no body to read
+                body = b"" if method == "HEAD" else self._read_capped(resp, url)
                 if status == 429 or status >= 500:
                     raise _Retryable(
                         f"HTTP {status} {_reason(status)} from {url}",
@@ -324,6 +308,7 @@ class Fetcher:
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
                     content_type=content_type or None,
+                    content_length=_declared_length(resp.headers.get("Content-Length")),
                 )
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
@@ -362,8 +347,8 @@ class Fetcher:
 
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""
-        declared = resp.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+        declared = _declared_length(resp.headers.get("Content-Length"))
+        if declared is not None and declared > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )
@@ -389,6 +374,12 @@ def _vet(guard: Guard | None, url: str) -> None:
             guard(url)
         except RefusedURL as exc:
             raise Refused(str(exc)) from None
+
+
+def _declared_length(value: str | None) -> int | None:
+    """A Content-Length header as a number of bytes; None when absent or not a plain number."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _reason(status: int) -> str:

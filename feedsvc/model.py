@@ -70,6 +70,17 @@ class StoredItem(ItemContent):
     order_key: str
     topics: tuple[str, ...] = ()
     content_html: str | None = None  # prepared content (a digest's week); None: built from fields
+    image_length: int | None = None  # bytes, once a HEAD request has told (feedsvc.probe)
+    image_type: str | None = None  # the media type the image's server sent
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    """An item whose image still needs its HEAD request, and how many tries failed so far."""
+
+    guid: str
+    image_url: str
+    attempts: int
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from feedsvc.charset import page_encoding
 from feedsvc.config import Config, IngestConfig
 from feedsvc.discover import NothingFound, discover
 from feedsvc.discover_report import propose
 from feedsvc.extract import ExtractError
-from feedsvc.fetch import Fetcher, FetchError, page_encoding, user_agent
+from feedsvc.fetch import Fetcher, FetchError, user_agent
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

@@ -10,23 +10,19 @@ import gzip
 import hashlib
 import html
 import json
-import mimetypes
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
-from feedgen.util import xml_elem
 
 from feedsvc.formats import MEDIA_TYPES
 from feedsvc.model import Rendered, StoredItem
+from feedsvc.render_ext import HistoryFeed, MediaEntry, MediaFeed, image_length, image_type
 from feedsvc.version import __version__
 
-MEDIA_NS = "http://search.yahoo.com/mrss/"
-ATOM_NS = "http://www.w3.org/2005/Atom"
-HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed paging and archiving
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
@@ -41,7 +37,7 @@ class FeedDoc:
     urls: dict[str, str]
     updated: datetime
     ttl_minutes: int
-    author: str
+    author: str  # the channel's author and publisher; entries without a byline get their topic's
     types_url: str
     topics_url: str
     entries: Sequence[StoredItem]
@@ -49,15 +45,36 @@ class FeedDoc:
     hub: str | None = None  # the WebSub hub subscribers may use
     archive: bool = False  # an RFC 5005 archive document, marked <fh:archive/>
     stylesheet_url: str | None = None
+    topic_titles: Mapping[str, str] = field(default_factory=dict)  # slug -> category label
+    topic_authors: Mapping[str, str] = field(default_factory=dict)  # slug -> default author
 
 
 def render_rss(doc: FeedDoc) -> bytes:
-    """RSS 2.0 with content:encoded, media:* and an enclosure per image."""
-    return with_stylesheet(_feedgen(doc, "rss").rss_str(pretty=True), doc.stylesheet_url)
+    """RSS 2.0 with content:encoded, dc:creator, media:* and an enclosure per image."""
+    xml = _numeric_references(_feedgen(doc, "rss").rss_str(pretty=True))
+    return with_stylesheet(xml, doc.stylesheet_url)
+
+
+# RSS elements that hold plain text, and the two entities written there as character
+# references, as the RSS Advisory Board's profile asks: readers differ on `&amp;` in them.
+_RSS_TEXT = re.compile(rb"(<(title|category|dc:creator|dc:publisher)\b[^>]*>)([^<]*)(</\2>)")
+_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"))
+
+
+def _numeric_references(xml: bytes) -> bytes:
+    """`&` and `<` in RSS text elements as `&#x26;` and `&#x3C;`; the same text to any parser."""
+
+    def escape(match: re.Match[bytes]) -> bytes:
+        text = match.group(3)
+        for entity, reference in _REFERENCES:
+            text = text.replace(entity, reference)
+        return match.group(1) + text + match.group(4)
+
+    return _RSS_TEXT.sub(escape, xml)
 
 
 def render_atom(doc: FeedDoc) -> bytes:
-    """Atom 1.0 with html summary and content and media:* per image."""
+    """Atom 1.0 with html summary and content, an enclosure link and media:* per image."""
     return with_stylesheet(_feedgen(doc, "atom").atom_str(pretty=True), doc.stylesheet_url)
 
 
@@ -71,7 +88,7 @@ def render_json(doc: FeedDoc) -> bytes:
         "description": doc.description,
         "authors": [{"name": doc.author, "url": doc.home_url}],
         "language": "en",
-        "items": [_json_item(item) for item in doc.entries],
+        "items": [_json_item(item, doc) for item in doc.entries],
     }
     if "prev-archive" in doc.links:  # newest first, so JSON Feed's "next" page is the older one
         feed["next_url"] = doc.links["prev-archive"]["json"]
@@ -130,22 +147,37 @@ def entry_html(item: StoredItem) -> str:
     return "".join(parts)
 
 
-def image_type(url: str) -> str:
-    """The image's media type guessed from its name; JPEG when the name says nothing."""
-    guessed, _ = mimetypes.guess_type(url.split("?")[0])
-    return guessed if guessed and guessed.startswith("image/") else "image/jpeg"
+def entry_author(item: StoredItem, doc: FeedDoc) -> str:
+    """The item's byline when the page gave one, else its topic's author, else the feed's."""
+    topic = item.topics[0] if item.topics else ""
+    return item.author or doc.topic_authors.get(topic) or doc.author
+
+
+def categories(item: StoredItem, doc: FeedDoc, fmt: str) -> list[dict[str, str]]:
+    """The item's type and topics: the display label everywhere, the slug as term or domain.
+
+    RSS has no term: its text is the label and its domain the type's or topic's URL.
+    """
+    found = [(item.type_slug, item.type_label, doc.types_url)]
+    found += [(slug, doc.topic_titles.get(slug, slug), doc.topics_url) for slug in item.topics]
+    return [
+        {"term": slug, "label": label, "scheme": base + slug if fmt == "rss" else base}
+        for slug, label, base in found
+    ]
 
 
 def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.register_extension("media", _MediaFeed, _MediaEntry)
+    fg.register_extension("media", MediaFeed, MediaEntry)
     fg.load_extension("dc", atom=False, rss=True)  # RSS <author> must be an email: dc:creator
-    fg.register_extension("history", _HistoryFeed)
-    fg.history.document(doc, fmt)
+    fg.register_extension("history", HistoryFeed)
+    fg.history.document(doc, fmt, MEDIA_TYPES[fmt].split(";")[0])
     fg.id(doc.id)
     fg.title(doc.title)
     fg.subtitle(doc.description)
     fg.author({"name": doc.author, "uri": doc.home_url})
+    fg.dc.dc_creator(doc.author)  # RSS: feedparser's feed author (rss2email's From name)
+    fg.dc.dc_publisher(doc.author)
     for name, url in doc.urls.items():
         rel = "self" if name == fmt else "alternate"
         fg.link(href=url, rel=rel, type=MEDIA_TYPES[name].split(";")[0])
@@ -168,19 +200,17 @@ def _entry(fe: FeedEntry, item: StoredItem, doc: FeedDoc, fmt: str) -> None:
     fe.updated(item.updated)
     fe.summary(item.summary_html or html.escape(item.title), type="html")
     fe.content(entry_html(item), type="html")
-    categories = [{"term": item.type_slug, "label": item.type_label, "scheme": doc.types_url}]
-    categories += [{"term": topic, "scheme": doc.topics_url} for topic in item.topics]
-    fe.category(categories)
-    if item.author:
-        fe.author(name=item.author)
-        fe.dc.dc_creator(item.author)
+    fe.category(categories(item, doc, fmt))
+    author = entry_author(item, doc)
+    fe.author(name=author)
+    fe.dc.dc_creator(author)
     if item.image_url:
         fe.media.image(item)
-        if fmt == "rss":  # Atom would turn it into a second alternate link (feedgen #135)
-            fe.enclosure(item.image_url, "0", image_type(item.image_url))
+        if fmt == "rss":  # Atom gets <link rel="enclosure"> from MediaEntry (feedgen #135)
+            fe.enclosure(item.image_url, image_length(item), image_type(item))
 
 
-def _json_item(item: StoredItem) -> dict:
+def _json_item(item: StoredItem, doc: FeedDoc) -> dict:
     entry = {
         "id": item.guid,
         "url": item.link,
@@ -189,97 +219,12 @@ def _json_item(item: StoredItem) -> dict:
         "summary": item.summary_text,
         "date_published": item.published.isoformat(),
         "date_modified": item.updated.isoformat(),
-        "tags": [item.type_label, *item.topics],
+        "tags": [category["label"] for category in categories(item, doc, "json")],
+        "authors": [{"name": entry_author(item, doc)}],
     }
     if item.image_url:
         entry["image"] = item.image_url
-    if item.author:
-        entry["authors"] = [{"name": item.author}]
+        entry["attachments"] = [{"url": item.image_url, "mime_type": image_type(item)}]
+        if item.image_length:
+            entry["attachments"][0]["size_in_bytes"] = item.image_length
     return entry
-
-
-class _HistoryFeed(BaseExtension):
-    """Feed-level links feedgen cannot write in RSS, and RFC 5005's <fh:archive/>.
-
-    The links (hub, current, prev-archive, next-archive) are atom:link elements
-    in both formats; feedgen only writes rel="self" into RSS.
-    """
-
-    def __init__(self) -> None:
-        self._doc: FeedDoc | None = None
-        self._fmt = ""
-
-    def document(self, doc: FeedDoc, fmt: str) -> None:
-        """Set the document and format being rendered, which the extend_* hooks then read."""
-        self._doc, self._fmt = doc, fmt
-
-    def extend_ns(self) -> dict[str, str]:
-        """Declare fh: only on archive pages, so current feeds carry no unused namespace."""
-        return {"fh": HISTORY_NS} if self._doc and self._doc.archive else {}
-
-    def _extend(self, parent: object, link_tag: str) -> None:
-        """Write <fh:archive/> and the feed-level links into `parent`, one format's URLs each."""
-        doc = self._doc
-        if doc is None:
-            return
-        if doc.archive:
-            xml_elem(f"{{{HISTORY_NS}}}archive", parent)
-        if doc.hub:
-            xml_elem(link_tag, parent, rel="hub", href=doc.hub)
-        media_type = MEDIA_TYPES[self._fmt].split(";")[0]
-        for rel, urls in doc.links.items():
-            xml_elem(link_tag, parent, rel=rel, href=urls[self._fmt], type=media_type)
-
-    def extend_atom(self, feed: object) -> object:
-        """Atom: the links go straight into <feed>."""
-        self._extend(feed, "link")  # feedgen's Atom elements take the default namespace
-        return feed
-
-    def extend_rss(self, feed: object) -> object:
-        """RSS: the links go into <channel> as atom:link, as RFC 5005 and WebSub advise."""
-        self._extend(feed[0], f"{{{ATOM_NS}}}link")  # type: ignore[index]  # into <channel>
-        return feed
-
-
-class _MediaFeed(BaseExtension):
-    """Declares the Media RSS namespace on the feed."""
-
-    def extend_ns(self) -> dict[str, str]:
-        return {"media": MEDIA_NS}
-
-
-class _MediaEntry(BaseEntryExtension):
-    """media:content with the caption as media:description and the credit as media:credit.
-
-    feedgen's own media extension cannot write description or credit, which
-    newsletter tools and readers show under the image.
-    """
-
-    def __init__(self) -> None:
-        self._item: StoredItem | None = None
-
-    def image(self, item: StoredItem) -> None:
-        self._item = item
-
-    def _extend(self, entry: object) -> object:
-        item = self._item
-        if item is None or not item.image_url:
-            return entry
-        content = xml_elem(
-            f"{{{MEDIA_NS}}}content",
-            entry,
-            url=item.image_url,
-            medium="image",
-            type=image_type(item.image_url),
-        )
-        if item.image_caption:
-            description = xml_elem(f"{{{MEDIA_NS}}}description", content, type="plain")
-            description.text = item.image_caption
-        if item.image_credit:
-            credit = xml_elem(f"{{{MEDIA_NS}}}credit", content)
-            credit.text = item.image_credit
-        xml_elem(f"{{{MEDIA_NS}}}thumbnail", entry, url=item.image_url)
-        return entry
-
-    extend_rss = _extend
-    extend_atom = _extend

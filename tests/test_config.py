@@ -137,7 +137,36 @@ BAD_CONFIGS = [
         'service.access_log: expected false, "-" (standard output) or a file path, got int 1',
     ),
     ("broken toml", "[ingest]", "[ingest", "not valid TOML"),
+    (
+        "author not text",
+        'title = "Security Cooperation"',
+        'title = "Security Cooperation"\nauthor = 7',
+        "topics[0].author: expected a string, got int",
+    ),
+    (
+        "negative probes",
+        "image_probes_per_run = 0",
+        "image_probes_per_run = -1",
+        "ingest.image_probes_per_run: expected a number at least 0",
+    ),
 ]
+
+
+def test_topic_author_defaults_to_the_service_title(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:9/x.html")
+    assert load(path).topics[0].author == "feedsvc"
+    text = path.read_text().replace(
+        'base_url = "http://feeds.test"', 'base_url = "http://feeds.test"\ntitle = "Desk & Co"'
+    )
+    path.write_text(text)
+    assert load(path).topics[0].author == "Desk & Co"
+    path.write_text(
+        text.replace(
+            'title = "Security Cooperation"', 'title = "Security Cooperation"\nauthor = "RAND"'
+        )
+    )
+    assert load(path).topics[0].author == "RAND"
+    assert load(REPO / "config.toml").topics[0].author == "RAND Corporation"
 
 
 @pytest.mark.parametrize(

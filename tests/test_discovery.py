@@ -194,6 +194,7 @@ def opml_outlines(body: bytes) -> list[etree._Element]:
         assert outline.get("htmlUrl", "").startswith("http")
     for folder in root.xpath("//outline[not(@xmlUrl)]"):
         assert folder.get("text") and len(folder) > 0  # a folder always holds feeds
+        assert folder.get("title") is None  # W3C validator: a title needs a type
     return feeds
 
 
@@ -206,7 +207,8 @@ def test_opml_lists_every_feed_once_and_each_answers(client: FlaskClient, store:
     wanted = {f"topics/{TOPIC}", f"topics/{EMPTY}"}
     wanted |= {f"topics/{TOPIC}/types/{t}" for t in types_in_topic(store, TOPIC)}
     wanted |= {f"types/{t}" for t in store.type_labels()}
-    assert sorted(urls) == sorted(f"{BASE}/{path}/feed.atom" for path in wanted)
+    digests = {f"{BASE}/topics/{t}/digest/weekly.atom" for t in (TOPIC, EMPTY)}
+    assert sorted(urls) == sorted({f"{BASE}/{path}/feed.atom" for path in wanted} | digests)
     for url in urls:
         assert_feed_answers(client, url, "application/atom+xml")
         titles = {o.get("text") for o in outlines if o.get("xmlUrl") == url}
@@ -222,13 +224,42 @@ def test_topic_opml_lists_that_topics_feeds(client: FlaskClient, store: Store) -
         f"topics/{TOPIC}/types/{t}" for t in types_in_topic(store, TOPIC)
     }
     assert sorted(o.get("xmlUrl") for o in outlines) == sorted(
-        f"{BASE}/{path}/feed.atom" for path in wanted
+        [f"{BASE}/{path}/feed.atom" for path in wanted]
+        + [f"{BASE}/topics/{TOPIC}/digest/weekly.atom"]
     )
     for outline in outlines:
         assert_feed_answers(client, outline.get("xmlUrl"), "application/atom+xml")
         assert outline.get("htmlUrl").endswith(TOPIC_PATH)  # the topic's source page
-    [empty] = opml_outlines(client.get(f"/topics/{EMPTY}/feeds.opml").data)
-    assert empty.get("xmlUrl") == f"{BASE}/topics/{EMPTY}/feed.atom"
+    empty = opml_outlines(client.get(f"/topics/{EMPTY}/feeds.opml").data)
+    assert [o.get("xmlUrl") for o in empty] == [
+        f"{BASE}/topics/{EMPTY}/feed.atom",
+        f"{BASE}/topics/{EMPTY}/digest/weekly.atom",
+    ]
+
+
+def test_opml_sets_do_not_overlap(client: FlaskClient, store: Store) -> None:
+    """?set=topics and ?set=types list feeds no item is in twice (newsboat #898)."""
+    topics = opml_outlines(client.get("/feeds.opml?set=topics").data)
+    assert sorted(o.get("xmlUrl") for o in topics) == sorted(
+        f"{BASE}/topics/{t}/{name}.atom"
+        for t in (TOPIC, EMPTY)
+        for name in ("feed", "digest/weekly")
+    )
+    types = opml_outlines(client.get("/feeds.opml?set=types").data)
+    assert sorted(o.get("xmlUrl") for o in types) == sorted(
+        f"{BASE}/types/{t}/feed.atom" for t in store.type_labels()
+    )
+    for outline in types:
+        assert_feed_answers(client, outline.get("xmlUrl"), "application/atom+xml")
+    bad = client.get("/feeds.opml?set=everything")
+    assert bad.status_code == 400 and b"set must be one of: all, topics, types" in bad.data
+
+
+def test_index_page_says_which_opml_to_pick(client: FlaskClient) -> None:
+    page = client.get("/").data.decode()
+    for url in ("/feeds.opml?set=topics", "/feeds.opml?set=types", "/feeds.opml"):
+        assert f'href="{BASE}{url}"' in page
+    assert "pick this one to follow whole topics" in page
 
 
 def test_opml_answers_conditional_get(client: FlaskClient) -> None:

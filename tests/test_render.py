@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import feedparser
@@ -46,6 +47,8 @@ def doc(entries: tuple[StoredItem, ...] = (ITEM,)) -> FeedDoc:
         types_url="http://feeds.test/types/",
         topics_url="http://feeds.test/topics/",
         entries=entries,
+        topic_titles={"arctic": "The Arctic"},
+        topic_authors={"arctic": "Arctic Desk"},
     )
 
 
@@ -61,20 +64,68 @@ def test_xml_entries_carry_every_field(fmt: str) -> None:
     [entry] = parsed.entries
     assert entry.title == "Arctic <Cooperation> & more"
     assert entry.author == "Jane Roe"
-    assert entry.media_content[0]["url"] == ITEM.image_url
-    assert entry.media_content[0]["type"] == "image/png"
+    assert [(e.href, e.type) for e in entry.enclosures] == [(ITEM.image_url, "image/png")]
+    assert entry.media_thumbnail[0]["url"] == ITEM.image_url
     assert entry.media_credit[0]["content"] == "Max Muster"
-    assert {t.term for t in entry.tags} >= {"arctic"}
+    # the caption must not become the summary (feedparser #53: rss2email mailed captions)
+    assert entry.summary_detail.value == "A <em>short</em> look."
+    assert entry.summary_detail.type == "text/html"
     assert "<figcaption>Ice floes, photo by Max Muster</figcaption>" in entry.content[0].value
     assert parsed.feed.updated_parsed[:5] == (2024, 3, 5, 8, 30)
     links = {(link.rel, link.href) for link in parsed.feed.links}
     assert ("self", f"http://feeds.test/topics/arctic/feed.{fmt}") in links
 
 
-def test_atom_entry_has_a_single_alternate_link() -> None:
-    """feedgen drops rel on Atom entry links (#135), so an enclosure link would pose as alternate."""
+def test_atom_entry_has_one_alternate_and_one_enclosure_link() -> None:
+    """feedgen drops rel on Atom entry links (#135): the enclosure link is written by hand."""
     [entry] = feedparser.parse(RENDERERS["atom"](doc())).entries
-    assert [link.href for link in entry.links] == [ITEM.link]
+    assert [(link.rel, link.href) for link in entry.links] == [
+        ("alternate", ITEM.link),
+        ("enclosure", ITEM.image_url),
+    ]
+
+
+def test_probed_size_and_type_reach_every_format() -> None:
+    probed = doc((replace(ITEM, image_length=48_213, image_type="image/webp"),))
+    for fmt in ("rss", "atom"):
+        [entry] = feedparser.parse(RENDERERS[fmt](probed)).entries
+        [enclosure] = entry.enclosures
+        assert (enclosure.length, enclosure.type) == ("48213", "image/webp")
+    [item] = json.loads(RENDERERS["json"](probed))["items"]
+    assert item["attachments"] == [
+        {"url": ITEM.image_url, "mime_type": "image/webp", "size_in_bytes": 48_213}
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_categories_show_labels_with_slugs_as_term_or_domain(fmt: str) -> None:
+    [entry] = feedparser.parse(RENDERERS[fmt](doc())).entries
+    shown = [tag.get("label") or tag.term for tag in entry.tags]
+    assert shown == ["Policy Brief", "The Arctic"]
+    if fmt == "atom":
+        assert [tag.term for tag in entry.tags] == ["policy-brief", "arctic"]
+    else:
+        assert [tag.scheme for tag in entry.tags] == [
+            "http://feeds.test/types/policy-brief",
+            "http://feeds.test/topics/arctic",
+        ]
+
+
+def test_rss_text_elements_use_character_references() -> None:
+    """`&` and `<` in RSS title, category and author as the RSS Advisory Board's profile asks."""
+    body = RENDERERS["rss"](doc()).decode()
+    assert "<title>Arctic &#x3C;Cooperation&gt; &#x26; more</title>" in body
+    assert "&amp;" not in body.split("<description>")[0]
+
+
+def test_entries_without_byline_carry_their_topics_author() -> None:
+    anonymous = doc((replace(ITEM, author=None),))
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(RENDERERS[fmt](anonymous))
+        assert parsed.entries[0].author == "Arctic Desk"
+        assert parsed.feed.author == "feedsvc"
+    [item] = json.loads(RENDERERS["json"](anonymous))["items"]
+    assert item["authors"] == [{"name": "Arctic Desk"}]
 
 
 def test_empty_feed_is_valid() -> None:
@@ -89,4 +140,4 @@ def test_json_item() -> None:
     assert item["authors"] == [{"name": "Jane Roe"}]
     assert item["date_published"] == "2024-03-05T08:30:00+00:00"
     assert item["date_modified"] == "2024-03-06T00:00:00+00:00"
-    assert item["tags"] == ["Policy Brief", "arctic"]
+    assert item["tags"] == ["Policy Brief", "The Arctic"]

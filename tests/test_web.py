@@ -60,7 +60,7 @@ def test_every_xml_feed_parses_and_matches_the_store(client: FlaskClient, store:
                 assert item.type_label in [tag.get("label") or tag.term for tag in entry.tags]
                 assert entry.summary.startswith(item.summary_html[:40])
                 if item.image_url:
-                    assert entry.media_content[0]["url"] == item.image_url
+                    assert [e.href for e in entry.enclosures] == [item.image_url]
                     assert entry.media_thumbnail[0]["url"] == item.image_url
 
 

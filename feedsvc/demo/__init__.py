@@ -43,19 +43,24 @@ class CapturePages:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path == TOPIC_PATH:
-                    self._send(200, "text/html; charset=utf-8", pages.body)
-                elif self.path.startswith("/content/"):
-                    self._send(200, "image/svg+xml", PLACEHOLDER)
-                else:
-                    self._send(404, "text/plain", b"not found")
+                self._answer(send_body=True)
 
-            def _send(self, status: int, media_type: str, body: bytes) -> None:
+            def do_HEAD(self) -> None:  # feedsvc asks each image's size once (feedsvc.probe)
+                self._answer(send_body=False)
+
+            def _answer(self, send_body: bool) -> None:
+                if self.path == TOPIC_PATH:
+                    status, media_type, body = 200, "text/html; charset=utf-8", pages.body
+                elif self.path.startswith("/content/"):
+                    status, media_type, body = 200, "image/svg+xml", PLACEHOLDER
+                else:
+                    status, media_type, body = 404, "text/plain", b"not found"
                 self.send_response(status)
                 self.send_header("Content-Type", media_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if send_body:
+                    self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -94,7 +94,7 @@
     <xsl:call-template name="entry">
       <xsl:with-param name="link" select="link"/>
       <xsl:with-param name="date" select="substring(pubDate, 6, 11)"/>
-      <xsl:with-param name="type" select="category[substring(@domain, string-length(@domain) - 6) = '/types/']"/>
+      <xsl:with-param name="type" select="category[contains(@domain, '/types/')]"/>
       <xsl:with-param name="summary" select="description"/>
     </xsl:call-template>
   </xsl:template>
@@ -112,10 +112,11 @@
         <xsl:text> · </xsl:text>
         <xsl:value-of select="$date"/>
       </p>
-      <xsl:for-each select="media:content[@medium='image'][1]">
+      <!-- The caption is media:text: feedparser would fold media:description into the summary. -->
+      <xsl:for-each select="media:thumbnail[1]">
         <figure>
-          <img src="{@url}" alt="{media:description}" loading="lazy"/>
-          <figcaption><xsl:value-of select="media:description"/></figcaption>
+          <img src="{@url}" alt="{../media:text}" loading="lazy"/>
+          <figcaption><xsl:value-of select="../media:text"/></figcaption>
         </figure>
       </xsl:for-each>
       <!-- Summaries are HTML already cleaned of scripts and handlers by feedsvc. -->

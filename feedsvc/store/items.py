@@ -16,7 +16,7 @@ from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, or
 from feedsvc.store.feeds import mark_dirty, retyped
 from feedsvc.store.schema import ingest_runs, items, membership, sources, topic_items, types
 from feedsvc.store.sql import source_id, upsert
-from feedsvc.store.tasks import record_tasks
+from feedsvc.store.tasks import queue_image_probe, record_tasks
 
 
 class ItemStore:
@@ -56,6 +56,7 @@ class ItemStore:
                         items.c.guid,
                         items.c.content_hash,
                         items.c.date_missing,
+                        items.c.image_url,
                         items.c.type_slug,
                         items.c.order_key,
                     ).where(items.c.guid.in_([item.guid for item in found]))
@@ -78,12 +79,18 @@ class ItemStore:
                 row = existing.get(item.guid)
                 if row is None:
                     item_id, key = _insert_item(conn, item, source, run_id, now)
+                    if item.image_url:
+                        queue_image_probe(conn, source, item.guid, now)
                     new += 1
                 elif row.content_hash != item.content_hash() or (
                     row.date_missing and item.published is not None
                 ):
                     item_id, key = row.id, row.order_key
                     _update_item(conn, item_id, item, now, row.date_missing)
+                    if item.image_url != row.image_url:
+                        _forget_image_size(conn, item_id)
+                        if item.image_url:
+                            queue_image_probe(conn, source, item.guid, now)
                     updated += 1
                     touched_types |= {item.type_slug, row.type_slug}
                     if item.type_slug != row.type_slug:
@@ -260,6 +267,13 @@ def _update_item(
     )
 
 
+def _forget_image_size(conn: Connection, item_id: int) -> None:
+    """An item's image changed: the size its old image had no longer holds."""
+    conn.execute(
+        update(items).where(items.c.id == item_id).values(image_length=None, image_type=None)
+    )
+
+
 def _items_of(members: Select) -> Select:
     """The items `members` selects, newest first: `limit` index entries, then rows by id."""
     page = members.subquery()
@@ -286,4 +300,6 @@ def _stored_item(row: Row, topics: list[str]) -> StoredItem:
         first_seen=row.first_seen_at,
         order_key=row.order_key,
         topics=tuple(topics),
+        image_length=row.image_length,
+        image_type=row.image_type,
     )

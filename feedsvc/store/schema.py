@@ -110,6 +110,10 @@ items = Table(
     Column("id", Integer, primary_key=True),
     Column("guid", Text, nullable=False, unique=True),
     *_content_columns(),
+    # The image's size and media type, from one HEAD request (feedsvc.probe; its state is
+    # the item's "image-size" task in item_tasks).
+    Column("image_length", Integer),
+    Column("image_type", String(100)),
     Column("published_at", UTCDateTime, nullable=False),
     Column("date_missing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -122,6 +126,8 @@ items = Table(
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
 )
+
+IMAGE_SIZE_TASK = "image-size"  # the item_tasks name of an image's HEAD probe (feedsvc.probe)
 
 # Once-per-item work done after extraction and retried on later runs (enrichment from the
 # item's own page; any other such task, e.g. an image probe, shares it by its `task` name).
@@ -252,6 +258,9 @@ def _upgrade(conn: Connection) -> None:
     their order by item id, the order in which items were first stored.
     """
     tables = set(inspect(conn).get_table_names())
+    if "items" in tables and "image_length" not in _columns(conn, "items"):
+        _add_columns(conn, "items", (("image_length", "INTEGER"), ("image_type", "VARCHAR(100)")))
+        _probe_every_image(conn)
     if "sources" in tables:
         _add_columns(
             conn, "sources", (("last_undated_text", "TEXT"), ("last_undated_at", "TIMESTAMP"))
@@ -295,6 +304,22 @@ def _upgrade_feeds(conn: Connection) -> None:
         for path in conn.scalars(select(feeds.c.key)).all():
             count = count_members(conn, FeedKey.from_path(path))
             conn.execute(update(feeds).where(feeds.c.key == path).values(member_count=count))
+
+
+def _probe_every_image(conn: Connection) -> None:
+    """Items stored before images were probed: each image gets its probe, pending."""
+    if "item_tasks" not in inspect(conn).get_table_names():
+        item_tasks.create(conn)
+    rows = conn.execute(
+        select(items.c.guid, items.c.source_id).where(items.c.image_url.is_not(None))
+    ).all()
+    now = datetime.now(UTC)
+    for guid, source in rows:
+        conn.execute(
+            item_tasks.insert().values(
+                guid=guid, task=IMAGE_SIZE_TASK, source_id=source, state="pending", updated_at=now
+            )
+        )
 
 
 def _add_columns(conn: Connection, table: str, columns: tuple[tuple[str, str], ...]) -> None:

@@ -1,5 +1,7 @@
-"""Once-per-item tasks (enrichment from the item's own page, and the like): what is due,
-what was found, and each run's outcomes, kept so a failure is retried on a later run."""
+"""Once-per-item tasks, kept so a failure is retried on a later run: enrichment from the
+item's own page (done during the ingest, feedsvc.enrichment) and the HEAD probe of the
+item's image (after the publish, feedsvc.probe). Both share `item_tasks`: a state
+(pending, failed, done, refused, off-page) and an attempt count per item and task."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from feedsvc.model import TaskOutcome
-from feedsvc.store.schema import item_tasks, items, sources
+from feedsvc.feeds import affected_feeds
+from feedsvc.model import ImageProbe, TaskOutcome
+from feedsvc.store.feeds import mark_dirty
+from feedsvc.store.schema import IMAGE_SIZE_TASK, item_tasks, items, sources, topic_items
 from feedsvc.store.sql import upsert
 
 DUE_STATES = ("pending", "failed")  # item_tasks states that a later run takes up again
@@ -74,6 +78,77 @@ class TaskStore:
             )
         return bool(waiting)
 
+    def pending_image_probes(self, limit: int, max_attempts: int) -> list[ImageProbe]:
+        """Up to `limit` images still to probe (tried fewer than `max_attempts` times), newest
+        items first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(items.c.guid, items.c.image_url, item_tasks.c.attempts)
+                .join(item_tasks, item_tasks.c.guid == items.c.guid)
+                .where(
+                    item_tasks.c.task == IMAGE_SIZE_TASK,
+                    item_tasks.c.state.in_(DUE_STATES),
+                    item_tasks.c.attempts < max_attempts,
+                    items.c.image_url.is_not(None),
+                )
+                .order_by(items.c.id.desc())
+                .limit(limit)
+            )
+            return [ImageProbe(*row) for row in rows]
+
+    def record_image_probe(
+        self, probe: ImageProbe, length: int | None, media_type: str | None, now: datetime
+    ) -> None:
+        """Keep what the HEAD said and mark the item's feeds changed so they carry it."""
+        with self.engine.begin() as conn:
+            item_id = conn.scalar(
+                select(items.c.id).where(
+                    items.c.guid == probe.guid, items.c.image_url == probe.image_url
+                )
+            )
+            if item_id is None:  # the image changed meanwhile: its own probe is pending
+                return
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(image_length=length, image_type=media_type)
+            )
+            _probe_tried(conn, probe, "done", now)
+            for topic, type_slug in conn.execute(
+                select(topic_items.c.topic, topic_items.c.type_slug).where(
+                    topic_items.c.item_id == item_id
+                )
+            ):
+                for key in affected_feeds(topic, {type_slug}):
+                    mark_dirty(conn, key, now)
+
+    def record_image_probe_failure(self, probe: ImageProbe, now: datetime) -> None:
+        """One more failed try; later runs try again until the attempts run out."""
+        with self.engine.begin() as conn:
+            _probe_tried(conn, probe, "failed", now)
+
+
+def _probe_tried(conn: Connection, probe: ImageProbe, state: str, now: datetime) -> None:
+    conn.execute(
+        update(item_tasks)
+        .where(item_tasks.c.guid == probe.guid, item_tasks.c.task == IMAGE_SIZE_TASK)
+        .values(state=state, attempts=item_tasks.c.attempts + 1, updated_at=now)
+    )
+
+
+def queue_image_probe(conn: Connection, source: int, guid: str, now: datetime) -> None:
+    """A new image (a new item's, or an item's new one): its size is unknown, its probe due."""
+    values = {
+        "guid": guid,
+        "task": IMAGE_SIZE_TASK,
+        "source_id": source,
+        "state": "pending",
+        "attempts": 0,
+        "updated_at": now,
+    }
+    fresh = {"state": "pending", "attempts": 0, "last_error": None, "updated_at": now}
+    conn.execute(upsert(conn, item_tasks, values, ["guid", "task"], set_=fresh))
+
 
 def record_tasks(
     conn: Connection,
@@ -109,6 +184,7 @@ def record_tasks(
         update(item_tasks)
         .where(
             item_tasks.c.source_id == source,
+            item_tasks.c.task != IMAGE_SIZE_TASK,  # a probe needs the image, not the page
             item_tasks.c.state.in_(DUE_STATES),
             item_tasks.c.guid.not_in(list(on_page)),
         )

@@ -6,13 +6,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, render_template, request
+from werkzeug.exceptions import BadRequest
 
 from feedsvc.config import TopicConfig
-from feedsvc.feeds import FeedKey, feed_description, feed_title, home_url, urls
+from feedsvc.feeds import (
+    DigestKey,
+    FeedKey,
+    digest_description,
+    digest_title,
+    feed_description,
+    feed_title,
+    home_url,
+    urls,
+)
 from feedsvc.formats import MEDIA_TYPES, static_url
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
-from feedsvc.opml import Folder, Outline, opml_document
+from feedsvc.opml import SETS as OPML_SETS
+from feedsvc.opml import Folder, Outline, TopicOutlines, opml_document, opml_folders
 from feedsvc.overview import topic_states, when
 from feedsvc.web.service import Service, known_topic, service
 from feedsvc.web.service import labels as type_labels
@@ -62,15 +73,26 @@ def topic_page(topic: str) -> str:
 
 @bp.get("/feeds.opml")
 def opml_all() -> Response:
+    """Every feed, or with ?set=topics or ?set=types a set whose feeds never overlap."""
     svc = service()
-    return _opml(svc, f"{svc.config.service.title}: every feed", _all_groups(svc))
+    chosen = request.args.get("set", "all") if request.query_string else "all"
+    if chosen not in OPML_SETS:
+        raise BadRequest(f"set must be one of: {', '.join(OPML_SETS)}")
+    groups = _all_groups(svc)
+    topics = [_topic_outlines(svc, t, g) for t, g in zip(svc.config.topics, groups, strict=False)]
+    by_type = [_folder(g) for g in groups[len(topics) :]]
+    folders = opml_folders(topics, by_type[0] if by_type else None, chosen)
+    return _opml(svc, f"{svc.config.service.title}: {OPML_SETS[chosen]}", folders)
 
 
 @bp.get("/topics/<topic>/feeds.opml")
 def opml_topic(topic: str) -> Response:
+    """One topic's feed, its weekly digest and its per-type feeds."""
     svc = service()
-    group = _topic_group(svc, known_topic(svc, topic), type_labels(svc))
-    return _opml(svc, f"{svc.config.service.title}: {group.title}", [group])
+    topic_config = known_topic(svc, topic)
+    group = _topic_group(svc, topic_config, type_labels(svc))
+    folders = opml_folders([_topic_outlines(svc, topic_config, group)], None, "all")
+    return _opml(svc, f"{svc.config.service.title}: {group.title}", folders)
 
 
 def _all_groups(svc: Service) -> list[FeedGroup]:
@@ -122,15 +144,28 @@ def _page(template: str, svc: Service, **context: object) -> str:
     )
 
 
-def _opml(svc: Service, title: str, groups: list[FeedGroup]) -> Response:
-    """An OPML 2.0 list of these feeds, one outline each, folders by group."""
-    folders = [
-        Folder(
-            group.title,
-            [Outline(f.title, f.urls[OPML_FORMAT], f.home_url, f.description) for f in group.feeds],
-        )
-        for group in groups
-    ]
+def _folder(group: FeedGroup) -> Folder:
+    """A group of listed feeds as an OPML folder, one outline per feed."""
+    return Folder(
+        group.title,
+        [Outline(f.title, f.urls[OPML_FORMAT], f.home_url, f.description) for f in group.feeds],
+    )
+
+
+def _topic_outlines(svc: Service, topic: TopicConfig, group: FeedGroup) -> TopicOutlines:
+    """A topic's group (its feed first, then per type) with its weekly digest beside it."""
+    feed, *by_type = _folder(group).outlines
+    digest_outline = Outline(
+        digest_title(topic),
+        DigestKey(topic.slug).url(svc.config.service.base_url, OPML_FORMAT),
+        feed.html_url,
+        digest_description(topic, svc.config.service.title),
+    )
+    return TopicOutlines(topic.title, feed, digest_outline, by_type)
+
+
+def _opml(svc: Service, title: str, folders: list[Folder]) -> Response:
+    """An OPML 2.0 document of these folders."""
     body = opml_document(title, svc.config.service.title, folders)
     response = Response(body, content_type=OPML_MEDIA_TYPE)
     response.add_etag()

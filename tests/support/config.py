@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # Politeness that costs no time: no pause between requests, retries almost at once.
-FAST_INGEST = "host_delay_seconds = 0\nbackoff_seconds = 0.01\n"
+# No image probes: fixture pages link images on other hosts (tests/test_consumers.py probes).
+FAST_INGEST = "host_delay_seconds = 0\nbackoff_seconds = 0.01\nimage_probes_per_run = 0\n"
 TOPIC = "security-cooperation"
 
 

@@ -45,6 +45,7 @@ class PageServer:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.robots_requests: list[tuple[str, dict[str, str]]] = []
         self.history: list[tuple[float, str]] = []
+        self.head_requests: list[str] = []  # paths asked for with HEAD (image probes)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +60,18 @@ class PageServer:
                     route(self)
                     return
                 send(self, route or Reply(b"not found", 404, {"Content-Type": "text/plain"}))
+
+            def do_HEAD(self) -> None:
+                """What GET would answer, without the body (Content-Length still says its size)."""
+                server.history.append((time.monotonic(), self.path))
+                server.head_requests.append(self.path)
+                route = server.routes.get(self.path)
+                reply = route if isinstance(route, Reply) else Reply(b"", 404)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass
