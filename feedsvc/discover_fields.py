@@ -48,14 +48,15 @@ class Field:
     css: str
     attr: str | None = None
     pattern: str | None = None
+    exclude: str | None = None
 
     def toml(self) -> str:
-        """The TOML value: `"css"` or `{ css = "...", attr = "..." }`."""
-        if self.attr is None and self.pattern is None:
+        """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
+        keys = {"attr": self.attr, "exclude": self.exclude, "pattern": self.pattern}
+        if not any(keys.values()):
             return _quote(self.css)
         parts = [f"css = {_quote(self.css)}"]
-        parts += [f"attr = {_quote(self.attr)}"] if self.attr else []
-        parts += [f"pattern = {_quote(self.pattern)}"] if self.pattern else []
+        parts += [f"{key} = {_quote(value)}" for key, value in keys.items() if value]
         return "{ " + ", ".join(parts) + " }"
 
 
@@ -171,7 +172,17 @@ def _as_field(name: str, css: str, targets: list[Element | None]) -> Field:
         return Field(css, attr=attr)
     if name == "image" and sample.tag != "img" and BACKGROUND.search(sample.get("style") or ""):
         return Field(css, attr="style", pattern=STYLE_URL_PATTERN)
+    if name == "title" and (action := _action_in(sample)) is not None:
+        return Field(css, exclude=signature(action))  # "A Title<div>Read</div>": leave it out
     return Field(css)
+
+
+def _action_in(title: Element) -> Element | None:
+    """A call to action ("Read", "Listen") nested in a title whose own text is the title."""
+    return next(
+        (e for e in title.iterdescendants() if ACTION_TEXT.match(_text(e))),
+        None,
+    )
 
 
 def _date_value(element: Element) -> str:

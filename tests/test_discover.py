@@ -8,13 +8,16 @@ items with their titles, links and dates.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import FAST_INGEST, FIXTURES, PAGES, PageServer
 from test_config import feedsvc
+from test_families import fill
 
 from feedsvc.feeds import FeedKey
 from feedsvc.store import Store
@@ -31,12 +34,37 @@ FAMILIES = {
         path.stem: (path, path.with_suffix(".expected.json"))
         for path in sorted(DISCOVER.glob("*.html"))
     },
+    # issue 9's golden families too: every markup family the tests hold, but the podcast
+    # series page, whose episodes all link the one series page: telling them apart takes the
+    # source's `id` key, which discover does not propose (yet); its test sets `id` by hand.
+    **{
+        f"family-{path.stem}": (path, path.with_suffix(".expected.json"))
+        for path in sorted((FIXTURES / "families").glob("*.html"))
+        if path.stem != "podcast-series"
+    },
 }
 
 
 def expectations(path: Path, page: str, server: PageServer) -> tuple[str, list[dict]]:
     """The page's original path and its expected items, relative links moved to the server."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    if "source" in data:  # a golden family (test_families.py): served as its test serves it
+        zone = re.search(r'timezone = "([^"]+)"', data["source"])
+        local = ZoneInfo(zone.group(1)) if zone else UTC  # discover cannot know the zone: a day
+        listed = [
+            {
+                "title": i["title"],
+                "link": fill(i["link"], server),
+                # the exact instant where the page gives one, else the day in the source's zone
+                "date": i.get("published")
+                and [
+                    i["published"],
+                    datetime.fromisoformat(i["published"]).astimezone(local).date().isoformat(),
+                ],
+            }
+            for i in data["items"]
+        ]
+        return f"/listing/{path.name.removesuffix('.expected.json')}.html", listed
     url, items = (INSTITUTE, data) if isinstance(data, list) else (data["url"], data["items"])
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
     for item in items:
@@ -46,15 +74,18 @@ def expectations(path: Path, page: str, server: PageServer) -> tuple[str, list[d
 
 
 def matches(expected: dict, stored) -> bool:
-    """Title, link and date as a person reads them on the page."""
+    """Title, link and date as a person reads them on the page (any of the dates listed)."""
     if " ".join(stored.title.split()) != " ".join(expected["title"].split()):
         return False
-    date = expected.get("date")
-    if date is None:
+    dates = expected.get("date")
+    if dates is None:
         return True
-    if "T" in date:
-        return stored.published == datetime.fromisoformat(date).astimezone(UTC)
-    return stored.published.date().isoformat() == date
+    return any(
+        stored.published == datetime.fromisoformat(date).astimezone(UTC)
+        if "T" in date
+        else stored.published.date().isoformat() == date
+        for date in (dates if isinstance(dates, list) else [dates])
+    )
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
