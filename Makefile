@@ -7,14 +7,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools run test lint format bench bench-load clean
+.PHONY: install browser tools postgres run test lint format bench bench-load bench-cluster clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --editable '.[test]'
+	$(BIN)/pip install --quiet --editable '.[test,postgres]'
 	touch $@
 
 # nginx with Debian's Lua module (the static tier in deploy/) and wrk (the load generator):
@@ -29,6 +29,18 @@ tools:
 	    echo "make: nginx, libnginx-mod-http-lua or wrk is missing (install needs root and apt-get)"; \
 	fi
 
+# PostgreSQL server binaries (initdb, pg_ctl): the tests start a throwaway cluster with them.
+# Installed with apt-get when missing and run as root; else the PostgreSQL tests skip.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=900 install -y -qq postgresql >/dev/null \
+	    || echo "make: postgresql could not be installed: the PostgreSQL tests will skip"; \
+	else \
+	    echo "make: PostgreSQL is missing (install needs root and apt-get): its tests will skip"; \
+	fi
+
 run: install
 	$(BIN)/feedsvc serve
 
@@ -40,7 +52,7 @@ browser:
 			|| echo "chromium could not be installed: the browser tests will skip"; \
 	fi
 
-test: install browser tools
+test: install browser tools postgres
 	$(BIN)/ruff check feedsvc tests bench
 	$(BIN)/ruff format --check feedsvc tests bench
 	$(BIN)/pytest -q

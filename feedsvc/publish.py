@@ -51,7 +51,8 @@ def publish_feed(store: Store, config: Config, key: FeedKey) -> dict[str, Render
     pages = archive_pages(store, config, key)
     first = store.final_pages(key) + 1
     last_final = min(pages - 1, first + ARCHIVE_PAGES_PER_PUBLISH - 1)
-    for page in [*range(first, last_final + 1), *([pages] if pages > last_final else [])]:
+    newest = [pages] if pages > max(last_final, 0) else []  # an empty feed has no page 0
+    for page in [*range(first, last_final + 1), *newest]:
         outputs |= _archive_outputs(store, config, ArchiveKey(key, page), pages)
     store.save_rendered(outputs)
     store.mark_rendered(key, version, final_pages=max(last_final, 0), done=last_final >= pages - 1)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files, real SQLite."""
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files,
+real SQLite, and a real PostgreSQL cluster for the modules marked `both_databases`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.pgcluster import PostgresCluster
 from feedsvc.config import Config, load
 from feedsvc.cycle import run_cycle, targets
 from feedsvc.ingest import SourceReport, make_fetcher
@@ -23,6 +25,7 @@ TOPIC_PATH = "/topics/security-cooperation.html"
 ROBOTS_PATH = "/robots.txt"
 # Politeness that costs no test time: no pause between requests, retries almost at once.
 FAST_INGEST = "host_delay_seconds = 0\nbackoff_seconds = 0.01\n"
+SQLITE_URL = "sqlite:///var/feedsvc.sqlite3"  # relative to the config file
 
 
 def page(name: str) -> bytes:
@@ -115,13 +118,19 @@ def server() -> Iterator[PageServer]:
     srv.close()
 
 
-def write_config(tmp_path: Path, source_url: str, extra: str = "", source_extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path,
+    source_url: str,
+    extra: str = "",
+    source_extra: str = "",
+    database: str = SQLITE_URL,
+) -> Path:
     """A real config.toml in a temp folder, with one topic reading `source_url` with the preset."""
     path = tmp_path / "config.toml"
     path.write_text(
         f"""
 [service]
-database = "sqlite:///var/feedsvc.sqlite3"
+database = "{database}"
 base_url = "http://feeds.test"
 
 [ingest]
@@ -142,11 +151,45 @@ title = "Security Cooperation"
     return path
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked `both_databases` run once on SQLite, once on PostgreSQL."""
+    if "database_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("database_kind", ["sqlite", "postgresql"])
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole run (initdb + pg_ctl, fsync off)."""
+    try:
+        cluster = PostgresCluster()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL cluster: {exc}")
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def config(tmp_path: Path, server: PageServer) -> Config:
+def database_kind() -> str:
+    """SQLite, unless the module is marked `both_databases` (then both, in turn)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, database_kind: str) -> str:
+    """The store's URL: SQLite beside the config, or a fresh PostgreSQL database per test."""
+    if database_kind == "sqlite":
+        return SQLITE_URL
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database()
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: PageServer, database_url: str) -> Config:
     """A config whose one source is the fixture server's topic page (2015 capture to start)."""
     server.serve(TOPIC_PATH, page("rand-2015.html"))
-    return load(write_config(tmp_path, server.url(TOPIC_PATH)))
+    return load(write_config(tmp_path, server.url(TOPIC_PATH), database=database_url))
 
 
 @pytest.fixture

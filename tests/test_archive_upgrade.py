@@ -16,8 +16,12 @@ from feedsvc.feeds import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
-# The two tables as the first release of feedsvc created them.
+# The two tables as the first release of feedsvc created them, in a store that never met
+# Alembic (no version table) nor several hosts.
 OLD_LAYOUT = """
+DROP TABLE alembic_version;
+DROP TABLE leadership;
+DROP TABLE publications;
 DROP TABLE rendered;
 CREATE TABLE rendered (
     feed_key VARCHAR(400) NOT NULL, format VARCHAR(20) NOT NULL, "limit" INTEGER NOT NULL,

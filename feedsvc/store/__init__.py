@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from feedsvc.store.feeds import FeedStore
 from feedsvc.store.items import ItemStore
-from feedsvc.store.schema import create_schema
+from feedsvc.store.migrate import upgrade
 from feedsvc.store.sources import SourceStore
 
 
@@ -26,8 +26,8 @@ class Store(ItemStore, SourceStore, FeedStore):
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     def create_schema(self) -> None:
-        """Create missing tables and upgrade older ones: once before serving, never per worker."""
-        create_schema(self.engine)
+        """Create or upgrade the tables (Alembic migrations): before serving, never per worker."""
+        upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
