@@ -95,14 +95,14 @@ def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     from feedsvc.cycle import prepare, run_cycle, targets
     from feedsvc.ingest import make_fetcher
-    from feedsvc.store import Store
+    from feedsvc.store import open_store
 
     if args.topic and config.topic(args.topic) is None:
         known = ", ".join(t.slug for t in config.topics)
         print(f"feedsvc: unknown topic {args.topic!r}; expected one of: {known}", file=sys.stderr)
         return EXIT_USAGE
     prepare(config)
-    store = Store(config.service.database)
+    store = open_store(config.service)
     fetcher = make_fetcher(config)
     try:
         reports = run_cycle(store, fetcher, config, targets(config, args.topic), force=args.force)
@@ -125,9 +125,9 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from feedsvc.store import Store
+    from feedsvc.store import open_store
 
-    store = Store(config.service.database)
+    store = open_store(config.service)
     store.create_schema()
     statuses = {(s.topic, s.url): s for s in store.sources()}
     store.close()

@@ -99,6 +99,11 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    # Connections each process keeps to the store (PostgreSQL): a small pool per worker.
+    pool_size: int = 5
+    pool_max_overflow: int = 5
+    pool_recycle_seconds: int = 1800
+    pool_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -278,8 +283,23 @@ def _service(table: _Table, path: Path) -> ServiceConfig:
         host=table.string("host", "127.0.0.1"),
         port=table.integer("port", 8000, minimum=1, maximum=65535),
         workers=table.integer("workers", 2, minimum=1, maximum=64),
+        pool_size=table.integer("pool_size", 5, minimum=1, maximum=100),
+        pool_max_overflow=table.integer("pool_max_overflow", 5, minimum=0, maximum=100),
+        pool_recycle_seconds=table.integer("pool_recycle_seconds", 1800, minimum=60),
+        pool_timeout_seconds=table.number("pool_timeout_seconds", 10.0, minimum=0.1),
     )
-    table.only("database", "base_url", "title", "host", "port", "workers")
+    table.only(
+        "database",
+        "base_url",
+        "title",
+        "host",
+        "port",
+        "workers",
+        "pool_size",
+        "pool_max_overflow",
+        "pool_recycle_seconds",
+        "pool_timeout_seconds",
+    )
     return service
 
 

@@ -18,7 +18,7 @@ from feedsvc.fetch import Fetcher
 from feedsvc.ingest import SourceReport, ingest
 from feedsvc.model import Rendered
 from feedsvc.publish import publish
-from feedsvc.store import Store
+from feedsvc.store import Store, open_store
 
 Target = tuple[TopicConfig, SourceConfig]
 # The scheduler's jobs run in threads; their publishes take turns (each would redo the other's).
@@ -66,7 +66,7 @@ def publish_and_export(
 
 def prepare(config: Config) -> None:
     """Create or upgrade the store and publish what was never rendered: before workers start."""
-    store = Store(config.service.database)
+    store = open_store(config.service)
     try:
         store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.cycle import prepare, publish_and_export, run_cycle
 from feedsvc.ingest import make_fetcher
-from feedsvc.store import Store
+from feedsvc.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
 def run_scheduler(config: Config) -> None:
     """Run the scheduler in this process until it is stopped, if no other holds the lock."""
     prepare(config)
-    store = Store(config.service.database)
+    store = open_store(config.service)
     try:
         with scheduler_lock(lock_path(config)):
             log.info(

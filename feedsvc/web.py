@@ -40,7 +40,7 @@ from feedsvc.model import Rendered, SourceStatus
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
 from feedsvc.opml import Folder, Outline, opml_document
-from feedsvc.store import Store
+from feedsvc.store import Store, open_store
 
 bp = Blueprint("feedsvc", __name__)
 
@@ -78,7 +78,7 @@ class FeedGroup:
 def create_app(config: Config | None = None) -> Flask:
     """The application factory: `config` or the file named by --config / $FEEDSVC_CONFIG."""
     config = config or load(resolve_path())
-    store = Store(config.service.database, readonly=True)  # `feedsvc migrate` made it
+    store = open_store(config.service, readonly=True)  # `feedsvc migrate` made it
     app = Flask(__name__)
     cache = FeedCache(generation_marker(config))
     app.extensions["feedsvc"] = Service(config, store, cache)

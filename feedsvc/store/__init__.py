@@ -7,6 +7,8 @@ tracking and rendered bytes). `Store` puts them behind one SQLAlchemy engine.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
@@ -15,13 +17,19 @@ from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.sources import SourceStore
 
+if TYPE_CHECKING:
+    from feedsvc.config import ServiceConfig
+
 
 class Store(ItemStore, SourceStore, FeedStore):
     """The item store behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, *, readonly: bool = False) -> None:
-        """`readonly`: the web tier's store, which the database itself keeps from writing."""
-        self.engine: Engine = create_engine(_readonly_url(url) if readonly else url)
+    def __init__(self, url: str, *, readonly: bool = False, **pool: float) -> None:
+        """`readonly`: the web tier's store, which the database itself keeps from writing.
+        `pool`: SQLAlchemy's pool settings (pool_size, max_overflow, pool_recycle, ...)."""
+        self.engine: Engine = create_engine(
+            _readonly_url(url) if readonly else url, pool_pre_ping=True, **pool
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -31,6 +39,18 @@ class Store(ItemStore, SourceStore, FeedStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_store(service: ServiceConfig, *, readonly: bool = False) -> Store:
+    """The configured store with the configured pool: a process's own, made after any fork."""
+    return Store(
+        service.database,
+        readonly=readonly,
+        pool_size=service.pool_size,
+        max_overflow=service.pool_max_overflow,
+        pool_recycle=service.pool_recycle_seconds,
+        pool_timeout=service.pool_timeout_seconds,
+    )
 
 
 def _readonly_url(url: str) -> URL:
@@ -57,4 +77,4 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-__all__ = ["Store"]
+__all__ = ["Store", "open_store"]
