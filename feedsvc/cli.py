@@ -130,6 +130,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config.service)
     store.create_schema()
     statuses = {(s.topic, s.url): s for s in store.sources()}
+    leader = store.leader()
     store.close()
     failing = False
     for topic in config.topics:
@@ -150,6 +151,11 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
                     else ""
                 )
             )
+    print(
+        f"scheduler: leader={leader.holder} since={_when(leader.since)}"
+        if leader
+        else "scheduler: no leader yet"
+    )
     return EXIT_FAILED if failing else EXIT_OK
 
 

@@ -60,6 +60,8 @@ def publish_and_export(
         fresh_directory = not generation_marker(config).exists()
         published = publish(store, config, now)
         export(config, _every_kept_feed(store, config) if fresh_directory else published.feeds)
+        if published.feeds:
+            store.bump_publication()  # every host's web workers and `export --follow`
     if fetcher is not None:
         announce(fetcher, config, published.changed)
 

@@ -22,7 +22,6 @@ from werkzeug.exceptions import (
 
 from feedsvc.cache import Entry, FeedCache, PrebuiltResponse
 from feedsvc.config import Config, TopicConfig, load, resolve_path
-from feedsvc.export import generation_marker
 from feedsvc.feeds import (
     ArchiveKey,
     DigestKey,
@@ -36,11 +35,13 @@ from feedsvc.feeds import (
 )
 from feedsvc.formats import FORMATS, MEDIA_TYPES, STYLED_FORMATS, static_url
 from feedsvc.headers import BROWSER_VARY, SECURITY_HEADERS
+from feedsvc.invalidation import publish_stamp
 from feedsvc.model import Rendered, SourceStatus
 from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
 from feedsvc.opml import Folder, Outline, opml_document
 from feedsvc.store import Store, open_store
+from feedsvc.store.cluster import Leader
 
 bp = Blueprint("feedsvc", __name__)
 
@@ -80,7 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or load(resolve_path())
     store = open_store(config.service, readonly=True)  # `feedsvc migrate` made it
     app = Flask(__name__)
-    cache = FeedCache(generation_marker(config))
+    cache = FeedCache(publish_stamp(config, store))
     app.extensions["feedsvc"] = Service(config, store, cache)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _error)
@@ -182,6 +183,7 @@ def healthz() -> Response:
         topics_down=down,
         items=svc.store.count_items(),
         sources=[_source_json(s) for s in statuses],
+        scheduler=_leader_json(svc.store.leader()),
     )
     response.status_code = 503 if down else 200
     return response
@@ -430,6 +432,11 @@ def _security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def _leader_json(leader: Leader | None) -> dict | None:
+    """The scheduler that holds the lead (`host:pid`) and since when."""
+    return {"leader": leader.holder, "since": leader.since.isoformat()} if leader else None
 
 
 def _source_json(status: SourceStatus) -> dict:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from feedsvc.store.cluster import ClusterStore
 from feedsvc.store.feeds import FeedStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from feedsvc.config import ServiceConfig
 
 
-class Store(ItemStore, SourceStore, FeedStore):
+class Store(ItemStore, SourceStore, FeedStore, ClusterStore):
     """The item store behind one SQLAlchemy engine."""
 
     def __init__(self, url: str, *, readonly: bool = False, **pool: float) -> None:
@@ -32,6 +33,11 @@ class Store(ItemStore, SourceStore, FeedStore):
         )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def shared(self) -> bool:
+        """A store several hosts share (PostgreSQL): it, not local files, coordinates them."""
+        return self.engine.dialect.name == "postgresql"
 
     def create_schema(self) -> None:
         """Create or upgrade the tables (Alembic migrations): before serving, never per worker."""
