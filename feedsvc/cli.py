@@ -1,4 +1,5 @@
-"""The `feedsvc` command: serve, schedule, ingest, check, status."""
+"""The `feedsvc` command: serve, schedule, migrate, ingest, export, import-db, export-db,
+check, status."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from feedsvc import __version__
 from feedsvc.config import Config, ConfigError, load, resolve_path
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -59,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store pages even when they look broken (far fewer or incomplete items)",
     )
+    export = commands.add_parser(
+        "export", help="write every kept feed into [publish] directory (one per host)"
+    )
+    export.add_argument(
+        "--follow",
+        action="store_true",
+        help="then rewrite changed feeds within seconds of any host's publish, until stopped",
+    )
+    import_db = commands.add_parser(
+        "import-db", help="copy another store (e.g. the SQLite one) into this empty store"
+    )
+    import_db.add_argument("source", metavar="URL", help="SQLAlchemy URL of the store to copy")
+    export_db = commands.add_parser(
+        "export-db", help="copy this store into another, empty one (e.g. PostgreSQL)"
+    )
+    export_db.add_argument("target", metavar="URL", help="SQLAlchemy URL of the empty store")
     commands.add_parser("check", help="validate the config file and exit")
     commands.add_parser("status", help="print every source with its last success and error")
     return parser
@@ -112,6 +133,49 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     for report in reports:
         print(report.line())
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.follow import export_all, follow
+
+    if args.follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            follow(config)
+        return EXIT_OK
+    print(f"{config.publish.directory}: {export_all(config)} feeds written")
+    return EXIT_OK
+
+
+def cmd_import_db(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.cycle import prepare
+    from feedsvc.store import Store, open_store
+
+    status = _copy_store(Store(args.source), open_store(config.service))
+    if status == EXIT_OK:
+        prepare(config)  # render every feed from the copied rows, write the files
+    return status
+
+
+def cmd_export_db(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.store import Store, open_store
+
+    return _copy_store(open_store(config.service), Store(args.target))
+
+
+def _copy_store(source: Store, target: Store) -> int:
+    """Copy one store into another and say what was copied (rows per table)."""
+    from feedsvc.store.transfer import TargetNotEmpty, copy_store
+
+    try:
+        counts = copy_store(source, target)
+    except TargetNotEmpty as exc:
+        print(f"feedsvc: {exc}; copy into an empty database", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        source.close()
+        target.close()
+    print(" ".join(f"{table}={rows}" for table, rows in counts.items()))
+    return EXIT_OK
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
@@ -168,6 +232,9 @@ COMMANDS = {
     "schedule": cmd_schedule,
     "migrate": cmd_migrate,
     "ingest": cmd_ingest,
+    "export": cmd_export,
+    "import-db": cmd_import_db,
+    "export-db": cmd_export_db,
     "check": cmd_check,
     "status": cmd_status,
 }

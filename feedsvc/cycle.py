@@ -13,10 +13,9 @@ from datetime import datetime
 from feedsvc.announce import announce
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.export import export, generation_marker
-from feedsvc.feeds import FeedKey
 from feedsvc.fetch import Fetcher
+from feedsvc.follow import kept_feeds
 from feedsvc.ingest import SourceReport, ingest
-from feedsvc.model import Rendered
 from feedsvc.publish import publish
 from feedsvc.store import Store, open_store
 
@@ -59,7 +58,7 @@ def publish_and_export(
     with _PUBLISHING:
         fresh_directory = not generation_marker(config).exists()
         published = publish(store, config, now)
-        export(config, _every_kept_feed(store, config) if fresh_directory else published.feeds)
+        export(config, kept_feeds(store, config) if fresh_directory else published.feeds)
         if published.feeds:
             store.bump_publication()  # every host's web workers and `export --follow`
     if fetcher is not None:
@@ -75,11 +74,3 @@ def prepare(config: Config) -> None:
         publish_and_export(store, config)
     finally:
         store.close()
-
-
-def _every_kept_feed(store: Store, config: Config) -> dict[FeedKey, dict[str, Rendered]]:
-    """Every feed's kept bytes: what a new or emptied publish directory needs."""
-    feeds: dict[FeedKey, dict[str, Rendered]] = {}
-    for key, fmt, out in store.rendered_feeds(config.feeds.default_limit):
-        feeds.setdefault(key, {})[fmt] = out
-    return feeds

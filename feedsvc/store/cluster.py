@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from feedsvc.store.schema import leadership, publications
+from feedsvc.feeds import FeedKey
+from feedsvc.store.schema import leadership, publications, rendered
 from feedsvc.store.sql import upsert
 
 # Advisory lock key of the scheduler (any constant all feedsvc processes share).
@@ -60,6 +61,16 @@ class ClusterStore:
         """Write this process as the leader, from now (SQLite: under the scheduler's file lock)."""
         with self.engine.begin() as conn:
             _record_leader(conn, holder)
+
+    def rendered_feed_etags(self, limit: int) -> dict[tuple[FeedKey, str], str]:
+        """The ETag of every feed format rendered at `limit`: what `export --follow` compares."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    rendered.c.topic, rendered.c.type_slug, rendered.c.format, rendered.c.etag
+                ).where(rendered.c.limit == limit, rendered.c.kind == "feed")
+            )
+            return {(FeedKey(topic=t, type=y), fmt): etag for t, y, fmt, etag in rows}
 
     def publication_version(self) -> int:
         """The version of the last publish: a worker's cache is current while it is unchanged."""
