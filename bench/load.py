@@ -113,12 +113,20 @@ class GrowingSite:
         self.base_page = BASE_PAGE.read_text(encoding="utf-8")
         self.added = 0
         self.body = self._render()
+        # (monotonic start, monotonic end) of every page request: who fetched when.
+        self.requests: list[tuple[float, float]] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                started = time.monotonic()
+                self._answer()
+                if self.path.startswith("/topics/"):
+                    site.requests.append((started, time.monotonic()))
+
+            def _answer(self) -> None:
                 body = site.body if self.path.startswith("/topics/") else b"not found"
                 self.send_response(200 if self.path.startswith("/topics/") else 404)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -137,8 +145,8 @@ class GrowingSite:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/topics/{TOPIC}.html"
 
-    def grow(self) -> None:
-        self.added += 1
+    def grow(self, count: int = 1) -> None:
+        self.added += count
         self.body = self._render()
 
     def _render(self) -> bytes:
