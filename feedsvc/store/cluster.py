@@ -178,5 +178,5 @@ def listen(url: str | URL, timeout: float) -> Iterator[None]:
                 pass
             yield
     finally:
-        raw.close()
+        raw.invalidate()  # closed without a reset: the connection may be gone already
         engine.dispose()
