@@ -73,5 +73,11 @@ bench: install tools
 bench-load: install tools
 	$(BIN)/python bench/load.py --seconds 60 --connections 200
 
+# Two hosts on one throwaway PostgreSQL (bench/cluster.py): failover and cross-host
+# invalidation times under load, and PostgreSQL against SQLite (ingest, cached feed req/s);
+# rewrites the bench-cluster section of docs/benchmarks.md.
+bench-cluster: install tools postgres
+	$(BIN)/python -m bench.cluster_run --rounds 5 --seconds 10
+
 clean:
 	rm -rf $(VENV) var .pytest_cache
