@@ -113,7 +113,12 @@ def test_serve_ingests_at_start_and_serves_feeds(tmp_path: Path, server: PageSer
         def ingested() -> bool:
             return requests.get(f"{base}/healthz", timeout=5).json()["items"] == 22
 
+        def published() -> bool:  # the items are stored a moment before the feed is rendered
+            feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
+            return len(feedparser.parse(feed.content).entries) == 22
+
         wait_for(ingested)
+        wait_for(published)
         feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
         parsed = feedparser.parse(feed.content)
         assert not parsed.bozo and len(parsed.entries) == 22
