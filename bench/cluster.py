@@ -1,6 +1,7 @@
 """The deployment of deploy/README.md in miniature: feedsvc "hosts" on 127.0.0.1, one PostgreSQL.
 
-Each host has its own folder, config, port and published directory, and runs what a real
+Each host has its own folder, config, port and published directory (var/public in its
+folder), the same store and public URL, and runs what a real
 host runs, each part in a process group of its own: `feedsvc serve --no-scheduler` (the
 web tier), `feedsvc schedule` (a candidate scheduler) and `feedsvc export --follow` (the
 files nginx would serve). Used by tests/test_cluster.py and `make bench-cluster`.
@@ -20,46 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.load import GrowingSite, verdict
+from bench.load import TOPIC, GrowingSite, stop_group, verdict, write_config
 from bench.servers import free_port
 
 CLI = [sys.executable, "-m", "feedsvc.cli"]
-TOPIC = "load"  # bench/load.py's GrowingSite topic
 FEED = f"/topics/{TOPIC}/feed.atom"
 PUBLIC_URL = "http://feeds.cluster.test"  # the CDN's address: the same on every host
-
-
-def host_config(folder: Path, database: str, source_url: str, port: int) -> Path:
-    """A host's config: the shared store, its own port and published directory."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[service]
-database = "{database}"
-base_url = "{PUBLIC_URL}"
-port = {port}
-pool_size = 2
-
-[ingest]
-interval_minutes = 60
-timeout_seconds = 10
-host_delay_seconds = 0
-
-[publish]
-directory = "public"
-
-[[topics]]
-slug = "{TOPIC}"
-title = "Load"
-
-  [[topics.sources]]
-  url = "{source_url}"
-  preset = "rand-topic"
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
@@ -98,13 +65,23 @@ class Host:
     parts: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.config = host_config(self.folder, self.database, self.source_url, self.port)
-        self.public = self.folder / "public"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config = write_config(
+            self.folder, self.source_url, self.port, self.database, base_url=PUBLIC_URL
+        )
+        self.public = self.folder / "var" / "public"  # [publish] directory's default
 
     def start(self, part: str) -> None:
         """Start `web`, `scheduler` or `follow` in a process group of its own."""
         args = {
-            "web": ["serve", "--no-scheduler", "--workers", str(self.workers)],
+            "web": [
+                "serve",
+                "--no-scheduler",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
             "scheduler": ["schedule"],
             "follow": ["export", "--follow"],
         }[part]
@@ -136,15 +113,8 @@ class Host:
 
     def stop(self) -> None:
         """Stop every running part: SIGTERM to its group, SIGKILL after 20 s."""
-        for part, process in list(self.parts.items()):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            del self.parts[part]
+        for part in list(self.parts):
+            stop_group(self.parts.pop(part))
 
     def scheduler_pid(self) -> int | None:
         process = self.parts.get("scheduler")

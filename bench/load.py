@@ -172,13 +172,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(folder: Path, source_url: str, port: int) -> Path:
+def write_config(
+    folder: Path,
+    source_url: str,
+    port: int,
+    database: str = "sqlite:///var/feedsvc.sqlite3",
+    base_url: str | None = None,
+) -> Path:
+    """The load test's config (bench/cluster.py's hosts too: another store and public URL)."""
     path = folder / "config.toml"
     path.write_text(
         f"""
 [service]
-database = "sqlite:///var/feedsvc.sqlite3"
-base_url = "http://127.0.0.1:{port}"
+database = "{database}"
+base_url = "{base_url or f"http://127.0.0.1:{port}"}"
 
 [ingest]
 interval_minutes = 60
@@ -233,12 +240,18 @@ def serving(config: Path, port: int, workers: int, log: Path) -> Iterator[subpro
             time.sleep(0.2)
         yield process
     finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to a child's process group, SIGKILL when it is not gone within 20 s."""
+    if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def ingest_every(
