@@ -48,9 +48,11 @@ def follow(config: Config, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     store = open_store(config.service, readonly=True)
     try:
-        version = store.publication_version()
-        export(config, kept_feeds(store, config))
-        written = store.rendered_feed_etags(config.feeds.default_limit)
+        version = store.publication_version()  # before the snapshot: a publish during it shows
+        feeds = kept_feeds(store, config)
+        export(config, feeds)
+        # What was written, from the snapshot itself: a publish landing meanwhile differs.
+        written = {(key, fmt): out.etag for key, outs in feeds.items() for fmt, out in outs.items()}
         log.info("published directory rebuilt: %d feed files", len(written))
         watch = PublishWatch(store) if store.shared else None
         while not stop.is_set():

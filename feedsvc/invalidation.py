@@ -48,12 +48,18 @@ class PublishWatch:
 
     def _follow(self) -> None:
         """Listen for ever; after a lost connection, reconnect and resync the version."""
+        lost = False
         while True:
             try:
                 for _ in listen(self.store.engine.url, self.check_seconds):
                     self.version = self.store.publication_version()
+                    if lost:
+                        log.info("publish watch listening again")
+                        lost = False
             except Exception as exc:
-                log.warning("publish watch lost its connection (%s); reconnecting", exc)
+                if not lost:  # once per outage, not at every attempt
+                    log.warning("publish watch lost its connection (%s); reconnecting", exc)
+                    lost = True
                 self.version = None  # serve from the store until the version is known again
                 time.sleep(RECONNECT_SECONDS)
 
