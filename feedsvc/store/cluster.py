@@ -79,21 +79,15 @@ class ClusterStore:
 
     def bump_publication(self) -> int:
         """A publish happened: bump the version and tell every listening host (after commit)."""
+        now = datetime.now(UTC)
+        first = {"id": 1, "version": 1, "published_at": now}
+        bumped = {"version": publications.c.version + 1, "published_at": now}
         with self.engine.begin() as conn:
-            conn.execute(
-                upsert(
-                    conn,
-                    publications,
-                    {"id": 1, "version": 1, "published_at": datetime.now(UTC)},
-                    ["id"],
-                    {"version": publications.c.version + 1, "published_at": datetime.now(UTC)},
-                )
-            )
+            conn.execute(upsert(conn, publications, first, ["id"], bumped))
             version = conn.scalar(select(publications.c.version).where(publications.c.id == 1))
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_notify(:channel, :payload)"), {
-                    "channel": CHANNEL, "payload": str(version)
-                })  # fmt: skip
+                notify = text("SELECT pg_notify(:channel, :payload)")
+                conn.execute(notify, {"channel": CHANNEL, "payload": str(version)})
         return version
 
 
@@ -107,7 +101,7 @@ def _record_leader(conn: Connection, holder: str) -> None:
 class LeaderLock:
     """The scheduler's advisory lock on a dedicated PostgreSQL connection (see module doc)."""
 
-    def __init__(self, url: str, holder: str) -> None:
+    def __init__(self, url: str | URL, holder: str) -> None:
         self.holder = holder
         self._engine = create_engine(url, poolclass=NullPool, connect_args=KEEPALIVES)
         self._conn: Connection | None = None
