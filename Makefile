@@ -8,14 +8,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools consumers run demo test lint format bench bench-load clean
+.PHONY: install browser tools consumers postgres run demo test lint format bench bench-load bench-cluster clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --editable '.[test]'
+	$(BIN)/pip install --quiet --editable '.[test,postgres]'
 	touch $@
 
 # nginx with Debian's Lua module (the static tier in deploy/) and wrk (the load generator):
@@ -28,6 +28,18 @@ tools:
 	    apt-get install -y -qq nginx libnginx-mod-http-lua wrk >/dev/null; \
 	else \
 	    echo "make: nginx, libnginx-mod-http-lua or wrk is missing (install needs root and apt-get)"; \
+	fi
+
+# PostgreSQL server binaries (initdb, pg_ctl): the tests start a throwaway cluster with them.
+# Installed with apt-get when missing and run as root; else the PostgreSQL tests skip.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=900 install -y -qq postgresql >/dev/null \
+	    || echo "make: postgresql could not be installed: the PostgreSQL tests will skip"; \
+	else \
+	    echo "make: PostgreSQL is missing (install needs root and apt-get): its tests will skip"; \
 	fi
 
 run: install
@@ -58,7 +70,7 @@ consumers:
 	    echo "make: rss2email, newsboat or sfeed is missing (install needs root and apt-get)"; \
 	fi
 
-test: install browser tools consumers
+test: install browser tools consumers postgres
 	$(BIN)/ruff check feedsvc tests bench
 	$(BIN)/ruff format --check feedsvc tests bench
 	$(BIN)/pytest -q
@@ -78,6 +90,12 @@ bench: install tools
 # wrk drives the load when installed (apt-get install wrk, done here when run as root).
 bench-load: install tools
 	$(BIN)/python -m bench.load --seconds 60 --connections 200
+
+# Two hosts on one throwaway PostgreSQL (bench/cluster.py): failover and cross-host
+# invalidation times under load, and PostgreSQL against SQLite (ingest, cached feed req/s);
+# rewrites the bench-cluster section of docs/benchmarks.md.
+bench-cluster: install tools postgres
+	$(BIN)/python -m bench.cluster_run --rounds 5 --seconds 10
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

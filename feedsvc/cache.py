@@ -1,16 +1,18 @@
 """Answer feed requests from worker memory: prebuilt headers, no query, no rendering.
 
-Each worker keeps the documents it has served, keyed by (path, format, limit). The
-publisher replaces a small marker file after every publish (export.bump_generation);
+Each worker keeps the documents it has served, keyed by (path, format, limit). On SQLite
+the publisher replaces a small marker file after every publish (export.bump_generation);
 one os.stat per request tells a worker whether its entries are still current, so a
 changed feed is served at once and an unchanged one costs about a constant response.
+On PostgreSQL the stamp is instead the store's publish version, which a thread of the
+worker keeps current (invalidation.PublishWatch): one attribute read per request.
 The header rules themselves are in `headers`, shared with the export.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -127,16 +129,31 @@ class Entry:
 class _Generation:
     """The entries kept for one state of the marker file."""
 
-    stamp: tuple[int, int] | None
+    stamp: Hashable | None
     entries: dict[tuple[str, str, int], Entry] = field(default_factory=dict)
     size: int = 0
 
 
-class FeedCache:
-    """A worker's rendered feeds, dropped whenever the publish generation marker changes."""
+def marker_stamp(marker: Path) -> tuple[int, int] | None:
+    """The marker file's identity (inode, mtime), None when there is none yet."""
+    try:
+        stat = os.stat(marker)
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns)
 
-    def __init__(self, marker: Path, max_bytes: int = MAX_BYTES) -> None:
-        self.marker = marker
+
+class FeedCache:
+    """A worker's rendered feeds, dropped whenever the publish stamp changes.
+
+    `source` is the generation marker file, or a callable giving the current stamp (None
+    while unknown, and then nothing is kept).
+    """
+
+    def __init__(
+        self, source: Path | Callable[[], Hashable | None], max_bytes: int = MAX_BYTES
+    ) -> None:
+        self.stamp = source if callable(source) else lambda: marker_stamp(source)
         self.max_bytes = max_bytes
         self._current = _Generation(None)
 
@@ -150,16 +167,14 @@ class FeedCache:
         return entry
 
     def _generation(self) -> _Generation:
-        """The current generation; a fresh one when the marker changed since the last request.
+        """The current generation; a fresh one when the stamp changed since the last request.
 
-        Without a marker (no publisher on this host yet) nothing is kept: nothing would
+        Without a stamp (no publisher on this host yet) nothing is kept: nothing would
         tell this worker when to drop it.
         """
-        try:
-            stat = os.stat(self.marker)
-        except OSError:
+        stamp = self.stamp()
+        if stamp is None:
             return _Generation(None)
-        stamp = (stat.st_ino, stat.st_mtime_ns)
         current = self._current
         if current.stamp != stamp:
             current = self._current = _Generation(stamp)

@@ -1,4 +1,5 @@
-"""The `feedsvc` command: serve, schedule, ingest, check, status."""
+"""The `feedsvc` command: serve, schedule, migrate, ingest, export, import-db, export-db,
+check, status."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from feedsvc import __version__
 from feedsvc.config import Config, ConfigError, load, resolve_path
 from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Commands a newcomer runs before writing any config: discover uses defaults when there is
@@ -68,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store pages even when they look broken (far fewer or incomplete items)",
     )
+    export = commands.add_parser(
+        "export", help="write every kept feed into [publish] directory (one per host)"
+    )
+    export.add_argument(
+        "--follow",
+        action="store_true",
+        help="then rewrite changed feeds within seconds of any host's publish, until stopped",
+    )
+    import_db = commands.add_parser(
+        "import-db", help="copy another store (e.g. the SQLite one) into this empty store"
+    )
+    import_db.add_argument("source", metavar="URL", help="SQLAlchemy URL of the store to copy")
+    export_db = commands.add_parser(
+        "export-db", help="copy this store into another, empty one (e.g. PostgreSQL)"
+    )
+    export_db.add_argument("target", metavar="URL", help="SQLAlchemy URL of the empty store")
     commands.add_parser("check", help="validate the config file and exit")
     commands.add_parser("status", help="print every source with its last success and error")
     add_commands(commands)
@@ -105,7 +126,7 @@ def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     from feedsvc.cycle import prepare, run_cycle, targets
     from feedsvc.ingest import make_fetcher
-    from feedsvc.store import Store
+    from feedsvc.store import open_store
 
     if args.topic and config.topic(args.topic) is None:
         known = ", ".join(t.slug for t in config.topics)
@@ -114,7 +135,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     if not args.verbose:  # each source's line is printed below: the log would say it twice
         logging.getLogger("feedsvc.ingest").setLevel(logging.ERROR)
     prepare(config)
-    store = Store(config.service.database)
+    store = open_store(config.service)
     fetcher = make_fetcher(config)
     try:
         reports = run_cycle(store, fetcher, config, targets(config, args.topic), force=args.force)
@@ -124,6 +145,49 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     for report in reports:
         print(report.line())
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.follow import export_all, follow
+
+    if args.follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            follow(config)
+        return EXIT_OK
+    print(f"{config.publish.directory}: {export_all(config)} feeds written")
+    return EXIT_OK
+
+
+def cmd_import_db(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.cycle import prepare
+    from feedsvc.store import Store, open_store
+
+    status = _copy_store(Store(args.source), open_store(config.service))
+    if status == EXIT_OK:
+        prepare(config)  # render every feed from the copied rows, write the files
+    return status
+
+
+def cmd_export_db(config: Config, args: argparse.Namespace) -> int:
+    from feedsvc.store import Store, open_store
+
+    return _copy_store(open_store(config.service), Store(args.target))
+
+
+def _copy_store(source: Store, target: Store) -> int:
+    """Copy one store into another and say what was copied (rows per table)."""
+    from feedsvc.store.transfer import TargetNotEmpty, copy_store
+
+    try:
+        counts = copy_store(source, target)
+    except TargetNotEmpty as exc:
+        print(f"feedsvc: {exc}; copy into an empty database", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        source.close()
+        target.close()
+    print(" ".join(f"{table}={rows}" for table, rows in counts.items()))
+    return EXIT_OK
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
@@ -137,11 +201,12 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from feedsvc.store import Store
+    from feedsvc.store import open_store
 
-    store = Store(config.service.database)
+    store = open_store(config.service)
     store.create_schema()
     statuses = {(s.topic, s.url): s for s in store.sources()}
+    leader = store.leader()
     store.close()
     failing = False
     for topic in config.topics:
@@ -167,6 +232,11 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
                     else ""
                 )
             )
+    print(
+        f"scheduler: leader={leader.holder} since={_when(leader.since)}"
+        if leader
+        else "scheduler: no leader yet"
+    )
     return EXIT_FAILED if failing else EXIT_OK
 
 
@@ -179,6 +249,9 @@ COMMANDS = {
     "schedule": cmd_schedule,
     "migrate": cmd_migrate,
     "ingest": cmd_ingest,
+    "export": cmd_export,
+    "import-db": cmd_import_db,
+    "export-db": cmd_export_db,
     "check": cmd_check,
     "status": cmd_status,
     "discover": cmd_discover,

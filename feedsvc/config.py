@@ -79,6 +79,11 @@ class ServiceConfig:
     # and, when a token is set, only with `Authorization: Bearer <token>`.
     admin_networks: tuple[IPNetwork, ...] = LOOPBACK
     admin_token: str | None = None
+    # Connections each process keeps to the store (PostgreSQL): a small pool per worker.
+    pool_size: int = 5
+    pool_max_overflow: int = 5
+    pool_recycle_seconds: int = 1800
+    pool_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,10 @@ def _service(table: Table, path: Path) -> ServiceConfig:
         access_log=_access_log(table, path),
         admin_networks=_networks(table, "admin_networks"),
         admin_token=table.string("admin_token", None),
+        pool_size=table.integer("pool_size", 5, minimum=1, maximum=100),
+        pool_max_overflow=table.integer("pool_max_overflow", 5, minimum=0, maximum=100),
+        pool_recycle_seconds=table.integer("pool_recycle_seconds", 1800, minimum=60),
+        pool_timeout_seconds=table.number("pool_timeout_seconds", 10.0, minimum=0.1),
     )
     table.only(
         "database",
@@ -279,6 +288,10 @@ def _service(table: Table, path: Path) -> ServiceConfig:
         "access_log",
         "admin_networks",
         "admin_token",
+        "pool_size",
+        "pool_max_overflow",
+        "pool_recycle_seconds",
+        "pool_timeout_seconds",
     )
     return service
 

@@ -14,14 +14,13 @@ from datetime import datetime
 from feedsvc.announce import announce
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.export import export
-from feedsvc.feeds import FeedKey
 from feedsvc.fetch import Fetcher
+from feedsvc.follow import kept_feeds
 from feedsvc.generation import generation_marker
 from feedsvc.ingest import SourceReport, ingest
-from feedsvc.model import Rendered
 from feedsvc.probe import probe_images
 from feedsvc.publish import publish
-from feedsvc.store import Store
+from feedsvc.store import Store, open_store
 
 Target = tuple[TopicConfig, SourceConfig]
 # The scheduler's jobs run in threads; their publishes take turns (each would redo the other's).
@@ -72,25 +71,20 @@ def publish_and_export(
     with _PUBLISHING:
         fresh_directory = not generation_marker(config).exists()
         published = publish(store, config, now, archive_budget)
-        export(config, _every_kept_feed(store, config) if fresh_directory else published.feeds)
+        feeds = kept_feeds(store, config) if fresh_directory else published.feeds
+        export(config, feeds, changed=published.anything)
+        if published.anything:
+            store.bump_publication()  # every host's web workers and `export --follow`
     if fetcher is not None:
         announce(fetcher, config, published.changed)
 
 
 def prepare(config: Config) -> None:
     """Create or upgrade the store and publish what was never rendered: before workers start."""
-    store = Store(config.service.database)
+    store = open_store(config.service)
     try:
         store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
         publish_and_export(store, config)
     finally:
         store.close()
-
-
-def _every_kept_feed(store: Store, config: Config) -> dict[FeedKey, dict[str, Rendered]]:
-    """Every feed's kept bytes: what a new or emptied publish directory needs."""
-    feeds: dict[FeedKey, dict[str, Rendered]] = {}
-    for key, fmt, out in store.rendered_feeds(config.feeds.default_limit):
-        feeds.setdefault(key, {})[fmt] = out
-    return feeds

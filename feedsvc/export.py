@@ -26,11 +26,14 @@ from feedsvc.model import Rendered
 HEADERS_SUFFIX = ".headers"
 
 
-def export(config: Config, feeds: Mapping[FeedKey, Mapping[str, Rendered]]) -> None:
-    """Write these feeds into the directory, then tell every web worker (one marker bump)."""
+def export(
+    config: Config, feeds: Mapping[FeedKey, Mapping[str, Rendered]], *, changed: bool = True
+) -> None:
+    """Write these feeds into the directory, then, when anything `changed` (or there is no
+    marker yet), tell every web worker on this host with one marker bump."""
     for key, outputs in feeds.items():
         export_feed(config, key, outputs)
-    if feeds or not generation_marker(config).exists():
+    if changed or not generation_marker(config).exists():
         bump_generation(config)
 
 

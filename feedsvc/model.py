@@ -128,6 +128,14 @@ class TaskOutcome:
 
 
 @dataclass(frozen=True)
+class Leader:
+    """Who schedules (`host:pid`) and since when."""
+
+    holder: str
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Changes:
     """What one source's ingest did to the store."""
 

@@ -26,6 +26,12 @@ class Published:
 
     changed: list[FeedKey] = field(default_factory=list)
     feeds: dict[FeedKey, dict[str, Rendered]] = field(default_factory=dict)
+    digests: list[str] = field(default_factory=list)  # topics whose digest was rendered
+
+    @property
+    def anything(self) -> bool:
+        """Whether any document was rendered: web workers must then drop what they keep."""
+        return bool(self.feeds or self.digests)
 
 
 def publish(
@@ -41,7 +47,7 @@ def publish(
     for key in [*published.changed, *_unrendered_feeds(store, config)]:
         published.feeds[key] = publish_feed(store, config, key, archive_budget)
     changed_topics = {key.topic for key in published.changed if key.topic and not key.type}
-    publish_digests(store, config, changed_topics, now)
+    published.digests = publish_digests(store, config, changed_topics, now)
     return published
 
 
@@ -56,7 +62,8 @@ def publish_feed(
     pages = archive_pages(store, config, key)
     first = store.final_pages(key) + 1
     last_final = pages - 1 if archive_budget is None else min(pages - 1, first + archive_budget - 1)
-    for page in [*range(first, last_final + 1), *([pages] if pages > last_final else [])]:
+    newest = [pages] if pages > max(last_final, 0) else []  # an empty feed has no page 0
+    for page in [*range(first, last_final + 1), *newest]:
         outputs |= _archive_outputs(store, config, ArchiveKey(key, page), pages)
     store.save_rendered(outputs)
     store.mark_rendered(key, version, final_pages=max(last_final, 0), done=last_final >= pages - 1)
@@ -81,18 +88,22 @@ def _unrendered_feeds(store: Store, config: Config) -> list[FeedKey]:
     return [key for key in wanted if key not in kept and key not in dirty]
 
 
-def publish_digests(store: Store, config: Config, changed_topics: set[str], now: datetime) -> None:
-    """Render the digests of changed topics, of topics without one, and those whose week closed."""
+def publish_digests(
+    store: Store, config: Config, changed_topics: set[str], now: datetime
+) -> list[str]:
+    """Render the digests of changed topics, of topics without one, and those whose week
+    closed; returns those topics."""
     due = changed_topics | store.expired_digests(now)
     kept = store.rendered_digest_topics(config.feeds.default_limit)
     outputs: Outputs = {}
-    for topic in config.topics:
-        if topic.slug in due or topic.slug not in kept:
-            doc, closes_at = digest_doc(store, config, topic, now)
-            rendered = render_all(doc, stale_at=closes_at)
-            outputs |= _keyed(DigestKey(topic.slug), config.feeds.default_limit, rendered)
+    topics = [topic for topic in config.topics if topic.slug in due or topic.slug not in kept]
+    for topic in topics:
+        doc, closes_at = digest_doc(store, config, topic, now)
+        rendered = render_all(doc, stale_at=closes_at)
+        outputs |= _keyed(DigestKey(topic.slug), config.feeds.default_limit, rendered)
     if outputs:
         store.save_rendered(outputs)
+    return [topic.slug for topic in topics]
 
 
 def _keyed(key: DocumentKey, limit: int, rendered: dict[str, Rendered]) -> Outputs:

@@ -1,23 +1,29 @@
-"""One scheduler per deployment: every source ingested at start-up and then every interval."""
+"""One scheduler per deployment: every source ingested at start-up and then every interval.
+
+On SQLite (one host) a file lock beside the database turns a second scheduler away; on
+PostgreSQL every host's scheduler takes part in an election (feedsvc.leader).
+"""
 
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.config import Config, SourceConfig, TopicConfig, sqlite_file
 from feedsvc.cycle import prepare, publish_and_export, run_cycle
 from feedsvc.ingest import make_fetcher
-from feedsvc.store import Store
+from feedsvc.leader import holder_name, lead_when_elected
+from feedsvc.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +74,9 @@ def publish_job(store: Store, config: Config) -> None:
     publish_and_export(store, config)
 
 
-def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
-    """A scheduler with one job per source, the first run due now."""
-    scheduler = BlockingScheduler(
+def build_scheduler(config: Config, store: Store) -> BackgroundScheduler:
+    """A scheduler with one job per source, the first run due now (not started)."""
+    scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         timezone=UTC,
     )
@@ -99,18 +105,34 @@ def build_scheduler(config: Config, store: Store) -> BlockingScheduler:
     return scheduler
 
 
-def run_scheduler(config: Config) -> None:
-    """Run the scheduler in this process until it is stopped, if no other holds the lock."""
+def run_scheduler(config: Config, stop: threading.Event | None = None) -> None:
+    """Run the scheduler in this process until stopped: on SQLite if no other holds the
+    file lock, on PostgreSQL whenever this process is the elected leader."""
     prepare(config)
-    store = Store(config.service.database)
+    store = open_store(config.service)
+    stop = stop or threading.Event()
+
+    def start() -> BackgroundScheduler:
+        scheduler = build_scheduler(config, store)
+        scheduler.start()
+        log.info(
+            "scheduler started: %d sources every %d min",
+            sum(len(t.sources) for t in config.topics),
+            config.ingest.interval_minutes,
+        )
+        return scheduler
+
     try:
+        if store.shared:
+            lead_when_elected(store, start, stop)
+            return
         with scheduler_lock(lock_path(config)):
-            log.info(
-                "scheduler started: %d sources every %d min",
-                sum(len(t.sources) for t in config.topics),
-                config.ingest.interval_minutes,
-            )
-            build_scheduler(config, store).start()
+            store.record_leader(holder_name())
+            scheduler = start()
+            try:
+                stop.wait()
+            finally:
+                scheduler.shutdown(wait=False)
     except SchedulerLocked as exc:
         log.warning("not scheduling: %s", exc)
     finally:

@@ -1,7 +1,9 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files, real SQLite.
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture pages, real config files,
+real SQLite, and a real PostgreSQL cluster for the modules marked `both_databases`.
 
-The server, the config writer and the ports live in tests/support/ (the benchmarks use them
-too); they are imported here so that `from conftest import PageServer, write_config` works.
+The server, the config writer, the ports and the cluster live in tests/support/ (the
+benchmarks use them too); they are imported here so that `from conftest import
+PageServer, write_config` works.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.store import Store
 from tests.support.config import FAST_INGEST, write_config
 from tests.support.pages import ROBOTS_PATH, PageServer, Reply, send
+from tests.support.pgcluster import PostgresCluster
 
 __all__ = ["FAST_INGEST", "ROBOTS_PATH", "PageServer", "Reply", "send", "write_config"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
 TOPIC_PATH = "/topics/security-cooperation.html"
+SQLITE_URL = "sqlite:///var/feedsvc.sqlite3"  # relative to the config file
 
 
 def page(name: str) -> bytes:
@@ -43,11 +47,45 @@ def server() -> Iterator[PageServer]:
     srv.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked `both_databases` run once on SQLite, once on PostgreSQL."""
+    if "database_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("database_kind", ["sqlite", "postgresql"])
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole run (initdb + pg_ctl, fsync off)."""
+    try:
+        cluster = PostgresCluster()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL cluster: {exc}")
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def config(tmp_path: Path, server: PageServer) -> Config:
+def database_kind() -> str:
+    """SQLite, unless the module is marked `both_databases` (then both, in turn)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, database_kind: str) -> str:
+    """The store's URL: SQLite beside the config, or a fresh PostgreSQL database per test."""
+    if database_kind == "sqlite":
+        return SQLITE_URL
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database()
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: PageServer, database_url: str) -> Config:
     """A config whose one source is the fixture server's topic page (2015 capture to start)."""
     server.serve(TOPIC_PATH, page("rand-2015.html"))
-    return load(write_config(tmp_path, server.url(TOPIC_PATH)))
+    return load(write_config(tmp_path, server.url(TOPIC_PATH), database=database_url))
 
 
 @pytest.fixture

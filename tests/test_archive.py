@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 import pytest
-from conftest import TOPIC_PATH, PageServer, expected, page, write_config
+from conftest import SQLITE_URL, TOPIC_PATH, PageServer, expected, page, write_config
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
@@ -51,9 +51,10 @@ def make_items(numbers: range, rng: random.Random) -> list[Item]:
     ]
 
 
-def filled_store(folder: Path) -> tuple[Config, Store]:
+def filled_store(folder: Path, database: str = SQLITE_URL) -> tuple[Config, Store]:
     """1,200 items stored through the real write path in 12 ingests of 100, feeds rendered."""
-    config = load(write_config(folder, SOURCE, extra=f"[feeds]\ndefault_limit = {PAGE_SIZE}\n"))
+    extra = f"[feeds]\ndefault_limit = {PAGE_SIZE}\n"
+    config = load(write_config(folder, SOURCE, extra=extra, database=database))
     store = Store(config.service.database)
     store.create_schema()
     rng = random.Random(5005)
@@ -88,9 +89,9 @@ def big_store(big: tuple[Config, Store]) -> Store:
 
 
 @pytest.fixture
-def big(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
+def big(tmp_path: Path, database_url: str) -> Iterator[tuple[Config, Store]]:
     """A filled store of its own, for the tests that ingest more."""
-    config, store = filled_store(tmp_path)
+    config, store = filled_store(tmp_path, database_url)
     yield config, store
     store.close()
 
@@ -254,8 +255,9 @@ def test_missing_archive_pages_are_404_with_a_reason(
     assert response.status_code == 404 and reason in response.text
 
 
+@pytest.mark.both_databases
 def test_archives_of_ingested_captures_parse_in_every_format(
-    tmp_path: Path, server: PageServer
+    tmp_path: Path, server: PageServer, database_url: str
 ) -> None:
     """Real ingests over HTTP of both captures, pages of 10: 43 items on 5 pages."""
     from feedsvc.cycle import run_cycle, targets
@@ -263,7 +265,12 @@ def test_archives_of_ingested_captures_parse_in_every_format(
 
     server.serve(TOPIC_PATH, page("rand-2015.html"))
     config = load(
-        write_config(tmp_path, server.url(TOPIC_PATH), extra="[feeds]\narchive_page_size = 10\n")
+        write_config(
+            tmp_path,
+            server.url(TOPIC_PATH),
+            extra="[feeds]\narchive_page_size = 10\n",
+            database=database_url,
+        )
     )
     store = Store(config.service.database)
     store.create_schema()

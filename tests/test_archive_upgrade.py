@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import feedparser
 from conftest import PageServer
 from sqlalchemy.engine import make_url
@@ -15,9 +13,14 @@ from feedsvc.cycle import prepare
 from feedsvc.feeds import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from tests.support.stores import as_first_release
 
-# The two tables as the first release of feedsvc created them.
+# The two tables as the first release of feedsvc created them, in a store that never met
+# Alembic (no version table) nor several hosts.
 OLD_LAYOUT = """
+DROP TABLE alembic_version;
+DROP TABLE leadership;
+DROP TABLE publications;
 DROP TABLE rendered;
 CREATE TABLE rendered (
     feed_key VARCHAR(400) NOT NULL, format VARCHAR(20) NOT NULL, "limit" INTEGER NOT NULL,
@@ -41,8 +44,7 @@ def test_an_old_store_is_upgraded_in_place(
     ingest_both(server, run_ingest)
     before = store.entries(FeedKey(topic="security-cooperation"), 100)
     store.close()
-    with sqlite3.connect(make_url(config.service.database).database) as db:
-        db.executescript(OLD_LAYOUT)
+    as_first_release(make_url(config.service.database).database, OLD_LAYOUT)
     prepare(config)  # what `feedsvc migrate` (and serve, schedule, ingest) runs first
     client = create_app(config).test_client()
     upgraded = Store(config.service.database)

@@ -363,7 +363,8 @@ def test_the_command_line_reports_a_broken_page(tmp_path: Path, server: PageServ
     assert status.returncode == 1
     assert re.fullmatch(
         rf"{TOPIC} {re.escape(server.url(TOPIC_PATH))}: FAILING last_attempt=\S+ last_success=\S+ "
-        r"items_on_page=21 items_found=21 failing_since=\S+ error=extract: only 11 items .*\n",
+        r"items_on_page=21 items_found=21 failing_since=\S+ error=extract: only 11 items .*\n"
+        r"scheduler: no leader yet\n",
         status.stdout,
     ), status.stdout
     forced = feedsvc("ingest", "--force")

@@ -1,4 +1,5 @@
-"""Ingest over real HTTP into a real SQLite file: both captures, re-ingests, edits, items that leave."""
+"""Ingest over real HTTP into a real store (SQLite and PostgreSQL): both captures, re-ingests,
+edits, items that leave."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import pytest
 from conftest import TOPIC_PATH, PageServer, expected, page, write_config
 
 from feedsvc.config import Config, load
@@ -18,6 +20,7 @@ from feedsvc.store import Store
 
 TOPIC = FeedKey(topic="security-cooperation")
 LOCAL = ZoneInfo("America/Los_Angeles")
+pytestmark = pytest.mark.both_databases
 
 
 def all_items(store: Store) -> list:
@@ -148,10 +151,14 @@ def test_fetch_names_feedsvc_in_the_user_agent(server: PageServer, run_ingest) -
     )
 
 
-def test_more_pages_are_read_with_page_n(tmp_path, server: PageServer) -> None:
+def test_more_pages_are_read_with_page_n(tmp_path, server: PageServer, database_url: str) -> None:
     server.serve(TOPIC_PATH, page("rand-2024.html"))
     server.serve(TOPIC_PATH + "?page=2", page("rand-2015.html"))
-    config = load(write_config(tmp_path, server.url(TOPIC_PATH), source_extra="pages = 2"))
+    config = load(
+        write_config(
+            tmp_path, server.url(TOPIC_PATH), source_extra="pages = 2", database=database_url
+        )
+    )
     store = Store(config.service.database)
     store.create_schema()
     [report] = run_cycle(store, make_fetcher(config), config, targets(config))
@@ -163,10 +170,12 @@ def test_more_pages_are_read_with_page_n(tmp_path, server: PageServer) -> None:
     store.close()
 
 
-def test_an_item_on_two_topics_belongs_to_both(tmp_path, server: PageServer) -> None:
+def test_an_item_on_two_topics_belongs_to_both(
+    tmp_path, server: PageServer, database_url: str
+) -> None:
     server.serve(TOPIC_PATH, page("rand-2015.html"))
     server.serve("/topics/russia.html", page("rand-2015.html"))
-    path = write_config(tmp_path, server.url(TOPIC_PATH))
+    path = write_config(tmp_path, server.url(TOPIC_PATH), database=database_url)
     path.write_text(
         path.read_text()
         + f"""

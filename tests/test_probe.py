@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -20,6 +19,7 @@ from feedsvc.ingest import SourceReport, make_fetcher
 from feedsvc.probe import MAX_ATTEMPTS
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from tests.support.stores import as_revision_0004
 
 TOPIC = FeedKey(topic="security-cooperation")
 PER_RUN = 6
@@ -170,10 +170,7 @@ def test_an_old_store_gains_the_probe_columns_in_place(
     run()
     before = probe_store.entries(TOPIC, 100)
     probe_store.close()
-    with sqlite3.connect(make_url(probing.service.database).database) as db:
-        db.execute("DELETE FROM item_tasks WHERE task = 'image-size'")
-        for column in ("image_length", "image_type"):
-            db.execute(f"ALTER TABLE items DROP COLUMN {column}")
+    as_revision_0004(make_url(probing.service.database).database)  # before image sizes
     upgraded = Store(probing.service.database)
     upgraded.create_schema()
     try:

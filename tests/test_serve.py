@@ -85,12 +85,11 @@ def test_serve_ingests_at_start_and_serves_feeds(tmp_path: Path, server: PageSer
         def ingested() -> bool:
             return requests.get(f"{base}/healthz", timeout=5).json()["items"] == 22
 
-        wait_for(ingested)
-
-        def published() -> bool:  # the cycle publishes right after the ingest commits
+        def published() -> bool:  # the items are stored a moment before the feed is rendered
             feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
             return len(feedparser.parse(feed.content).entries) == 22
 
+        wait_for(ingested)
         wait_for(published)
         feed = requests.get(f"{base}/topics/security-cooperation/feed.atom", timeout=5)
         parsed = feedparser.parse(feed.content)

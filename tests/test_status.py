@@ -25,6 +25,7 @@ from feedsvc.feeds import FeedKey
 from feedsvc.ingest import make_fetcher
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from tests.support.stores import as_revision_0004
 
 TOPIC = "security-cooperation"
 BROKEN_PATH = "/gone/news.html"
@@ -236,25 +237,16 @@ def test_each_ingest_error_is_printed_once(tmp_path: Path, server: PageServer) -
     assert f"gone {server.url(BROKEN_PATH)}: error: fetch: HTTP 404" in result.stdout
 
 
-# ingest_runs as feedsvc created it before runs kept their outcome and duration.
-OLD_RUNS = """
-CREATE TABLE old_runs (id INTEGER NOT NULL PRIMARY KEY, source_id INTEGER NOT NULL
-    REFERENCES sources (id), started_at DATETIME NOT NULL, items_on_page INTEGER);
-INSERT INTO old_runs SELECT id, source_id, started_at, items_on_page FROM ingest_runs
-    WHERE items_on_page IS NOT NULL;
-DROP TABLE ingest_runs;
-ALTER TABLE old_runs RENAME TO ingest_runs;
-"""
-
-
 def test_runs_stored_before_outcomes_were_kept_read_as_fetched(
     tmp_path: Path, server: PageServer
 ) -> None:
     config = load(write(tmp_path, server))
     ingest_both(config, server).close()
-    with sqlite3.connect(make_url(config.service.database).database) as db:
-        db.executescript(OLD_RUNS)
-    prepare(config)  # what `feedsvc migrate` runs first: adds the columns
+    database = make_url(config.service.database).database
+    as_revision_0004(database)  # before runs kept their outcome and duration
+    with sqlite3.connect(database) as db:  # and before failed runs had a row of their own
+        db.execute("DELETE FROM ingest_runs WHERE items_on_page IS NULL")
+    prepare(config)  # what `feedsvc migrate` runs first: migration 0005 adds the columns
     client = create_app(config).test_client()
     store = Store(config.service.database)
     try:

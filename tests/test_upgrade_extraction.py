@@ -12,6 +12,7 @@ from feedsvc.cycle import run_cycle, targets
 from feedsvc.feeds import FeedKey
 from feedsvc.ingest import make_fetcher
 from feedsvc.store import Store
+from tests.support.stores import as_revision_0004
 
 
 def test_a_store_from_before_issue_9_upgrades_in_place(
@@ -21,10 +22,7 @@ def test_a_store_from_before_issue_9_upgrades_in_place(
     assert first.ok and first.new == 21
     path = store.engine.url.database
     store.close()
-    with sqlite3.connect(path) as db:  # the tables as the last release made them
-        db.execute("DROP TABLE item_tasks")
-        db.execute("ALTER TABLE sources DROP COLUMN last_undated_text")
-        db.execute("ALTER TABLE sources DROP COLUMN last_undated_at")
+    as_revision_0004(path)  # the tables as the last release made them
 
     upgraded = Store(config.service.database)
     upgraded.create_schema()

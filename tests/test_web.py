@@ -1,4 +1,5 @@
-"""Every feed the service serves, read back by feedparser and compared with what was ingested."""
+"""Every feed the service serves (from SQLite and from PostgreSQL), read back by feedparser and
+compared with what was ingested."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from feedsvc.web import create_app
 TOPIC = "security-cooperation"
 TYPES = ["commentary", "rand-weekly-recap", "report", "tool"]
 XML_FORMATS = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture

@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from feedsvc.store.engine import Store
+    from feedsvc.store.engine import Store, open_store
 
 
 def __getattr__(name: str) -> Any:
-    """`feedsvc.store.Store`, loaded (with SQLAlchemy) when first asked for."""
-    if name == "Store":
-        from feedsvc.store.engine import Store
+    """`Store` and `open_store`, loaded (with SQLAlchemy) when first asked for."""
+    if name in ("Store", "open_store"):
+        from feedsvc.store import engine
 
-        return Store
+        return getattr(engine, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Store"]
+__all__ = ["Store", "open_store"]

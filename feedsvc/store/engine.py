@@ -3,32 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from feedsvc.store.cluster import ClusterStore
 from feedsvc.store.feeds import FeedStore
 from feedsvc.store.items import ItemStore
+from feedsvc.store.migrate import upgrade
 from feedsvc.store.reads import Reads
 from feedsvc.store.runs import RunStore
-from feedsvc.store.schema import create_schema
 from feedsvc.store.sources import SourceStore
 from feedsvc.store.tasks import TaskStore
 
+if TYPE_CHECKING:
+    from feedsvc.config import ServiceConfig
 
-class Store(ItemStore, SourceStore, FeedStore, RunStore, TaskStore, Reads):
+
+class Store(ItemStore, SourceStore, FeedStore, RunStore, TaskStore, ClusterStore, Reads):
     """The item store behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, *, readonly: bool = False) -> None:
-        """`readonly`: the web tier's store, which the database itself keeps from writing."""
-        self.engine: Engine = create_engine(_readonly_url(url) if readonly else url)
+    def __init__(self, url: str, *, readonly: bool = False, **pool: float) -> None:
+        """`readonly`: the web tier's store, which the database itself keeps from writing.
+        `pool`: SQLAlchemy's pool settings (pool_size, max_overflow, pool_recycle, ...)."""
+        self.engine: Engine = create_engine(
+            _readonly_url(url) if readonly else url, pool_pre_ping=True, **pool
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
+    @property
+    def shared(self) -> bool:
+        """A store several hosts share (PostgreSQL): it, not local files, coordinates them."""
+        return self.engine.dialect.name == "postgresql"
+
     def create_schema(self) -> None:
-        """Create missing tables and upgrade older ones: once before serving, never per worker."""
-        create_schema(self.engine)
+        """Create or upgrade the tables (Alembic migrations): before serving, never per worker."""
+        upgrade(self.engine)
 
     def run(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
         """Run one of the shared plain-SQL reads (reads.py) through the engine."""
@@ -39,6 +51,18 @@ class Store(ItemStore, SourceStore, FeedStore, RunStore, TaskStore, Reads):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_store(service: ServiceConfig, *, readonly: bool = False) -> Store:
+    """The configured store with the configured pool: a process's own, made after any fork."""
+    return Store(
+        service.database,
+        readonly=readonly,
+        pool_size=service.pool_size,
+        max_overflow=service.pool_max_overflow,
+        pool_recycle=service.pool_recycle_seconds,
+        pool_timeout=service.pool_timeout_seconds,
+    )
 
 
 def _readonly_url(url: str) -> URL:

@@ -106,8 +106,9 @@ class ItemStore:
                 conn.execute(
                     update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
                 )
-            for item in found:
-                _upsert_type(conn, item.type_slug, item.type_label)
+            # One statement per type, the last label seen winning, as one per item did.
+            for slug, label in {item.type_slug: item.type_label for item in found}.items():
+                _upsert_type(conn, slug, label)
             for key in affected_feeds(topic, touched_types) if touched_types else ():
                 mark_dirty(conn, key, now, joined[key])
             retyped(conn, moved)

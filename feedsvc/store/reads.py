@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from feedsvc.config import sqlite_file
 from feedsvc.feeds import DocumentKey, FeedKey
-from feedsvc.model import Headline, Rendered, SourceStatus
+from feedsvc.model import Headline, Leader, Rendered, SourceStatus
 
 # Runs one statement (qmark parameters) and returns its rows.
 Run = Callable[[str, Sequence[Any]], list[tuple]]
@@ -32,6 +32,7 @@ _SOURCE = f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE topic = ? AND url = ?"
 _TYPE_LABELS = "SELECT slug, label FROM types"
 _TOPIC_TYPES = "SELECT DISTINCT type_slug FROM topic_items WHERE topic = ? ORDER BY type_slug"
 _COUNT_ITEMS = "SELECT count(*) FROM items"
+_LEADER = "SELECT holder, since FROM leadership WHERE role = 'scheduler'"
 _MEMBER_COUNT = "SELECT member_count FROM feeds WHERE key = ?"
 _NEWEST = (
     "SELECT i.title, i.link, i.type_label, i.published_at, i.image_url, i.image_caption "
@@ -77,6 +78,11 @@ class Reads:
         """How many items the store holds."""
         return self.run(_COUNT_ITEMS, ())[0][0]
 
+    def leader(self) -> Leader | None:
+        """The scheduler that last took the lead, if any did (store/cluster.py records it)."""
+        rows = self.run(_LEADER, ())
+        return Leader(rows[0][0], _utc(rows[0][1])) if rows else None
+
     def member_count(self, key: FeedKey) -> int:
         """How many items a feed has ever held (kept as they join); its archive pages follow."""
         rows = self.run(_MEMBER_COUNT, (key.path,))
@@ -103,6 +109,7 @@ class Reader(Reads):
         self._connect = _connector(url)
         self._connection: Any = None
         self._postgres = url.startswith("postgresql")
+        self.trace: Callable[[str], None] | None = None  # sees every statement (tests, debugging)
 
     def connection(self) -> Any:
         """The driver connection, opened on first use (after gunicorn forked the worker)."""
@@ -114,6 +121,8 @@ class Reader(Reads):
         """Run one statement and return its rows."""
         if self._postgres:
             statement = statement.replace("?", "%s")
+        if self.trace is not None:
+            self.trace(statement)
         with self._lock:
             connection = self.connection()
             rows = connection.execute(statement, parameters).fetchall()

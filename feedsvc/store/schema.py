@@ -1,4 +1,4 @@
-"""The tables, and the one way a store is created or brought up to date.
+"""The tables, as the code reads and writes them (`migrate` brings a store to this layout).
 
 Items are never deleted. Each feed keeps an `order_key` index so that reading its
 newest N entries costs the same with a thousand items or a million. Feeds and rendered
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -28,12 +28,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
-    inspect,
     select,
-    text,
-    update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
 from feedsvc.feeds import FeedKey
@@ -207,6 +204,26 @@ rendered = Table(
 )
 
 
+# Who leads the scheduling across hosts, and since when: written by the leader, read by
+# /healthz and `feedsvc status`.
+leadership = Table(
+    "leadership",
+    metadata,
+    Column("role", String(40), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid
+    Column("since", UTCDateTime, nullable=False),
+)
+
+# One row: bumped by every publish, so the web workers of every host know their cache is old.
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+)
+
+
 def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
     """The ids of a feed's items as a query, with its insertion-order and order-key columns."""
     if key.topic:
@@ -222,125 +239,3 @@ def count_members(conn: Connection, key: FeedKey) -> int:
     """Count a feed's members from scratch: only for upgrades and the rare change of type."""
     members, _, _ = membership(key)
     return conn.scalar(select(func.count()).select_from(members.subquery())) or 0
-
-
-def create_schema(engine: Engine) -> None:
-    """Create missing tables and bring an older store up to date; safe at every start."""
-    if engine.dialect.name == "sqlite" and engine.url.database:
-        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-    with engine.connect() as conn:
-        _lock_schema(conn)
-        _upgrade(conn)
-        metadata.create_all(conn)
-        for table in metadata.sorted_tables:  # indexes added since a table was made
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
-        conn.commit()
-
-
-def _lock_schema(conn: Connection) -> None:
-    """One process at a time creates or upgrades tables: hosts and processes start together."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits (busy_timeout) for the other's commit
-    elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(5005)")
-
-
-def _columns(conn: Connection, table: str) -> set[str]:
-    return {c["name"] for c in inspect(conn).get_columns(table)}
-
-
-def _upgrade(conn: Connection) -> None:
-    """Bring a store made by an older feedsvc up to date, losing nothing but rendered bytes.
-
-    `rendered` is only a cache: when its columns differ it is dropped and every feed is
-    marked to render again. topic_items gains its insertion-order id; the old rows keep
-    their order by item id, the order in which items were first stored.
-    """
-    tables = set(inspect(conn).get_table_names())
-    if "items" in tables and "image_length" not in _columns(conn, "items"):
-        _add_columns(conn, "items", (("image_length", "INTEGER"), ("image_type", "VARCHAR(100)")))
-        _probe_every_image(conn)
-    if "sources" in tables:
-        _add_columns(
-            conn, "sources", (("last_undated_text", "TEXT"), ("last_undated_at", "TIMESTAMP"))
-        )
-    if "ingest_runs" in tables:
-        _add_columns(
-            conn,
-            "ingest_runs",
-            (("outcome", "VARCHAR(20)"), ("duration_seconds", "FLOAT"), ("new_items", "INTEGER")),
-        )
-    if "feeds" in tables:
-        _upgrade_feeds(conn)
-    if "rendered" in tables and _columns(conn, "rendered") != set(rendered.c.keys()):
-        rendered.drop(conn)
-        conn.execute(update(feeds).values(dirty=True, final_pages=0))
-    if "topic_items" in tables and "id" not in _columns(conn, "topic_items"):
-        _upgrade_topic_items(conn)
-
-
-def _upgrade_feeds(conn: Connection) -> None:
-    """Feeds gained a version, a member count, final pages and their topic and type."""
-    present = _columns(conn, "feeds")
-    _add_columns(
-        conn,
-        "feeds",
-        (
-            ("version", "INTEGER NOT NULL DEFAULT 0"),
-            ("member_count", "INTEGER NOT NULL DEFAULT 0"),
-            ("final_pages", "INTEGER NOT NULL DEFAULT 0"),
-            ("topic", "VARCHAR(200)"),
-            ("type_slug", "VARCHAR(100)"),
-        ),
-    )
-    if "type_slug" not in present:
-        for path in conn.scalars(select(feeds.c.key)).all():
-            key = FeedKey.from_path(path)
-            conn.execute(
-                update(feeds).where(feeds.c.key == path).values(topic=key.topic, type_slug=key.type)
-            )
-    if "member_count" not in present:
-        for path in conn.scalars(select(feeds.c.key)).all():
-            count = count_members(conn, FeedKey.from_path(path))
-            conn.execute(update(feeds).where(feeds.c.key == path).values(member_count=count))
-
-
-def _probe_every_image(conn: Connection) -> None:
-    """Items stored before images were probed: each image gets its probe, pending."""
-    if "item_tasks" not in inspect(conn).get_table_names():
-        item_tasks.create(conn)
-    rows = conn.execute(
-        select(items.c.guid, items.c.source_id).where(items.c.image_url.is_not(None))
-    ).all()
-    now = datetime.now(UTC)
-    for guid, source in rows:
-        conn.execute(
-            item_tasks.insert().values(
-                guid=guid, task=IMAGE_SIZE_TASK, source_id=source, state="pending", updated_at=now
-            )
-        )
-
-
-def _add_columns(conn: Connection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
-    """Add the columns a table lacks (ALTER TABLE ... ADD COLUMN name ddl)."""
-    present = _columns(conn, table)
-    for name, ddl in columns:
-        if name not in present:
-            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
-
-
-def _upgrade_topic_items(conn: Connection) -> None:
-    """Rebuild topic_items with its insertion-order id, in the order items were first stored."""
-    for index in inspect(conn).get_indexes("topic_items"):
-        conn.execute(text(f'DROP INDEX "{index["name"]}"'))
-    conn.execute(text("ALTER TABLE topic_items RENAME TO topic_items_before_archives"))
-    topic_items.create(conn)
-    conn.execute(
-        text(
-            "INSERT INTO topic_items (topic, item_id, type_slug, order_key) "
-            "SELECT topic, item_id, type_slug, order_key FROM topic_items_before_archives "
-            "ORDER BY item_id, topic"
-        )
-    )
-    conn.execute(text("DROP TABLE topic_items_before_archives"))

@@ -12,8 +12,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError, RequestURITo
 
 from feedsvc.cache import FeedCache, PrebuiltResponse
 from feedsvc.config import Config, load, resolve_path
-from feedsvc.generation import generation_marker
 from feedsvc.headers import SECURITY_HEADERS
+from feedsvc.invalidation import publish_stamp
 from feedsvc.store.reads import Reader
 from feedsvc.web import admin, feeds, health, pages
 from feedsvc.web.service import Service
@@ -26,7 +26,8 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or load(resolve_path())
     reader = Reader(config.service.database)  # read-only; `feedsvc migrate` made the store
     app = Flask("feedsvc")
-    app.extensions["feedsvc"] = Service(config, reader, FeedCache(generation_marker(config)))
+    cache = FeedCache(publish_stamp(config))
+    app.extensions["feedsvc"] = Service(config, reader, cache)
     for part in (feeds, pages, health, admin):
         part.init_app(app)
     app.register_error_handler(HTTPException, _error)

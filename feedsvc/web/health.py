@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Flask, Response, jsonify
 
 from feedsvc.config import Config
-from feedsvc.model import SourceStatus
+from feedsvc.model import Leader, SourceStatus
 from feedsvc.web.service import Service, service
 
 bp = Blueprint("health", __name__)
@@ -32,6 +32,7 @@ def healthz() -> Response:
         topics_down=down,
         items=svc.store.count_items(),
         sources=[_source_json(s) for s in statuses],
+        scheduler=_leader_json(svc.store.leader()),
     )
     response.status_code = 503 if down else 200
     return response
@@ -57,6 +58,11 @@ def _configured_statuses(svc: Service) -> list[SourceStatus]:
         for topic in svc.config.topics
         for source in topic.sources
     ]
+
+
+def _leader_json(leader: Leader | None) -> dict | None:
+    """The scheduler that holds the lead (`host:pid`) and since when."""
+    return {"leader": leader.holder, "since": leader.since.isoformat()} if leader else None
 
 
 def _source_json(status: SourceStatus) -> dict:

@@ -30,9 +30,9 @@ class Service:
     @cached_property
     def full_store(self) -> Store:
         """The whole store, read-only, for what is rendered in memory (feedsvc.live)."""
-        from feedsvc.store.engine import Store
+        from feedsvc.store.engine import open_store
 
-        return Store(self.config.service.database, readonly=True)
+        return open_store(self.config.service, readonly=True)
 
 
 def service() -> Service:

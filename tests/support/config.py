@@ -18,6 +18,7 @@ def write_config(
     source_extra: str = "",
     *,
     base_url: str = "http://feeds.test",
+    database: str = "sqlite:///var/feedsvc.sqlite3",
 ) -> Path:
     """A real config.toml in `folder` whose topics read their pages with the rand-topic preset.
 
@@ -43,7 +44,7 @@ title = "{slug.replace("-", " ").title()}"
     path.write_text(
         f"""
 [service]
-database = "sqlite:///var/feedsvc.sqlite3"
+database = "{database}"
 base_url = "{base_url}"
 
 [ingest]

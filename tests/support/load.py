@@ -23,13 +23,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import feedparser
 
 from tests.support.config import write_config
 from tests.support.net import free_port
-from tests.support.pages import PageServer
+from tests.support.pages import PageServer, Reply, send
 from tests.support.servers import feedsvc_serve
 
 BASE_PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "rand-2024.html"
@@ -108,16 +109,24 @@ class GrowingSite:
     def __init__(self) -> None:
         self.base_page = BASE_PAGE.read_text(encoding="utf-8")
         self.added = 0
+        self.body = self._render()
+        # (monotonic start, monotonic end) of every page request: who fetched when.
+        self.requests: list[tuple[float, float]] = []
         self.pages = PageServer()
-        self.pages.serve(PAGE_PATH, self._render())
+        self.pages.routes[PAGE_PATH] = self._answer
 
     @property
     def url(self) -> str:
         return self.pages.url(PAGE_PATH)
 
-    def grow(self) -> None:
-        self.added += 1
-        self.pages.serve(PAGE_PATH, self._render())
+    def grow(self, count: int = 1) -> None:
+        self.added += count
+        self.body = self._render()
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        started = time.monotonic()
+        send(handler, Reply(self.body))
+        self.requests.append((started, time.monotonic()))
 
     def _render(self) -> bytes:
         new = "".join(

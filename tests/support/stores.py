@@ -1,0 +1,31 @@
+"""Stores as older releases of feedsvc left them, made from a current one, for upgrade tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# What migration 0005 added (run outcomes and durations, undated text per source, once-per-item
+# tasks, image sizes): without it, a store is one that revision 0004 made.
+BEFORE_0005 = """
+DROP TABLE item_tasks;
+ALTER TABLE ingest_runs DROP COLUMN outcome;
+ALTER TABLE ingest_runs DROP COLUMN duration_seconds;
+ALTER TABLE ingest_runs DROP COLUMN new_items;
+ALTER TABLE sources DROP COLUMN last_undated_text;
+ALTER TABLE sources DROP COLUMN last_undated_at;
+ALTER TABLE items DROP COLUMN image_length;
+ALTER TABLE items DROP COLUMN image_type;
+"""
+
+
+def as_revision_0004(database: Path | str) -> None:
+    """Turn a current SQLite store into one revision 0004 made (items, runs and feeds kept)."""
+    with sqlite3.connect(database) as db:
+        db.executescript(BEFORE_0005 + "UPDATE alembic_version SET version_num = '0004';")
+
+
+def as_first_release(database: Path | str, old_layout: str) -> None:
+    """Turn a current SQLite store into one that never met Alembic, in `old_layout`."""
+    with sqlite3.connect(database) as db:
+        db.executescript(BEFORE_0005 + old_layout)
