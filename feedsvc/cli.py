@@ -12,6 +12,7 @@ from datetime import datetime
 from feedsvc import __version__
 from feedsvc.config import Config, ConfigError, load, resolve_path
 from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
+from feedsvc.preview_cli import add_preview_command, check_fetch, cmd_preview
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Commands a newcomer runs before writing any config: discover uses defaults when there is
@@ -68,9 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store pages even when they look broken (far fewer or incomplete items)",
     )
-    commands.add_parser("check", help="validate the config file and exit")
+    check = commands.add_parser("check", help="validate the config file and exit")
+    check.add_argument(
+        "--fetch", action="store_true", help="also preview every source; fail when one yields none"
+    )
     commands.add_parser("status", help="print every source with its last success and error")
     add_commands(commands)
+    add_preview_command(commands)
     return parser
 
 
@@ -133,7 +138,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         for source in topic.sources:
             preset = f" (preset {source.preset})" if source.preset else ""
             print(f"  {topic.slug}: {source.url}{preset}")
-    return EXIT_OK
+    return check_fetch(config) if args.fetch else EXIT_OK
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
@@ -183,6 +188,7 @@ COMMANDS = {
     "status": cmd_status,
     "discover": cmd_discover,
     "demo": cmd_demo,
+    "preview": cmd_preview,
 }
 
 if __name__ == "__main__":

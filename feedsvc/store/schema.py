@@ -88,6 +88,8 @@ sources = Table(
     Column("body_hash", String(64)),
     Column("last_undated_text", Text),  # the last date text that was not a usable date, and why
     Column("last_undated_at", UTCDateTime),
+    # What shaped the last stored extraction (fingerprint.py); a change re-extracts once.
+    Column("extraction_fingerprint", String(64)),
     UniqueConstraint("topic", "url"),
 )
 
@@ -254,7 +256,13 @@ def _upgrade(conn: Connection) -> None:
     tables = set(inspect(conn).get_table_names())
     if "sources" in tables:
         _add_columns(
-            conn, "sources", (("last_undated_text", "TEXT"), ("last_undated_at", "TIMESTAMP"))
+            conn,
+            "sources",
+            (
+                ("last_undated_text", "TEXT"),
+                ("last_undated_at", "TIMESTAMP"),
+                ("extraction_fingerprint", "VARCHAR(64)"),
+            ),
         )
     if "ingest_runs" in tables:
         _add_columns(
