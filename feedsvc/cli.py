@@ -11,6 +11,13 @@ from datetime import datetime
 
 from feedsvc import __version__
 from feedsvc.config import Config, ConfigError, load, resolve_path
+from feedsvc.corrections_cli import (
+    add_correction_commands,
+    cmd_hide,
+    cmd_history,
+    cmd_items,
+    cmd_unhide,
+)
 from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
 from feedsvc.preview_cli import add_preview_command, check_fetch, cmd_preview
 
@@ -76,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="print every source with its last success and error")
     add_commands(commands)
     add_preview_command(commands)
+    add_correction_commands(commands)
     return parser
 
 
@@ -189,6 +197,10 @@ COMMANDS = {
     "discover": cmd_discover,
     "demo": cmd_demo,
     "preview": cmd_preview,
+    "hide": cmd_hide,
+    "unhide": cmd_unhide,
+    "items": cmd_items,
+    "history": cmd_history,
 }
 
 if __name__ == "__main__":

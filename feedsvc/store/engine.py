@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from feedsvc.store.actions import ActionStore
 from feedsvc.store.feeds import FeedStore
+from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.reads import Reads
 from feedsvc.store.runs import RunStore
@@ -17,7 +19,9 @@ from feedsvc.store.sources import SourceStore
 from feedsvc.store.tasks import TaskStore
 
 
-class Store(ItemStore, SourceStore, FeedStore, RunStore, TaskStore, Reads):
+class Store(
+    ItemStore, SourceStore, FeedStore, RunStore, TaskStore, HidingStore, ActionStore, Reads
+):
     """The item store behind one SQLAlchemy engine."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:

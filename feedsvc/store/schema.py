@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
     inspect,
     select,
@@ -120,6 +121,8 @@ items = Table(
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("order_key", String(40), nullable=False),
     Column("content_hash", String(32), nullable=False),
+    # Hidden by an operator (`feedsvc hide`): in no feed, but kept so it never returns as new.
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
@@ -149,12 +152,24 @@ topic_items = Table(
     Column("item_id", ForeignKey("items.id"), nullable=False),
     Column("type_slug", String(100), nullable=False),
     Column("order_key", String(40), nullable=False),
+    # items.hidden, kept beside the topic's rows so a feed's reads never join items to filter.
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("topic", "item_id"),
     Index("ix_topic_items_order", "topic", "order_key"),
     Index("ix_topic_items_type_order", "topic", "type_slug", "order_key"),
     Index("ix_topic_items_insertion", "topic", "id"),
     Index("ix_topic_items_type_insertion", "topic", "type_slug", "id"),
     Index("ix_topic_items_item", "item_id"),  # an entry's topics, whatever the topic
+)
+
+# What operators did to the store (hide, unhide), newest last: `feedsvc history`.
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
 )
 
 types = Table(
@@ -206,11 +221,13 @@ rendered = Table(
 def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
     """The ids of a feed's items as a query, with its insertion-order and order-key columns."""
     if key.topic:
-        members = select(topic_items.c.item_id.label("id")).where(topic_items.c.topic == key.topic)
+        members = select(topic_items.c.item_id.label("id")).where(
+            topic_items.c.topic == key.topic, topic_items.c.hidden == false()
+        )
         if key.type:
             members = members.where(topic_items.c.type_slug == key.type)
         return members, topic_items.c.id, topic_items.c.order_key
-    members = select(items.c.id).where(items.c.type_slug == key.type)
+    members = select(items.c.id).where(items.c.type_slug == key.type, items.c.hidden == false())
     return members, items.c.id, items.c.order_key
 
 
@@ -264,6 +281,9 @@ def _upgrade(conn: Connection) -> None:
                 ("extraction_fingerprint", "VARCHAR(64)"),
             ),
         )
+    for table in ("items", "topic_items"):
+        if table in tables:
+            _add_columns(conn, table, (("hidden", "BOOLEAN NOT NULL DEFAULT FALSE"),))
     if "ingest_runs" in tables:
         _add_columns(
             conn,
