@@ -222,3 +222,22 @@ def test_hide_not_on_page_cleans_up_after_a_too_broad_selector(
 def _type_of(path_part: str) -> str:
     """The type the institute's link path gives (blog posts are commentary)."""
     return {"blog": "commentary", "pubs": "report"}.get(path_part, path_part)
+
+
+def test_a_hidden_item_stays_hidden_when_another_topic_finds_it(
+    tmp_path: Path, server: PageServer
+) -> None:
+    server.serve(TOPIC_PATH, page("rand-2015.html"))
+    server.serve("/topics/europe.html", page("rand-2015.html"))
+    config_path = write_config(tmp_path, server.url(TOPIC_PATH))
+    ingest_lines(config_path)
+    hidden = ids(served(config_path, f"/topics/{TOPIC}/feed.json"))[0]
+    assert feedsvc("--config", str(config_path), "hide", hidden).returncode == 0
+
+    both = {TOPIC: server.url(TOPIC_PATH), "europe": server.url("/topics/europe.html")}
+    write_config(tmp_path, both)
+    ingest_lines(config_path)
+
+    europe = ids(served(config_path, "/topics/europe/feed.json"))
+    assert len(europe) == 20 and hidden not in europe
+    assert len(ids(served(config_path, "/topics/europe/archive/1.json"))) == 20

@@ -58,6 +58,7 @@ class ItemStore:
                         items.c.date_missing,
                         items.c.type_slug,
                         items.c.order_key,
+                        items.c.hidden,
                     ).where(items.c.guid.in_([item.guid for item in found]))
                 )
             }
@@ -92,9 +93,11 @@ class ItemStore:
                     item_id, key = row.id, row.order_key
                     unchanged_ids.append(item_id)
                 if item_id not in linked:  # new, or first seen in this topic
-                    _link(conn, topic, item_id, item.type_slug, key)
+                    hidden = row is not None and row.hidden  # hidden stays hidden anywhere
+                    _link(conn, topic, item_id, item.type_slug, key, hidden)
                     touched_types.add(item.type_slug)
-                    joined.update(_joins(topic, item.type_slug, new_item=row is None))
+                    if not hidden:  # a hidden item is no feed's member
+                        joined.update(_joins(topic, item.type_slug, new_item=row is None))
             if unchanged_ids:
                 conn.execute(
                     update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
@@ -266,9 +269,13 @@ def _items_of(members: Select) -> Select:
     return select(items).join(page, page.c.id == items.c.id).order_by(items.c.order_key.desc())
 
 
-def _link(conn: Connection, topic: str, item_id: int, type_slug: str, key: str) -> None:
+def _link(
+    conn: Connection, topic: str, item_id: int, type_slug: str, key: str, hidden: bool = False
+) -> None:
     conn.execute(
-        insert(topic_items).values(topic=topic, item_id=item_id, type_slug=type_slug, order_key=key)
+        insert(topic_items).values(
+            topic=topic, item_id=item_id, type_slug=type_slug, order_key=key, hidden=hidden
+        )
     )
 
 
