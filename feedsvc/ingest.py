@@ -213,9 +213,16 @@ def unusable(found: PageItems, source: SourceConfig) -> str | None:
         return f'extract: no items matched item selector "{source.selectors.item}"'
     if not found.items:
         return (
-            f"normalize: none of the {len(found.raws)} items had a title and a link{found.missing}"
+            f"normalize: none of the {len(found.raws)} items had a title and a link"
+            f"{found.missing}{first_item(found)}"
         )
     return None
+
+
+def first_item(found: PageItems) -> str:
+    """The text, on one line, of the first item without a title or link: what its selectors saw."""
+    missing = [raw for raw in found.raws if not {"title", "link"} <= raw.found]
+    return f'; the first item without a title or link reads: "{missing[0].text}"' if missing else ""
 
 
 def _items(
@@ -263,7 +270,7 @@ def implausible(config: Config, found: PageItems) -> str | None:
     if total and skipped / total > limit:
         return (
             f"normalize: {skipped} of {total} items have no title or usable link (more than "
-            f"{limit:.0%}); the page layout may have changed{found.missing}"
+            f"{limit:.0%}); the page layout may have changed{found.missing}{first_item(found)}"
         )
     return None
 

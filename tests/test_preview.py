@@ -120,12 +120,22 @@ def test_a_selector_that_matches_nothing_fails_preview_and_check_fetch(
     assert ": 0 items" in shown.stdout
     assert 'title: 0 of 4 items (selector "h2")' in shown.stdout
     assert "title selector matched nothing" in shown.stdout
+    first = 'the item reads: "Report Arctic Security After the Thaw'
+    assert f'  - normalize: item 0: no title; title selector "h2"; {first}' in shown.stdout
     assert checked.returncode == 1, checked.stdout
     url = server.url("/listing/drupal.html")
     assert f'{TOPIC}:1 {url}: FAILED: no items; title selector "h2" matched nothing' in (
         checked.stdout
     )
     assert not (tmp_path / "var").exists()
+    ingested = feedsvc("--config", str(config_path), "ingest", cwd=tmp_path)
+    assert ingested.returncode == 1
+    assert ingested.stdout.startswith(
+        f"{TOPIC} {url}: error: normalize: none of the 4 items had a title and a link; "
+        f'title selector "h2" matched 0 of 4 items; the first item without a title or link '
+        f'reads: "Report Arctic'
+    )
+    assert ingested.stderr == ""  # each error printed once
 
 
 def test_check_fetch_passes_when_every_source_yields_items(
