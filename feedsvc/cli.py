@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from feedsvc import __version__
+from feedsvc.backfill_cli import add_backfill_command, cmd_backfill
 from feedsvc.config import Config, ConfigError, load, resolve_path
 from feedsvc.corrections_cli import (
     add_correction_commands,
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     add_commands(commands)
     add_preview_command(commands)
     add_correction_commands(commands)
+    add_backfill_command(commands)
     return parser
 
 
@@ -201,6 +203,7 @@ COMMANDS = {
     "unhide": cmd_unhide,
     "items": cmd_items,
     "history": cmd_history,
+    "backfill": cmd_backfill,
 }
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
 from feedsvc.store.actions import ActionStore
+from feedsvc.store.backfills import BackfillStore
 from feedsvc.store.feeds import FeedStore
 from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
@@ -20,7 +21,15 @@ from feedsvc.store.tasks import TaskStore
 
 
 class Store(
-    ItemStore, SourceStore, FeedStore, RunStore, TaskStore, HidingStore, ActionStore, Reads
+    ItemStore,
+    SourceStore,
+    FeedStore,
+    RunStore,
+    TaskStore,
+    HidingStore,
+    ActionStore,
+    BackfillStore,
+    Reads,
 ):
     """The item store behind one SQLAlchemy engine."""
 

@@ -14,7 +14,15 @@ from sqlalchemy.sql import Select
 from feedsvc.feeds import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
 from feedsvc.store.feeds import mark_dirty, retyped
-from feedsvc.store.schema import ingest_runs, items, membership, sources, topic_items, types
+from feedsvc.store.schema import (
+    current_only,
+    ingest_runs,
+    items,
+    membership,
+    sources,
+    topic_items,
+    types,
+)
 from feedsvc.store.sql import source_id, upsert
 from feedsvc.store.tasks import record_tasks
 
@@ -153,6 +161,7 @@ class ItemStore:
     def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
         """The newest `limit` items of a feed (older than order key `before`), through an index."""
         members, _, order = membership(key)
+        members = current_only(key, members)  # backfilled history is reached by the archives
         if before is not None:
             members = members.where(order < before)
         return self._load(members.order_by(order.desc()).limit(limit))

@@ -123,6 +123,8 @@ items = Table(
     Column("content_hash", String(32), nullable=False),
     # Hidden by an operator (`feedsvc hide`): in no feed, but kept so it never returns as new.
     Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
+    # Found by `feedsvc backfill`: in the archives, never in a current feed or a digest.
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
@@ -154,12 +156,29 @@ topic_items = Table(
     Column("order_key", String(40), nullable=False),
     # items.hidden, kept beside the topic's rows so a feed's reads never join items to filter.
     Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("topic", "item_id"),
     Index("ix_topic_items_order", "topic", "order_key"),
     Index("ix_topic_items_type_order", "topic", "type_slug", "order_key"),
     Index("ix_topic_items_insertion", "topic", "id"),
     Index("ix_topic_items_type_insertion", "topic", "type_slug", "id"),
     Index("ix_topic_items_item", "item_id"),  # an entry's topics, whatever the topic
+)
+
+# Where a source's `feedsvc backfill` stands, saved with each page's items: a killed
+# backfill starts again at `next_url`; `done` once it read the last listing page.
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("source_id", ForeignKey("sources.id"), primary_key=True),
+    Column("next_page", Integer, nullable=False),
+    Column("next_url", Text),
+    Column("pages_read", Integer, nullable=False, default=0),
+    Column("items_new", Integer, nullable=False, default=0),
+    Column("items_known", Integer, nullable=False, default=0),
+    Column("oldest_at", UTCDateTime),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # What operators did to the store (hide, unhide), newest last: `feedsvc history`.
@@ -231,6 +250,12 @@ def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
     return members, items.c.id, items.c.order_key
 
 
+def current_only(key: FeedKey, members: Select) -> Select:
+    """A feed's members without backfilled history: what its current document and digest show."""
+    flags = topic_items if key.topic else items
+    return members.where(flags.c.history == false())
+
+
 def count_members(conn: Connection, key: FeedKey) -> int:
     """Count a feed's members from scratch: only for upgrades and the rare change of type."""
     members, _, _ = membership(key)
@@ -283,7 +308,8 @@ def _upgrade(conn: Connection) -> None:
         )
     for table in ("items", "topic_items"):
         if table in tables:
-            _add_columns(conn, table, (("hidden", "BOOLEAN NOT NULL DEFAULT FALSE"),))
+            flags = ("hidden", "history")
+            _add_columns(conn, table, tuple((f, "BOOLEAN NOT NULL DEFAULT FALSE") for f in flags))
     if "ingest_runs" in tables:
         _add_columns(
             conn,
