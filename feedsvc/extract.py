@@ -135,7 +135,7 @@ def _item(
         date_formats=date_selector.formats if date_selector else (),
         item_id=_first_value(element, id_chain, _text)[0],
         found=frozenset(found),
-        text=" ".join(element.text_content().split())[:ITEM_TEXT_CHARS],
+        text=" ".join(" ".join(element.itertext()).split())[:ITEM_TEXT_CHARS],
     )
 
 

@@ -56,7 +56,7 @@ def preview_source(
         return SourcePreview(source.url, [], [], [f"fetch: {exc}"], "(the page was not read)")
     found = read_pages(pages, source, dict(config.types), datetime.now(UTC).replace(microsecond=0))
     counts = _counts(found, source)
-    warnings = [w for w in (unusable(found, source), implausible(config, found)) if w]
+    warnings = [w for w in (unusable(found, source) or implausible(config, found),) if w]
     warnings += [f"{key.key} selector matched nothing" for key in counts if not key.matched]
     warnings += found.problems
     warnings += [
