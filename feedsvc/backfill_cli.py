@@ -17,7 +17,7 @@ from feedsvc.ingest import make_fetcher
 from feedsvc.preview_cli import chosen_sources
 from feedsvc.store import Store
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_backfill_command(commands: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def cmd_backfill(config: Config, args: argparse.Namespace) -> int:
     prepare(config)
     store = Store(config.service.database)
     fetcher = make_fetcher(config)
-    failed = False
+    failed = interrupted = False
     try:
         for source in chosen:
             report, close = _reporter()
@@ -56,6 +56,10 @@ def cmd_backfill(config: Config, args: argparse.Namespace) -> int:
                 failed = True
                 print(f"{args.topic} {source.url}: backfill stopped: {exc}")
                 continue
+            except KeyboardInterrupt:  # the page being read is rolled back; the rest is kept
+                interrupted = True
+                print(f"{args.topic} {source.url}: backfill interrupted; run it again to go on")
+                break
             finally:
                 close()
             print(summary.line())
@@ -63,7 +67,7 @@ def cmd_backfill(config: Config, args: argparse.Namespace) -> int:
     finally:
         fetcher.close()
         store.close()
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_FAILED if failed else EXIT_OK
 
 
 def _reporter() -> tuple[Progress, Callable[[], None]]:

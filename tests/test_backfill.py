@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -97,20 +98,40 @@ def ids(document: dict | None) -> list[str]:
     return [entry["id"] for entry in document["items"]] if document else []
 
 
-def test_a_backfill_killed_halfway_resumes_and_stores_every_item_once(
-    tmp_path: Path, server: PageServer
-) -> None:
+def serve_listing(server: PageServer, held: int) -> threading.Event:
+    """Every page of the listing; page `held` answers only once the returned event is set."""
     for number in range(1, PAGES + 2):
         server.serve(page_path(number), listing(number))
     release = threading.Event()
 
-    def held(handler: BaseHTTPRequestHandler) -> None:
+    def hold(handler: BaseHTTPRequestHandler) -> None:
         release.wait(30)
-        send(handler, Reply(listing(KILLED_AT)))
+        send(handler, Reply(listing(held)))
 
-    server.routes[page_path(KILLED_AT)] = held
+    server.routes[page_path(held)] = hold
+    return release
+
+
+def ingested(tmp_path: Path, server: PageServer) -> Path:
+    """A config for the listing with small archive pages, and page 1 ingested."""
     config_path = write_config(tmp_path, server.url(TOPIC_PATH), "[feeds]\narchive_page_size = 4\n")
     assert feedsvc("--config", str(config_path), "ingest", cwd=tmp_path).returncode == 0
+    return config_path
+
+
+def wait_for_request(server: PageServer, number: int, process: subprocess.Popen) -> None:
+    """Until the backfill process asks for page `number` (it is still running)."""
+    deadline = time.monotonic() + 30
+    while not any(path == page_path(number) for path, _ in server.requests):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+
+
+def test_a_backfill_killed_halfway_resumes_and_stores_every_item_once(
+    tmp_path: Path, server: PageServer
+) -> None:
+    release = serve_listing(server, KILLED_AT)
+    config_path = ingested(tmp_path, server)
     current = ids(served(config_path, f"/topics/{TOPIC}/feed.json"))
     assert len(current) == 1 + PER_PAGE
     before = archive(config_path)
@@ -121,10 +142,7 @@ def test_a_backfill_killed_halfway_resumes_and_stores_every_item_once(
     killed = subprocess.Popen(
         [*command, "backfill", "--topic", TOPIC], cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 30
-    while not any(path == page_path(KILLED_AT) for path, _ in server.requests):
-        assert time.monotonic() < deadline and killed.poll() is None
-        time.sleep(0.05)
+    wait_for_request(server, KILLED_AT, killed)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait(10)
     release.set()
@@ -170,3 +188,52 @@ def test_a_backfill_killed_halfway_resumes_and_stores_every_item_once(
 
     again = feedsvc("--config", str(config_path), "backfill", "--topic", TOPIC, cwd=tmp_path)
     assert again.stdout.strip().endswith(": complete") and " pages=0 new=0 " in again.stdout
+
+
+def test_ctrl_c_on_a_terminal_keeps_the_pages_read_and_the_next_run_goes_on(
+    tmp_path: Path, server: PageServer
+) -> None:
+    release = serve_listing(server, 4)
+    config_path = ingested(tmp_path, server)
+    terminal, screen = pty.openpty()  # stdout is a terminal: the progress bar is drawn
+    running = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc.cli", "--config", str(config_path),
+         "backfill", "--topic", TOPIC],
+        cwd=tmp_path, stdout=screen, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(screen)
+    wait_for_request(server, 4, running)
+    running.send_signal(signal.SIGINT)
+    _, bar = running.communicate(timeout=30)
+    release.set()
+    shown = _read_all(terminal)
+
+    assert running.returncode == 130, bar
+    assert "backfill interrupted; run it again to go on" in shown
+    assert "backfill: " in bar and "2page" in bar.replace(" ", "")  # tqdm: 2 pages read
+    listed = json.loads(
+        feedsvc("--config", str(config_path), "items", "--topic", TOPIC, "--json").stdout
+    )["items"]
+    assert len(listed) == 1 + 3 * PER_PAGE  # page 1, then pages 2 and 3 of the backfill
+    assert len(archive(config_path)) == 8  # 31 items in pages of 4: rendered before it exited
+    server.routes[page_path(4)] = Reply(listing(4))
+
+    resumed = feedsvc("--config", str(config_path), "backfill", "--topic", TOPIC, cwd=tmp_path)
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert f" backfill pages={PAGES - 3} new={(PAGES - 3) * PER_PAGE} " in resumed.stdout
+
+
+def _read_all(descriptor: int) -> str:
+    """What a process wrote to a pseudo-terminal, until it closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(descriptor, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(descriptor)
+    return b"".join(chunks).decode(errors="replace")
