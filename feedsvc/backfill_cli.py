@@ -12,6 +12,7 @@ from tqdm import tqdm
 from feedsvc.backfill import Progress, backfill
 from feedsvc.config import Config
 from feedsvc.cycle import prepare, publish_and_export
+from feedsvc.extract import ExtractError
 from feedsvc.fetch import FetchError
 from feedsvc.ingest import make_fetcher
 from feedsvc.preview_cli import chosen_sources
@@ -52,7 +53,7 @@ def cmd_backfill(config: Config, args: argparse.Namespace) -> int:
                     store, fetcher, config, args.topic, source,
                     pages=args.pages, until=args.until, progress=report,
                 )  # fmt: skip
-            except FetchError as exc:
+            except (FetchError, ExtractError) as exc:  # stored pages stay; the next run retries
                 failed = True
                 print(f"{args.topic} {source.url}: backfill stopped: {exc}")
                 continue

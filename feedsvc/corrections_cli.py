@@ -16,6 +16,7 @@ from typing import TypeVar
 from feedsvc.config import Config, SourceConfig
 from feedsvc.corrections import linked_from, not_extracted
 from feedsvc.cycle import prepare, publish_and_export
+from feedsvc.extract import ExtractError
 from feedsvc.fetch import FetchError
 from feedsvc.ingest import fetch_pages, make_fetcher, read_pages, unusable
 from feedsvc.preview_cli import chosen_sources
@@ -64,7 +65,7 @@ def cmd_hide(config: Config, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         stale = _not_on_page(config, slug, chosen[0])
-    except (FetchError, ValueError) as exc:
+    except (FetchError, ExtractError, ValueError) as exc:
         print(f"feedsvc: hide: {exc}; nothing hidden", file=sys.stderr)
         return EXIT_FAILED
     if not stale:

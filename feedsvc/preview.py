@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feedsvc.config import Config, SourceConfig
-from feedsvc.extract import FIELDS, coverage
+from feedsvc.extract import FIELDS, ExtractError, coverage
 from feedsvc.fetch import Fetched, Fetcher, FetchError, page_encoding
 from feedsvc.ingest import PageItems, fetch_pages, implausible, read_pages, unusable
 from feedsvc.model import Item
@@ -45,16 +45,22 @@ class SourcePreview:
     warnings: list[str]
     empty_selector: str | None = None  # the selector to blame when no item came out
 
+    def failure(self) -> str:
+        """Why no item came out: the selector that matched nothing, or the page unread."""
+        if self.empty_selector:
+            return f"{self.empty_selector} matched nothing"
+        return self.warnings[0] if self.warnings else "no item"
+
 
 def preview_source(
     fetcher: Fetcher, config: Config, source: SourceConfig, file: Path | None = None
 ) -> SourcePreview:
     """Fetch (or read `file` as) the source's page and extract it as ingest would."""
+    now = datetime.now(UTC).replace(microsecond=0)
     try:
-        pages = _pages(fetcher, source, file)
-    except (FetchError, OSError) as exc:
-        return SourcePreview(source.url, [], [], [f"fetch: {exc}"], "(the page was not read)")
-    found = read_pages(pages, source, dict(config.types), datetime.now(UTC).replace(microsecond=0))
+        found = read_pages(_pages(fetcher, source, file), source, dict(config.types), now)
+    except (FetchError, ExtractError, OSError) as exc:  # the page could not be read at all
+        return SourcePreview(source.url, [], [], [str(exc)])
     counts = _counts(found, source)
     warnings = [w for w in (unusable(found, source) or implausible(config, found),) if w]
     warnings += [f"{key.key} selector matched nothing" for key in counts if not key.matched]

@@ -61,8 +61,7 @@ def check_fetch(config: Config) -> int:
                 continue
             failed = True
             print(
-                f"  {topic.slug}:{number} {preview.url}: FAILED: no items; "
-                f"{preview.empty_selector} matched nothing"
+                f"  {topic.slug}:{number} {preview.url}: FAILED: no items; {preview.failure()}"
                 + "".join(f"\n    - {warning}" for warning in preview.warnings)
             )
     print(f"{len(chosen)} sources fetched: " + ("some yield no item" if failed else "all OK"))

@@ -169,3 +169,22 @@ def test_preview_of_an_unknown_topic_or_source_is_a_usage_error(
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+
+
+def test_a_page_that_cannot_be_read_is_a_warning_and_exit_1(
+    tmp_path: Path, server: PageServer
+) -> None:
+    config_path, _ = family_config(tmp_path, server, "drupal")
+    server.serve("/listing/drupal.html", b"not here", status=404)
+    empty = tmp_path / "saved.html"
+    empty.write_bytes(b"  \n")
+
+    shown = feedsvc("--config", str(config_path), "preview", "--topic", TOPIC, "--json")
+    saved = feedsvc("--config", str(config_path), "preview", "--topic", TOPIC, "--file", str(empty))
+    checked = feedsvc("--config", str(config_path), "check", "--fetch")
+
+    assert shown.returncode == 1, shown.stderr
+    [source] = json.loads(shown.stdout)["sources"]
+    assert source["items"] == [] and source["warnings"][0].startswith("fetch: HTTP 404")
+    assert saved.returncode == 1 and "extract: the page is empty" in saved.stdout
+    assert checked.returncode == 1 and "FAILED: no items; fetch: HTTP 404" in checked.stdout
