@@ -12,8 +12,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feedsvc import __version__
+from feedsvc.backfill_cli import add_backfill_command, cmd_backfill
 from feedsvc.config import Config, ConfigError, load, resolve_path
+from feedsvc.corrections_cli import (
+    add_correction_commands,
+    cmd_hide,
+    cmd_history,
+    cmd_items,
+    cmd_unhide,
+)
 from feedsvc.operator_cli import add_commands, cmd_demo, cmd_discover
+from feedsvc.preview_cli import add_preview_command, check_fetch, cmd_preview
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
@@ -89,9 +98,15 @@ def _parser() -> argparse.ArgumentParser:
         "export-db", help="copy this store into another, empty one (e.g. PostgreSQL)"
     )
     export_db.add_argument("target", metavar="URL", help="SQLAlchemy URL of the empty store")
-    commands.add_parser("check", help="validate the config file and exit")
+    check = commands.add_parser("check", help="validate the config file and exit")
+    check.add_argument(
+        "--fetch", action="store_true", help="also preview every source; fail when one yields none"
+    )
     commands.add_parser("status", help="print every source with its last success and error")
     add_commands(commands)
+    add_preview_command(commands)
+    add_correction_commands(commands)
+    add_backfill_command(commands)
     return parser
 
 
@@ -197,7 +212,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         for source in topic.sources:
             preset = f" (preset {source.preset})" if source.preset else ""
             print(f"  {topic.slug}: {source.url}{preset}")
-    return EXIT_OK
+    return check_fetch(config) if args.fetch else EXIT_OK
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
@@ -256,6 +271,12 @@ COMMANDS = {
     "status": cmd_status,
     "discover": cmd_discover,
     "demo": cmd_demo,
+    "preview": cmd_preview,
+    "hide": cmd_hide,
+    "unhide": cmd_unhide,
+    "items": cmd_items,
+    "history": cmd_history,
+    "backfill": cmd_backfill,
 }
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ def prepare(config: Config) -> None:
     try:
         store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
-        publish_and_export(store, config)
+        # Feeds and digests only: a store filled in bulk (import-db, a benchmark) may owe
+        # thousands of archive pages, which the scheduler's first publish renders instead of
+        # holding the workers' start back (until then a request renders a page in memory).
+        publish_and_export(store, config, archive_budget=0)
     finally:
         store.close()

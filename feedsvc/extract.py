@@ -21,6 +21,7 @@ from feedsvc.sourceconfig import Chain, Selector, Selectors
 
 # lxml refuses a str that still declares its bytes' encoding (XHTML pages do).
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+ITEM_TEXT_CHARS = 160  # how much of an item's text an error message quotes
 FIELDS = ("title", "link", "type", "date", "summary", "image", "author")
 
 
@@ -54,6 +55,7 @@ class RawItem:
     item_id: str = ""
     categories: tuple[str, ...] = ()
     found: frozenset[str] = frozenset()
+    text: str = ""  # the item element's whole text on one line: what its selectors saw
 
 
 def extract(
@@ -133,6 +135,7 @@ def _item(
         date_formats=date_selector.formats if date_selector else (),
         item_id=_first_value(element, id_chain, _text)[0],
         found=frozenset(found),
+        text=" ".join(" ".join(element.itertext()).split())[:ITEM_TEXT_CHARS],
     )
 
 

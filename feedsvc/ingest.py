@@ -17,7 +17,8 @@ from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.enrichment import MAX_ATTEMPTS, TASK, enrich_new
 from feedsvc.extract import ExtractError, RawItem, coverage, extract
 from feedsvc.fetch import HTML_TYPES, Fetched, Fetcher, FetchError, user_agent
-from feedsvc.model import Item
+from feedsvc.fingerprint import extraction_fingerprint
+from feedsvc.model import Item, SourceStatus
 from feedsvc.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
 from feedsvc.sitefeed import FEED_TYPES, feed_items
 from feedsvc.store import Store
@@ -109,32 +110,29 @@ def _ingest(
     force: bool,
 ) -> SourceReport:
     previous = store.source(topic.slug, source.url)
+    fingerprint = extraction_fingerprint(source)
+    # The config that shaped the stored items changed: read the page again, once, whatever
+    # the site says (304, same bytes), and re-extract it.
+    corrected = previous is not None and previous.last_success_at is not None
+    corrected = corrected and store.extraction_fingerprint(topic.slug, source.url) != fingerprint
     waiting = source.enrich and store.has_due_tasks(topic.slug, source.url, TASK, MAX_ATTEMPTS)
+    again = waiting or corrected  # items still to enrich, or a new config: read the page again
     conditional = source.pages == 1 and previous is not None and previous.last_success_at
-    conditional = conditional and not waiting  # items still to enrich: read the page again
-    pages = [
-        fetcher.fetch(
-            page_url(source, number),
-            etag=previous.etag if conditional else None,
-            last_modified=previous.last_modified if conditional else None,
-            robots=source.robots,
-            accept=FEED_TYPES if source.kind == "feed" else HTML_TYPES,
-        )
-        for number in range(1, source.pages + 1)
-    ]
+    pages = fetch_pages(fetcher, source, previous if conditional and not again else None)
     if pages[0].not_modified:
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "not-modified")
     body_hash = hashlib.sha256(b"".join(page.body for page in pages)).hexdigest()
-    if previous is not None and previous.body_hash == body_hash and not waiting:
+    if previous is not None and previous.body_hash == body_hash and not again:
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "same-bytes")
     labels = {**config.types, **store.type_labels()}
     found = _items(pages, source, labels, now)
     items, skipped = found.items, found.skipped
     if not force:
-        _check_plausible(config, source, len(items), skipped, found.missing)
-        _check_not_shrunk(store, config, topic, source, len(items))
+        _check(implausible(config, found))
+        if not corrected:  # recent counts were found by the old config: no yardstick
+            _check_not_shrunk(store, config, topic, source, len(items))
     context = Context(page_url=pages[0].url, source=source, type_labels=labels, now=now)
     items, tasks = enrich_new(store, fetcher, context, items)
     undated = [item for item in items if item.published is None]
@@ -149,10 +147,11 @@ def _ingest(
         undated_text=_undated_text(undated, source),
         tasks=tasks,
     )
+    store.record_fingerprint(topic.slug, source.url, fingerprint)
     return SourceReport(
         topic.slug,
         source.url,
-        "fetched",
+        "reextracted" if corrected else "fetched",
         changes.new,
         changes.updated,
         changes.unchanged,
@@ -163,45 +162,78 @@ def _ingest(
 
 @dataclass(frozen=True)
 class PageItems:
-    """What the pages of one run hold: usable items (each link once, copies merged), the
-    count of items skipped as unusable, and a note on which selectors missed."""
+    """What the pages of one run hold: usable items (each link once, copies merged), every raw
+    item, why each unusable one was skipped, and a note on which selectors missed."""
 
     items: list[Item]
-    skipped: int
+    raws: list[RawItem]
+    problems: list[str]
     missing: str = ""
 
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
 
-def _items(
+
+def read_pages(
     pages: list[Fetched], source: SourceConfig, labels: dict[str, str], now: datetime
 ) -> PageItems:
-    """Normalized items of every page, each link once, in page order; raises when none is usable."""
+    """Extract and normalize fetched pages, each link once, in page order: ingest and preview
+    both read pages through this, so a preview shows exactly what an ingest would store."""
     found: dict[str, Item] = {}
     raws: list[RawItem] = []
-    skipped = 0
+    problems: list[str] = []
     for page in pages:
         context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
         for raw in _raw_items(page, source):
             raws.append(raw)
             try:
-                item = _normalized(raw, context)
+                item = normalize(raw, context)
             except Excluded:  # kept out on purpose by link_pattern, include or exclude
                 continue
-            if item is None:
-                skipped += 1
-            elif item.guid in found:  # a menu teaser, then the body teaser: keep the fuller
+            except NormalizeError as exc:  # one odd item never fails a page
+                problems.append(str(exc))
+                continue
+            except Exception:  # a bug met by one odd item; logged in full, the page goes on
+                log.exception("%s: item %d could not be normalized", source.url, raw.position)
+                problems.append(f"normalize: item {raw.position}: internal error (logged)")
+                continue
+            if item.guid in found:  # a menu teaser, then the body teaser: keep the fuller
                 found[item.guid] = merge_copies(found[item.guid], item)
             else:
                 found[item.guid] = _placed(item, len(raws) - 1)
-    if not raws and source.kind == "feed":
-        raise IngestError("extract: the feed has no entries")
-    if not raws:
-        raise IngestError(f'extract: no items matched item selector "{source.selectors.item}"')
-    missing = _missing_fields(raws, source)
-    if not found:
-        raise IngestError(
-            f"normalize: none of the {len(raws)} items had a title and a link{missing}"
+    return PageItems(list(found.values()), raws, problems, _missing_fields(raws, source))
+
+
+def unusable(found: PageItems, source: SourceConfig) -> str | None:
+    """Why the pages cannot be stored at all (no item matched, none usable), or None."""
+    if not found.raws and source.kind == "feed":
+        return "extract: the feed has no entries"
+    if not found.raws:
+        return f'extract: no items matched item selector "{source.selectors.item}"'
+    if not found.items:
+        return (
+            f"normalize: none of the {len(found.raws)} items had a title and a link"
+            f"{found.missing}{first_item(found)}"
         )
-    return PageItems(list(found.values()), skipped, missing)
+    return None
+
+
+def first_item(found: PageItems) -> str:
+    """The text, on one line, of the first item without a title or link: what its selectors saw."""
+    missing = [raw for raw in found.raws if not {"title", "link"} <= raw.found]
+    return f'; the first item without a title or link reads: "{missing[0].text}"' if missing else ""
+
+
+def _items(
+    pages: list[Fetched], source: SourceConfig, labels: dict[str, str], now: datetime
+) -> PageItems:
+    """Normalized items of every page; raises when none is usable."""
+    found = read_pages(pages, source, labels, now)
+    _check(unusable(found, source))
+    for message in found.problems:
+        log.info("%s: %s", source.url, message)
+    return found
 
 
 def _raw_items(page: Fetched, source: SourceConfig) -> list[RawItem]:
@@ -231,30 +263,21 @@ def _undated_text(undated: list[Item], source: SourceConfig) -> str | None:
     return None
 
 
-def _normalized(raw: RawItem, context: Context) -> Item | None:
-    """The clean item, or None for one no feed can carry: one odd item never fails a page."""
-    try:
-        return normalize(raw, context)
-    except Excluded:
-        raise
-    except NormalizeError as exc:
-        log.info("%s: %s", context.source.url, exc)
-    except Exception:  # a bug met by one odd item; logged in full, the page goes on
-        log.exception("%s: item %d could not be normalized", context.source.url, raw.position)
+def implausible(config: Config, found: PageItems) -> str | None:
+    """Many items without a title or link means the markup changed under the selectors."""
+    skipped, total = found.skipped, found.skipped + len(found.items)
+    limit = config.ingest.max_incomplete_ratio
+    if total and skipped / total > limit:
+        return (
+            f"normalize: {skipped} of {total} items have no title or usable link (more than "
+            f"{limit:.0%}); the page layout may have changed{found.missing}{first_item(found)}"
+        )
     return None
 
 
-def _check_plausible(
-    config: Config, source: SourceConfig, usable: int, skipped: int, missing: str = ""
-) -> None:
-    """Many items without a title or link means the markup changed under the selectors."""
-    total = usable + skipped
-    limit = config.ingest.max_incomplete_ratio
-    if total and skipped / total > limit:
-        raise IngestError(
-            f"normalize: {skipped} of {total} items have no title or usable link (more than "
-            f"{limit:.0%}); the page layout may have changed{missing}"
-        )
+def _check(problem: str | None) -> None:
+    if problem:
+        raise IngestError(problem)
 
 
 def _check_not_shrunk(
@@ -277,6 +300,22 @@ def _check_not_shrunk(
 def _placed(item: Item, position: int) -> Item:
     """The item with its position across all pages read, so page 2 sorts after page 1."""
     return item if item.position == position else replace(item, position=position)
+
+
+def fetch_pages(
+    fetcher: Fetcher, source: SourceConfig, validators: SourceStatus | None = None
+) -> list[Fetched]:
+    """The listing pages; page 1 conditionally when the last fetch's validators are given."""
+    return [
+        fetcher.fetch(
+            page_url(source, number),
+            etag=validators.etag if validators and number == 1 else None,
+            last_modified=validators.last_modified if validators and number == 1 else None,
+            robots=source.robots,
+            accept=FEED_TYPES if source.kind == "feed" else HTML_TYPES,
+        )
+        for number in range(1, source.pages + 1)
+    ]
 
 
 def page_url(source: SourceConfig, number: int) -> str:

@@ -37,7 +37,8 @@ class StoreCollector(Collector):
         configured = {(t.slug, s.url) for t in self.config.topics for s in t.sources}
         runs = CounterMetricFamily(
             "feedsvc_ingest_runs",
-            "Ingest runs of a source by outcome (fetched, not-modified, same-bytes, error).",
+            "Ingest runs of a source by outcome (fetched, reextracted, not-modified, same-bytes, "
+            "error).",
             labels=["topic", "source", "outcome"],
         )
         for total in self.store.run_totals():

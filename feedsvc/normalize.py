@@ -75,12 +75,15 @@ class Context:
 def normalize(raw: RawItem, context: Context) -> Item:
     """Clean one raw item; raises NormalizeError for an item no feed could carry."""
     title = clean_text(raw.title, MAX_TITLE_CHARS)
+    source = context.source
     if not title:
-        raise NormalizeError(raw.position, "no title")
+        raise NormalizeError(raw.position, f"no title{_saw(raw, source, 'title')}")
     link = canonical_link(raw.link, context.page_url)
     if link is None:
-        raise NormalizeError(raw.position, f"no usable http(s) link (found {raw.link[:80]!r})")
-    source = context.source
+        found = f" (found {raw.link[:80]!r})" if raw.link else ""
+        raise NormalizeError(
+            raw.position, f"no usable http(s) link{found}{_saw(raw, source, 'link')}"
+        )
     if source.link_pattern and not source.link_pattern.search(link):
         raise Excluded(raw.position, f"link {link} does not match link_pattern")
     _check_wanted(raw, source)
@@ -110,6 +113,13 @@ def normalize(raw: RawItem, context: Context) -> Item:
         date_day_only=date.day_only,
         date_problem=date.problem,
     )
+
+
+def _saw(raw: RawItem, source: SourceConfig, key: str) -> str:
+    """Which selector missed and what the item held, so the operator sees what it saw."""
+    if source.kind == "feed":
+        return ""
+    return f'; {key} selector "{source.selectors.described(key)}"; the item reads: "{raw.text}"'
 
 
 def _check_wanted(raw: RawItem, source: SourceConfig) -> None:

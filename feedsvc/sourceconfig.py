@@ -71,6 +71,7 @@ class _SelectorsSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     summary: SelectorValue | None = None
     image: SelectorValue | None = None
     author: SelectorValue | None = None
+    next: str | None = None
 
 
 class _TypeRuleSpec(msgspec.Struct, forbid_unknown_fields=True):
@@ -114,6 +115,7 @@ class Selectors:
     summary: Chain = ()
     image: Chain = ()
     author: Chain = ()
+    next: str | None = None  # the page's "next page" link (CSS), for `feedsvc backfill`
 
     def described(self, key: str) -> str:
         """The selector as the operator wrote it, for error messages."""
@@ -256,7 +258,9 @@ def _selectors(spec: _SelectorsSpec, raw: dict, path: Path, prefix: str) -> Sele
         name: _chain(getattr(spec, name), raw.get(name), path, f"{prefix}.{name}")
         for name in FIELD_KEYS
     }
-    return Selectors(item=spec.item, **chains)
+    if spec.next is not None:
+        _css(spec.next, path, f"{prefix}.next")
+    return Selectors(item=spec.item, next=spec.next, **chains)
 
 
 def _chain(value: SelectorValue | None, raw: Any, path: Path, key: str) -> Chain:

@@ -43,12 +43,8 @@ FIELDS = {
 def test_a_markup_family_gives_its_golden_items(
     name: str, tmp_path: Path, server: PageServer
 ) -> None:
-    expect = json.loads((FAMILIES / f"{name}.expected.json").read_text(encoding="utf-8"))
+    config_path, expect = family_config(tmp_path, server, name)
     path = f"/listing/{name}.html"
-    server.serve(path, (FAMILIES / f"{name}.html").read_bytes())
-    config_path = write_config(tmp_path, server.url(path))
-    text = config_path.read_text(encoding="utf-8")
-    config_path.write_text(text.replace('preset = "rand-topic"', expect["source"]), "utf-8")
     config = load(config_path)
     prepare(config)
     store = Store(config.service.database)
@@ -94,6 +90,17 @@ def test_a_markup_family_gives_its_golden_items(
         )
     else:
         assert status.last_undated_text is None and "undated=" not in report.line()
+
+
+def family_config(tmp_path: Path, server: PageServer, name: str) -> tuple[Path, dict]:
+    """A config whose one source is the family's page, served, with its golden source keys."""
+    expect = json.loads((FAMILIES / f"{name}.expected.json").read_text(encoding="utf-8"))
+    path = f"/listing/{name}.html"
+    server.serve(path, (FAMILIES / f"{name}.html").read_bytes())
+    config_path = write_config(tmp_path, server.url(path))
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace('preset = "rand-topic"', expect["source"]), "utf-8")
+    return config_path, expect
 
 
 def fill(value: object, server: PageServer) -> object:

@@ -224,7 +224,8 @@ FAULTS = [
         lambda s: Reply(BODY.replace(b'<h3 class="title">', b'<h4 class="title">', 15)),
         r"normalize: 1\d of 21 items have no title or usable link \(more than 20%\); "
         r'the page layout may have changed; title selector "div.text h3 \| .*" matched \d of 21 '
-        r'items; link selector "div.text h3 a \| .*" matched \d of 21 items',
+        r'items; link selector "div.text h3 a \| .*" matched \d of 21 items; '
+        r'the first item without a title or link reads: "Report Assessing Security Cooperation .*"',
         1,
     ),
 ]

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from feedsvc.store.actions import ActionStore
+from feedsvc.store.backfills import BackfillStore
 from feedsvc.store.cluster import ClusterStore
 from feedsvc.store.feeds import FeedStore
+from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.reads import Reads
@@ -21,7 +24,18 @@ if TYPE_CHECKING:
     from feedsvc.config import ServiceConfig
 
 
-class Store(ItemStore, SourceStore, FeedStore, RunStore, TaskStore, ClusterStore, Reads):
+class Store(
+    ItemStore,
+    SourceStore,
+    FeedStore,
+    RunStore,
+    TaskStore,
+    HidingStore,
+    ActionStore,
+    BackfillStore,
+    ClusterStore,
+    Reads,
+):
     """The item store behind one SQLAlchemy engine."""
 
     def __init__(self, url: str, *, readonly: bool = False, **pool: float) -> None:

@@ -14,7 +14,15 @@ from sqlalchemy.sql import Select
 from feedsvc.feeds import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
 from feedsvc.store.feeds import mark_dirty, retyped
-from feedsvc.store.schema import ingest_runs, items, membership, sources, topic_items, types
+from feedsvc.store.schema import (
+    current_only,
+    ingest_runs,
+    items,
+    membership,
+    sources,
+    topic_items,
+    types,
+)
 from feedsvc.store.sql import source_id, upsert
 from feedsvc.store.tasks import queue_image_probe, record_tasks
 
@@ -59,6 +67,7 @@ class ItemStore:
                         items.c.image_url,
                         items.c.type_slug,
                         items.c.order_key,
+                        items.c.hidden,
                     ).where(items.c.guid.in_([item.guid for item in found]))
                 )
             }
@@ -99,9 +108,11 @@ class ItemStore:
                     item_id, key = row.id, row.order_key
                     unchanged_ids.append(item_id)
                 if item_id not in linked:  # new, or first seen in this topic
-                    _link(conn, topic, item_id, item.type_slug, key)
+                    hidden = row is not None and row.hidden  # hidden stays hidden anywhere
+                    _link(conn, topic, item_id, item.type_slug, key, hidden)
                     touched_types.add(item.type_slug)
-                    joined.update(_joins(topic, item.type_slug, new_item=row is None))
+                    if not hidden:  # a hidden item is no feed's member
+                        joined.update(_joins(topic, item.type_slug, new_item=row is None))
             if unchanged_ids:
                 conn.execute(
                     update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
@@ -158,6 +169,7 @@ class ItemStore:
     def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
         """The newest `limit` items of a feed (older than order key `before`), through an index."""
         members, _, order = membership(key)
+        members = current_only(key, members)  # backfilled history is reached by the archives
         if before is not None:
             members = members.where(order < before)
         return self._load(members.order_by(order.desc()).limit(limit))
@@ -281,9 +293,13 @@ def _items_of(members: Select) -> Select:
     return select(items).join(page, page.c.id == items.c.id).order_by(items.c.order_key.desc())
 
 
-def _link(conn: Connection, topic: str, item_id: int, type_slug: str, key: str) -> None:
+def _link(
+    conn: Connection, topic: str, item_id: int, type_slug: str, key: str, hidden: bool = False
+) -> None:
     conn.execute(
-        insert(topic_items).values(topic=topic, item_id=item_id, type_slug=type_slug, order_key=key)
+        insert(topic_items).values(
+            topic=topic, item_id=item_id, type_slug=type_slug, order_key=key, hidden=hidden
+        )
     )
 
 

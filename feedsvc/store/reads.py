@@ -37,7 +37,7 @@ _MEMBER_COUNT = "SELECT member_count FROM feeds WHERE key = ?"
 _NEWEST = (
     "SELECT i.title, i.link, i.type_label, i.published_at, i.image_url, i.image_caption "
     "FROM topic_items t JOIN items i ON i.id = t.item_id "
-    "WHERE t.topic = ? ORDER BY t.order_key DESC LIMIT ?"
+    "WHERE t.topic = ? AND NOT t.hidden AND NOT t.history ORDER BY t.order_key DESC LIMIT ?"
 )
 _SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since", "last_undated_at"}
 

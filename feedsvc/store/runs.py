@@ -13,6 +13,7 @@ from feedsvc.store.schema import ingest_runs, items, sources, topic_items
 from feedsvc.store.sql import source_id
 
 FETCHED = "fetched"  # the outcome of a run that stored items (its row is record_items')
+STORED = (FETCHED, "reextracted")  # outcomes whose row record_items made (a new config's run)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class RunStore:
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             stored = None
-            if outcome == FETCHED:
+            if outcome in STORED:
                 stored = conn.scalar(
                     select(func.max(ingest_runs.c.id)).where(
                         ingest_runs.c.source_id == source, ingest_runs.c.started_at == started_at

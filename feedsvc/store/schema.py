@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
     select,
 )
@@ -85,6 +86,8 @@ sources = Table(
     Column("body_hash", String(64)),
     Column("last_undated_text", Text),  # the last date text that was not a usable date, and why
     Column("last_undated_at", UTCDateTime),
+    # What shaped the last stored extraction (fingerprint.py); a change re-extracts once.
+    Column("extraction_fingerprint", String(64)),
     UniqueConstraint("topic", "url"),
 )
 
@@ -119,6 +122,10 @@ items = Table(
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("order_key", String(40), nullable=False),
     Column("content_hash", String(32), nullable=False),
+    # Hidden by an operator (`feedsvc hide`): in no feed, but kept so it never returns as new.
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
+    # Found by `feedsvc backfill`: in the archives, never in a current feed or a digest.
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_type_order", "type_slug", "order_key"),
     Index("ix_items_order", "order_key"),
     Index("ix_items_type_insertion", "type_slug", "id"),
@@ -150,12 +157,41 @@ topic_items = Table(
     Column("item_id", ForeignKey("items.id"), nullable=False),
     Column("type_slug", String(100), nullable=False),
     Column("order_key", String(40), nullable=False),
+    # items.hidden, kept beside the topic's rows so a feed's reads never join items to filter.
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("topic", "item_id"),
     Index("ix_topic_items_order", "topic", "order_key"),
     Index("ix_topic_items_type_order", "topic", "type_slug", "order_key"),
     Index("ix_topic_items_insertion", "topic", "id"),
     Index("ix_topic_items_type_insertion", "topic", "type_slug", "id"),
     Index("ix_topic_items_item", "item_id"),  # an entry's topics, whatever the topic
+)
+
+# Where a source's `feedsvc backfill` stands, saved with each page's items: a killed
+# backfill starts again at `next_url`; `done` once it read the last listing page.
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("source_id", ForeignKey("sources.id"), primary_key=True),
+    Column("next_page", Integer, nullable=False),
+    Column("next_url", Text),
+    Column("pages_read", Integer, nullable=False, default=0),
+    Column("items_new", Integer, nullable=False, default=0),
+    Column("items_known", Integer, nullable=False, default=0),
+    Column("oldest_at", UTCDateTime),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# What operators did to the store (hide, unhide), newest last: `feedsvc history`.
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
 )
 
 types = Table(
@@ -227,12 +263,20 @@ publications = Table(
 def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
     """The ids of a feed's items as a query, with its insertion-order and order-key columns."""
     if key.topic:
-        members = select(topic_items.c.item_id.label("id")).where(topic_items.c.topic == key.topic)
+        members = select(topic_items.c.item_id.label("id")).where(
+            topic_items.c.topic == key.topic, topic_items.c.hidden == false()
+        )
         if key.type:
             members = members.where(topic_items.c.type_slug == key.type)
         return members, topic_items.c.id, topic_items.c.order_key
-    members = select(items.c.id).where(items.c.type_slug == key.type)
+    members = select(items.c.id).where(items.c.type_slug == key.type, items.c.hidden == false())
     return members, items.c.id, items.c.order_key
+
+
+def current_only(key: FeedKey, members: Select) -> Select:
+    """A feed's members without backfilled history: what its current document and digest show."""
+    flags = topic_items if key.topic else items
+    return members.where(flags.c.history == false())
 
 
 def count_members(conn: Connection, key: FeedKey) -> int:

@@ -41,6 +41,24 @@ class SourceStore:
                 )
             )
 
+    def extraction_fingerprint(self, topic: str, url: str) -> str | None:
+        """The fingerprint of the config that shaped the source's last stored extraction."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                select(sources.c.extraction_fingerprint).where(
+                    sources.c.topic == topic, sources.c.url == url
+                )
+            )
+
+    def record_fingerprint(self, topic: str, url: str, fingerprint: str) -> None:
+        """The source's items were stored as this config extracts them."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id(conn, topic, url))
+                .values(extraction_fingerprint=fingerprint)
+            )
+
     def ensure_sources(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Create a status row for every configured (topic, url)."""
         with self.engine.begin() as conn:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-# What migration 0005 added (run outcomes and durations, undated text per source, once-per-item
-# tasks, image sizes): without it, a store is one that revision 0004 made.
+# What migrations 0006 (corrections, backfill) and 0005 (run outcomes and durations, undated
+# text per source, once-per-item tasks, image sizes) added: without it, a store is one that
+# revision 0004 made.
 BEFORE_0005 = """
+DROP TABLE backfills;
+DROP TABLE operator_actions;
+ALTER TABLE sources DROP COLUMN extraction_fingerprint;
+ALTER TABLE items DROP COLUMN hidden;
+ALTER TABLE items DROP COLUMN history;
+ALTER TABLE topic_items DROP COLUMN hidden;
+ALTER TABLE topic_items DROP COLUMN history;
 DROP TABLE item_tasks;
 ALTER TABLE ingest_runs DROP COLUMN outcome;
 ALTER TABLE ingest_runs DROP COLUMN duration_seconds;
