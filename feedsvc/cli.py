@@ -111,16 +111,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from feedsvc.server import serve
+    from feedsvc.server import exec_serve
 
-    serve(
+    exec_serve(
         config,
         host=args.host or config.service.host,
         port=args.port or config.service.port,
         workers=args.workers or config.service.workers,
         scheduler=not args.no_scheduler,
     )
-    return EXIT_OK
 
 
 def cmd_schedule(config: Config, args: argparse.Namespace) -> int:

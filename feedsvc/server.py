@@ -1,15 +1,24 @@
-"""Run the web app under gunicorn, with the scheduler in a process of its own."""
+"""Run the web app under gunicorn, with the scheduler in a process of its own.
+
+`feedsvc serve` replaces its own process with `python -m feedsvc.server` (exec_serve):
+gunicorn's workers fork from the master, and a master that imported only this module
+and the config hands them nothing of what the command line loaded (the publisher,
+SQLAlchemy, feedgen, lxml), which would otherwise count in every worker's memory.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 from gunicorn.app.base import BaseApplication
 
-from feedsvc.config import Config
+from feedsvc.config import Config, load
 
 
 class FeedsvcServer(BaseApplication):
@@ -68,3 +77,36 @@ def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool
         if child is not None and os.getpid() == master:
             child.terminate()
             child.wait(10)
+
+
+def exec_serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool) -> NoReturn:
+    """Become `python -m feedsvc.server` with these settings (same process id and group)."""
+    command = [sys.executable, "-m", "feedsvc.server", "--config", str(config.path)]
+    command += ["--host", host, "--port", str(port), "--workers", str(workers)]
+    command += [] if scheduler else ["--no-scheduler"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m feedsvc.server`: what `feedsvc serve` becomes, once it checked the config."""
+    parser = argparse.ArgumentParser(prog="python -m feedsvc.server")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--no-scheduler", action="store_true")
+    args = parser.parse_args(argv)
+    serve(
+        load(Path(args.config)),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        scheduler=not args.no_scheduler,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

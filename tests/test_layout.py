@@ -88,6 +88,12 @@ def test_the_package_itself_imports_nothing_heavy() -> None:
     }
 
 
+def test_the_gunicorn_master_loads_nothing_its_workers_would_inherit() -> None:
+    """`feedsvc serve` becomes `python -m feedsvc.server`: workers fork from that process."""
+    loaded = {name.split(".")[0] for name in loaded_after("import feedsvc.server")}
+    assert not {"flask", "sqlalchemy", "feedgen", "lxml", "requests", "apscheduler"} & loaded
+
+
 def test_no_module_is_over_400_lines() -> None:
     sizes = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in modules()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
