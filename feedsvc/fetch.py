@@ -119,6 +119,11 @@ class Hosts:
         with self._lock:
             self._robots[origin] = (time.monotonic(), rules)
 
+    def forget(self, origin: str) -> None:
+        """Drop the robots.txt kept for `origin`: another server answers there now."""
+        with self._lock:
+            self._robots.pop(origin, None)
+
 
 HOSTS = Hosts()
 

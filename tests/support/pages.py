@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from feedsvc.fetch import HOSTS
+
 ROBOTS_PATH = "/robots.txt"
 
 
@@ -80,6 +82,9 @@ class PageServer:
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+        # The process's fetchers keep robots.txt per origin for an hour: an earlier test's
+        # server on this same port must not speak for this one.
+        HOSTS.forget(self.base)
 
     @property
     def base(self) -> str:
