@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench.measure import wrk
 from feedsvc.config import load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
 from feedsvc.store import open_store
 from tests.support.cluster import (
     CLI,

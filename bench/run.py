@@ -22,12 +22,12 @@ from bench.measure import median, percentile, rows_written, timed
 from bench.report import SECTIONS, Report, Row, write_doc
 from bench.serving import serving_part
 from feedsvc.config import Config, load
-from feedsvc.cycle import publish_and_export, run_cycle, targets
-from feedsvc.documents import feed_doc
-from feedsvc.export import bump_generation
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import make_fetcher
-from feedsvc.render import RENDERERS
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import publish_and_export, run_cycle, targets
+from feedsvc.keys import FeedKey
+from feedsvc.publish.export import bump_generation
+from feedsvc.publish.gather import feed_doc
+from feedsvc.publish.render import RENDERERS
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from tests.support.config import write_config

@@ -19,8 +19,8 @@ import requests
 from bench.measure import Load, children, rss_mb, wrk
 from bench.report import Report, Row
 from feedsvc.config import Config
-from feedsvc.feeds import FeedKey
 from feedsvc.formats import FORMATS
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from tests.support.net import free_port
 from tests.support.servers import feedsvc_serve, gunicorn, nginx, site_config, static_site

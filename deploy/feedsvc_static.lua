@@ -1,6 +1,6 @@
 -- feedsvc static tier: serve a published feed file with the app's exact headers.
 --
--- feedsvc/export.py writes beside each feed file (feed.atom, feed.atom.gz) a
+-- feedsvc/publish/export.py writes beside each feed file (feed.atom, feed.atom.gz) a
 -- "<file>.headers" file: the Content-Type, Content-Encoding, ETag, Last-Modified,
 -- Vary and Cache-Control lines the app sends with those bytes. access() runs in
 -- nginx's access phase: it sends those headers and answers conditional requests

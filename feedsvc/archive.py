@@ -8,7 +8,7 @@ changes again. Only the newest page grows; it is re-rendered when the feed chang
 
 from __future__ import annotations
 
-from feedsvc.feeds import ArchiveKey, FeedKey, urls
+from feedsvc.keys import ArchiveKey, FeedKey, urls
 
 
 def page_count(members: int, size: int) -> int:

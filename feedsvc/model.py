@@ -1,4 +1,5 @@
-"""The values that flow between the stages: items, stored items, rendered bytes, statuses.
+"""The values that flow between the stages: items, stored items, the document a renderer
+writes (`FeedDoc`), rendered bytes, statuses.
 
 No stage's machinery lives here (no SQLAlchemy, no feedgen, no Flask), so the pure
 stages can share these types without importing the store or the web framework.
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,7 +72,7 @@ class StoredItem(ItemContent):
     order_key: str
     topics: tuple[str, ...] = ()
     content_html: str | None = None  # prepared content (a digest's week); None: built from fields
-    image_length: int | None = None  # bytes, once a HEAD request has told (feedsvc.probe)
+    image_length: int | None = None  # bytes, once a HEAD request has told (feedsvc.ingest.probe)
     image_type: str | None = None  # the media type the image's server sent
 
 
@@ -161,3 +163,26 @@ def order_key(published: datetime, run_id: int, position: int) -> str:
     return (
         f"{published.astimezone(UTC):%Y%m%d%H%M%S}{run_id:010d}{99_999 - min(position, 99_999):05d}"
     )
+
+
+@dataclass(frozen=True)
+class FeedDoc:
+    """Everything a renderer needs: feed metadata, its URLs and its entries, newest first."""
+
+    id: str
+    title: str
+    description: str
+    home_url: str
+    urls: dict[str, str]
+    updated: datetime
+    ttl_minutes: int
+    author: str  # the channel's author and publisher; entries without a byline get their topic's
+    types_url: str
+    topics_url: str
+    entries: Sequence[StoredItem]
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # rel -> format -> URL
+    hub: str | None = None  # the WebSub hub subscribers may use
+    archive: bool = False  # an RFC 5005 archive document, marked <fh:archive/>
+    stylesheet_url: str | None = None
+    topic_titles: Mapping[str, str] = field(default_factory=dict)  # slug -> category label
+    topic_authors: Mapping[str, str] = field(default_factory=dict)  # slug -> default author

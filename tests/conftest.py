@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.ingest import SourceReport, make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.ingest.source import SourceReport
+from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.store import Store
 from tests.support.config import FAST_INGEST, write_config
 from tests.support.pages import ROBOTS_PATH, PageServer, Reply, send

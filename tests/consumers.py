@@ -25,12 +25,13 @@ from conftest import PageServer, Reply, page
 from werkzeug.serving import make_server
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.extract import extract
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import SourceReport, make_fetcher
+from feedsvc.extract.listing import extract
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.ingest.probe import MAX_ATTEMPTS
+from feedsvc.ingest.source import SourceReport
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.model import StoredItem
-from feedsvc.probe import MAX_ATTEMPTS
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

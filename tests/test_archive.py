@@ -15,8 +15,8 @@ from conftest import SQLITE_URL, TOPIC_PATH, PageServer, expected, page, write_c
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import publish_and_export
-from feedsvc.feeds import FeedKey
+from feedsvc.jobs.cycle import publish_and_export
+from feedsvc.keys import FeedKey
 from feedsvc.model import Item
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -260,8 +260,8 @@ def test_archives_of_ingested_captures_parse_in_every_format(
     tmp_path: Path, server: PageServer, database_url: str
 ) -> None:
     """Real ingests over HTTP of both captures, pages of 10: 43 items on 5 pages."""
-    from feedsvc.cycle import run_cycle, targets
-    from feedsvc.ingest import make_fetcher
+    from feedsvc.fetch.client import make_fetcher
+    from feedsvc.jobs.cycle import run_cycle, targets
 
     server.serve(TOPIC_PATH, page("rand-2015.html"))
     config = load(

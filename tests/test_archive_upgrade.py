@@ -9,8 +9,8 @@ from test_archive import walk
 from test_ingest import ingest_both
 
 from feedsvc.config import Config
-from feedsvc.cycle import prepare
-from feedsvc.feeds import FeedKey
+from feedsvc.jobs.cycle import prepare
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from tests.support.stores import as_first_release

@@ -17,7 +17,7 @@ from lxml import html
 from werkzeug.serving import make_server
 
 from feedsvc.config import Config
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

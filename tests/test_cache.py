@@ -13,18 +13,18 @@ from flask import Response
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 
-from feedsvc.cache import Entry, FeedCache
 from feedsvc.config import Config
-from feedsvc.documents import feed_doc
-from feedsvc.export import bump_generation
-from feedsvc.feeds import FeedKey
 from feedsvc.formats import MEDIA_TYPES
 from feedsvc.generation import generation_marker
 from feedsvc.headers import SECURITY_HEADERS
+from feedsvc.keys import FeedKey
 from feedsvc.model import Rendered
-from feedsvc.render import package
+from feedsvc.publish.export import bump_generation
+from feedsvc.publish.gather import feed_doc
+from feedsvc.publish.render import package
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from feedsvc.web.cache import Entry, FeedCache
 
 TOPIC = FeedKey(topic="security-cooperation")
 URL = f"/{TOPIC.path}/feed.atom"

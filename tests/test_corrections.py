@@ -18,7 +18,7 @@ from test_config import feedsvc
 from test_families import family_config
 
 from feedsvc.config import load
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import FIXTURES
 
-from feedsvc.dates import parse_date
+from feedsvc.extract.dates import parse_date
 
 GOLDEN = json.loads((FIXTURES / "dates" / "golden.json").read_text(encoding="utf-8"))
 ZONE = ZoneInfo(GOLDEN["zone"])

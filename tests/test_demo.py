@@ -18,7 +18,7 @@ from lxml import html
 from prometheus_client.parser import text_string_to_metric_families
 from test_browser import CHROMIUM, dump_dom
 
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 
 TOPIC = "security-cooperation"

@@ -16,14 +16,14 @@ from flask.testing import FlaskClient
 from lxml import html as lxml_html
 from test_ingest import ingest_both
 
-from feedsvc import live
 from feedsvc.config import Config, load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.digest import closed_weeks, week_start
-from feedsvc.feeds import DigestKey
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.keys import DigestKey
 from feedsvc.model import StoredItem
-from feedsvc.publish import publish_digests
+from feedsvc.publish import live
+from feedsvc.publish.digest import closed_weeks, week_start
+from feedsvc.publish.publisher import publish_digests
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

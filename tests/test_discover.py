@@ -19,7 +19,7 @@ from conftest import FAST_INGEST, FIXTURES, PAGES, PageServer
 from test_config import feedsvc
 from test_families import fill
 
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 
 DISCOVER = FIXTURES / "discover"

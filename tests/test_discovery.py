@@ -13,12 +13,12 @@ from flask.testing import FlaskClient
 from lxml import etree, html
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.documents import feed_doc
-from feedsvc.feeds import FeedKey
+from feedsvc.fetch.client import make_fetcher
 from feedsvc.formats import FORMATS, MEDIA_TYPES, static_url
-from feedsvc.ingest import make_fetcher
-from feedsvc.render import render_atom, render_rss, with_stylesheet
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.keys import FeedKey
+from feedsvc.publish.gather import feed_doc
+from feedsvc.publish.render import render_atom, render_rss, with_stylesheet
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

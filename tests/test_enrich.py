@@ -12,10 +12,10 @@ import pytest
 from conftest import FIXTURES, PageServer, Reply, write_config
 
 from feedsvc.config import load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.fetchguard import RefusedURL, address_guard
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.fetch.guard import RefusedURL, address_guard
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 
 ENRICH = FIXTURES / "enrich"

@@ -9,8 +9,8 @@ import pytest
 from conftest import FIXTURES, expected, page
 
 from feedsvc.config import Config, load
-from feedsvc.extract import extract
-from feedsvc.normalize import Context, normalize
+from feedsvc.extract.listing import extract
+from feedsvc.extract.normalize import Context, normalize
 
 PAGE_URL = "https://www.rand.org/topics/security-cooperation.html"
 CAPTURES = [

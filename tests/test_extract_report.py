@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import FIXTURES, write_config
 
 from feedsvc.config import load
-from feedsvc.extract import coverage, extract
-from feedsvc.normalize import Context, normalize
+from feedsvc.extract.listing import coverage, extract
+from feedsvc.extract.normalize import Context, normalize
 
 FAMILY = FIXTURES / "families" / "carousel"
 

@@ -22,9 +22,10 @@ from conftest import TOPIC_PATH, PageServer, Reply, page, send, write_config
 from faults import snapshot
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import SourceReport, make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.ingest.source import SourceReport
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.store.schema import ingest_runs
 from feedsvc.web import create_app

@@ -13,9 +13,10 @@ import pytest
 from conftest import ROBOTS_PATH, PageServer, page, write_config
 
 from feedsvc.config import Config, ConfigError, load
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.fetch import retry_after_seconds
-from feedsvc.ingest import SourceReport, make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.fetch.politeness import retry_after_seconds
+from feedsvc.ingest.source import SourceReport
+from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.store import Store
 
 PRIVATE_PATH = "/private/topic.html"  # only this path is ever disallowed: a port reused by a
@@ -87,7 +88,7 @@ def test_robots_false_skips_robots_txt_and_says_so(
     tmp_path: Path, site: PageServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     site.serve(ROBOTS_PATH, b"User-agent: *\nDisallow: /\n")
-    with caplog.at_level(logging.WARNING, logger="feedsvc.fetch"):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.fetch.client"):
         [report], config = run_once(tmp_path, site, source_extra="robots = false")
     assert report.new == 21 and site.robots_requests == []
     assert config.topics[0].sources[0].robots is False

@@ -12,7 +12,7 @@ from conftest import TOPIC_PATH, PageServer, write_config
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import prepare
+from feedsvc.jobs.cycle import prepare
 from feedsvc.store import Store
 from feedsvc.web import MAX_URL_CHARS, create_app
 

@@ -18,7 +18,7 @@ from faults import wait_until
 from sqlalchemy import text
 
 from feedsvc.config import Config, load
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

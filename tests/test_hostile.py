@@ -17,9 +17,9 @@ import pytest
 from conftest import FIXTURES, TOPIC_PATH, PageServer, write_config
 
 from feedsvc.config import load
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

@@ -16,7 +16,7 @@ from faults import wait_until
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

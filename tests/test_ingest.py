@@ -11,11 +11,12 @@ import pytest
 from conftest import TOPIC_PATH, PageServer, expected, page, write_config
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.documents import feed_doc
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import ingest, make_fetcher
-from feedsvc.render import render_all
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.ingest.source import ingest
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.keys import FeedKey
+from feedsvc.publish.gather import feed_doc
+from feedsvc.publish.render import render_all
 from feedsvc.store import Store
 
 TOPIC = FeedKey(topic="security-cooperation")

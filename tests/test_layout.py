@@ -77,7 +77,7 @@ def test_the_web_modules_import_nothing_of_the_write_path() -> None:
 
 
 def test_extract_loads_no_web_store_render_or_network_library() -> None:
-    loaded = loaded_after("import feedsvc.extract")
+    loaded = loaded_after("import feedsvc.extract.listing")
     assert not {"flask", "sqlalchemy", "feedgen", "requests"} & loaded
 
 
@@ -89,8 +89,8 @@ def test_the_package_itself_imports_nothing_heavy() -> None:
 
 
 def test_the_gunicorn_master_loads_nothing_its_workers_would_inherit() -> None:
-    """`feedsvc serve` becomes `python -m feedsvc.server`: workers fork from that process."""
-    loaded = {name.split(".")[0] for name in loaded_after("import feedsvc.server")}
+    """`feedsvc serve` becomes `python -m feedsvc.cli.server`: workers fork from that process."""
+    loaded = {name.split(".")[0] for name in loaded_after("import feedsvc.cli.server")}
     assert not {"flask", "sqlalchemy", "feedgen", "lxml", "requests", "apscheduler"} & loaded
 
 
@@ -121,4 +121,4 @@ assert client.get("/feeds.opml").status_code == 200
     publisher = {"feedgen", "lxml", "sqlalchemy", "requests", "apscheduler"}
     publisher |= {f"feedsvc.{w}" for w in WRITE_PATH}
     assert not publisher & ({name.split(".")[0] for name in loaded} | loaded)
-    assert "feedsvc.live" not in loaded and "feedsvc.browser" not in loaded
+    assert "feedsvc.publish.live" not in loaded and "feedsvc.web.feed_html" not in loaded

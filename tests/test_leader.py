@@ -17,7 +17,7 @@ from faults import wait_until
 from sqlalchemy import text
 
 from feedsvc.config import Config
-from feedsvc.schedule import run_scheduler
+from feedsvc.jobs.schedule import run_scheduler
 from feedsvc.store import Store
 from feedsvc.store.cluster import LeaderLock
 from feedsvc.web import create_app

@@ -10,8 +10,8 @@ import feedparser
 import pytest
 
 from feedsvc.formats import FORMATS
-from feedsvc.model import StoredItem
-from feedsvc.render import RENDERERS, FeedDoc
+from feedsvc.model import FeedDoc, StoredItem
+from feedsvc.publish.render import RENDERERS
 
 WHEN = datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
 ITEM = StoredItem(

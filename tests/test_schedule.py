@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from feedsvc.config import Config
-from feedsvc.schedule import build_scheduler, lock_path, scheduler_lock
+from feedsvc.jobs.schedule import build_scheduler, lock_path, scheduler_lock
 from feedsvc.store import Store
 
 

@@ -9,9 +9,9 @@ import feedparser
 from conftest import FIXTURES, PageServer, write_config
 
 from feedsvc.config import load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

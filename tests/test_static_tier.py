@@ -17,8 +17,8 @@ import requests
 from conftest import TOPIC_PATH, PageServer, page, write_config
 
 from feedsvc.config import Config, load
-from feedsvc.export import HEADERS_SUFFIX
 from feedsvc.generation import generation_marker
+from feedsvc.publish.export import HEADERS_SUFFIX
 from feedsvc.web import create_app
 from tests.support.net import free_port
 from tests.support.servers import gunicorn, missing_nginx, nginx, site_config

@@ -20,9 +20,9 @@ from test_browser import CHROMIUM, dump_dom
 from werkzeug.serving import make_server
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import prepare, run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from tests.support.stores import as_revision_0004

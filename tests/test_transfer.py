@@ -12,7 +12,7 @@ from conftest import write_config
 from test_archive import PAGE_SIZE, SOURCE, START, TOPIC, filled_store, make_items, path, walk
 
 from feedsvc.config import load
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from tests.support.pgcluster import PostgresCluster

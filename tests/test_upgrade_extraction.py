@@ -8,9 +8,9 @@ from collections.abc import Callable
 from conftest import TOPIC_PATH, PageServer, page
 
 from feedsvc.config import Config
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import make_fetcher
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from tests.support.stores import as_revision_0004
 

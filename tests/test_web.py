@@ -12,7 +12,7 @@ from conftest import TOPIC_PATH, PageServer, expected, page
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 

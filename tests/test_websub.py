@@ -16,10 +16,10 @@ import pytest
 from conftest import TOPIC_PATH, PageServer, page, write_config
 
 from feedsvc.config import Config, load
-from feedsvc.cycle import run_cycle, targets
-from feedsvc.feeds import FeedKey
-from feedsvc.ingest import make_fetcher
-from feedsvc.schedule import ingest_job
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.jobs.schedule import ingest_job
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
@@ -179,7 +179,7 @@ def test_a_hub_answering_500_is_retried_then_left_and_the_ingest_stands(
 ) -> None:
     config, store = setup
     hub.status = 500
-    with caplog.at_level(logging.WARNING, logger="feedsvc.publish"):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.publish.publisher"):
         run(store, config)
     # Three attempts for the first feed, then the hub is taken to be down for this ingest.
     assert len(hub.pings) == 3 and len(set(hub.pinged_feeds())) == 1
@@ -203,7 +203,7 @@ def test_an_unreachable_hub_does_not_fail_the_ingest(
     config = hub_config(tmp_path, server, f"http://127.0.0.1:{port}/")
     store = Store(config.service.database)
     store.create_schema()
-    with caplog.at_level(logging.WARNING, logger="feedsvc.publish"):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.publish.publisher"):
         run(store, config)
     assert "ConnectionError" in caplog.text
     assert store.count_items() == 21 and len(etags(store)) == 7

@@ -1,7 +1,7 @@
 """The store: every table and every query; the only package that runs SQL.
 
 One module per entity: `schema` (tables, creation and upgrades), `items` (the ingest's
-write path and the reads feeds are made of), `sources` (status), `feeds` (change
+write path and the reads feeds are made of), `sources` (status), `documents` (change
 tracking and rendered bytes), and `reads`, the web tier's lookups in plain SQL that a
 web worker runs through `reads.Reader` without SQLAlchemy. `engine.Store` puts them all
 behind one SQLAlchemy engine; it is imported on first use, so `feedsvc.store.reads`

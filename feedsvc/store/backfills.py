@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from feedsvc.feeds import FeedKey, affected_feeds
+from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Item, order_key
-from feedsvc.store.feeds import mark_dirty
-from feedsvc.store.items import _joins, _new_item_row, _upsert_type
+from feedsvc.store.documents import mark_dirty
+from feedsvc.store.items import joined_feeds, new_item_row, upsert_type
 from feedsvc.store.schema import backfills, items, sources, topic_items
 from feedsvc.store.sql import source_id, upsert
 
@@ -82,8 +82,8 @@ class BackfillStore:
             joined: Counter[FeedKey] = Counter()
             for item in fresh:
                 _insert_history(conn, topic, item, source, placed.get(item.guid), now)
-                _upsert_type(conn, item.type_slug, item.type_label)
-                joined.update(_joins(topic, item.type_slug, new_item=True))
+                upsert_type(conn, item.type_slug, item.type_label)
+                joined.update(joined_feeds(topic, item.type_slug, new_item=True))
             for key in affected_feeds(topic, {i.type_slug for i in fresh}) if fresh else ():
                 mark_dirty(conn, key, now, joined[key])
             values = {**state.__dict__, "updated_at": now}
@@ -97,7 +97,7 @@ def _insert_history(
     conn: Connection, topic: str, item: Item, source: int, placed: datetime | None, now: datetime
 ) -> None:
     """A backfilled item: dated by the page or placed by its listing position, flagged history."""
-    row = _new_item_row(item, source, HISTORY_RUN, now)
+    row = new_item_row(item, source, HISTORY_RUN, now)
     if placed is not None:  # never dated "now": older than the pages before it
         row |= dict(
             published_at=placed,

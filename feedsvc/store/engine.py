@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from feedsvc.store.actions import ActionStore
 from feedsvc.store.backfills import BackfillStore
 from feedsvc.store.cluster import ClusterStore
-from feedsvc.store.feeds import FeedStore
+from feedsvc.store.documents import FeedStore
 from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade

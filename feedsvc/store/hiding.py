@@ -16,9 +16,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
 from feedsvc.archive import page_count
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.store.actions import record_action
-from feedsvc.store.feeds import mark_dirty
+from feedsvc.store.documents import mark_dirty
 from feedsvc.store.schema import count_members, feeds, items, rendered, sources, topic_items
 
 

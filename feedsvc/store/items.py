@@ -11,9 +11,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql import Select
 
-from feedsvc.feeds import FeedKey, affected_feeds
+from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
-from feedsvc.store.feeds import mark_dirty, retyped
+from feedsvc.store.documents import mark_dirty, retyped
 from feedsvc.store.schema import (
     current_only,
     ingest_runs,
@@ -112,14 +112,14 @@ class ItemStore:
                     _link(conn, topic, item_id, item.type_slug, key, hidden)
                     touched_types.add(item.type_slug)
                     if not hidden:  # a hidden item is no feed's member
-                        joined.update(_joins(topic, item.type_slug, new_item=row is None))
+                        joined.update(joined_feeds(topic, item.type_slug, new_item=row is None))
             if unchanged_ids:
                 conn.execute(
                     update(items).where(items.c.id.in_(unchanged_ids)).values(last_seen_at=now)
                 )
             # One statement per type, the last label seen winning, as one per item did.
             for slug, label in {item.type_slug: item.type_label for item in found}.items():
-                _upsert_type(conn, slug, label)
+                upsert_type(conn, slug, label)
             for key in affected_feeds(topic, touched_types) if touched_types else ():
                 mark_dirty(conn, key, now, joined[key])
             retyped(conn, moved)
@@ -150,7 +150,7 @@ class ItemStore:
             source = source_id(conn, topic, url)
             run_id = _new_run(conn, source, now, None)
             last_id = conn.scalar(select(func.max(items.c.id))) or 0
-            conn.execute(insert(items), [_new_item_row(item, source, run_id, now) for item in new])
+            conn.execute(insert(items), [new_item_row(item, source, run_id, now) for item in new])
             inserted = conn.execute(
                 select(items.c.id, items.c.type_slug, items.c.order_key).where(
                     items.c.id > last_id, items.c.source_id == source
@@ -161,8 +161,8 @@ class ItemStore:
                 [dict(topic=topic, item_id=i, type_slug=t, order_key=k) for i, t, k in inserted],
             )
             for slug, label in {(item.type_slug, item.type_label) for item in new}:
-                _upsert_type(conn, slug, label)
-            joined = Counter(k for item in new for k in _joins(topic, item.type_slug, True))
+                upsert_type(conn, slug, label)
+            joined = Counter(k for item in new for k in joined_feeds(topic, item.type_slug, True))
             for key in affected_feeds(topic, {item.type_slug for item in new}):
                 mark_dirty(conn, key, now, joined[key])
 
@@ -223,7 +223,7 @@ def _new_run(conn: Connection, source: int, now: datetime, on_page: int | None) 
     ).inserted_primary_key[0]
 
 
-def _joins(topic: str, type_slug: str, new_item: bool) -> list[FeedKey]:
+def joined_feeds(topic: str, type_slug: str, new_item: bool) -> list[FeedKey]:
     """The feeds an item joins in a topic: a new item also joins its type's feed."""
     return [key for key in FeedKey.of_item(topic, type_slug) if new_item or key.topic]
 
@@ -237,11 +237,11 @@ def _insert_item(
     conn: Connection, item: Item, source: int, run_id: int, now: datetime
 ) -> tuple[int, str]:
     """Insert a new item; returns its id and order key."""
-    row = _new_item_row(item, source, run_id, now)
+    row = new_item_row(item, source, run_id, now)
     return conn.execute(insert(items).values(**row)).inserted_primary_key[0], row["order_key"]
 
 
-def _new_item_row(item: Item, source: int, run_id: int, now: datetime) -> dict:
+def new_item_row(item: Item, source: int, run_id: int, now: datetime) -> dict:
     """The columns of an item seen for the first time. A missing date becomes first-seen, once."""
     published = item.published or now
     return dict(
@@ -303,7 +303,7 @@ def _link(
     )
 
 
-def _upsert_type(conn: Connection, slug: str, label: str) -> None:
+def upsert_type(conn: Connection, slug: str, label: str) -> None:
     conn.execute(upsert(conn, types, {"slug": slug, "label": label}, ["slug"]))
 
 

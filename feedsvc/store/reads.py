@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from feedsvc.config import sqlite_file
-from feedsvc.feeds import DocumentKey, FeedKey
+from feedsvc.keys import DocumentKey, FeedKey
 from feedsvc.model import Headline, Leader, Rendered, SourceStatus
 
 # Runs one statement (qmark parameters) and returns its rows.

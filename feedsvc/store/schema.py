@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
-from feedsvc.feeds import FeedKey
+from feedsvc.keys import FeedKey
 from feedsvc.model import ItemContent
 
 
@@ -110,7 +110,7 @@ items = Table(
     Column("id", Integer, primary_key=True),
     Column("guid", Text, nullable=False, unique=True),
     *_content_columns(),
-    # The image's size and media type, from one HEAD request (feedsvc.probe; its state is
+    # The image's size and media type, from one HEAD request (feedsvc.ingest.probe; its state is
     # the item's "image-size" task in item_tasks).
     Column("image_length", Integer),
     Column("image_type", String(100)),
@@ -131,7 +131,9 @@ items = Table(
     Index("ix_items_type_insertion", "type_slug", "id"),
 )
 
-IMAGE_SIZE_TASK = "image-size"  # the item_tasks name of an image's HEAD probe (feedsvc.probe)
+IMAGE_SIZE_TASK = (
+    "image-size"  # the item_tasks name of an image's HEAD probe (feedsvc.ingest.probe)
+)
 
 # Once-per-item work done after extraction and retried on later runs (enrichment from the
 # item's own page; any other such task, e.g. an image probe, shares it by its `task` name).

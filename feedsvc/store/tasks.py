@@ -1,6 +1,6 @@
 """Once-per-item tasks, kept so a failure is retried on a later run: enrichment from the
-item's own page (done during the ingest, feedsvc.enrichment) and the HEAD probe of the
-item's image (after the publish, feedsvc.probe). Both share `item_tasks`: a state
+item's own page (done during the ingest, feedsvc.ingest.enrichment) and the HEAD probe of the
+item's image (after the publish, feedsvc.ingest.probe). Both share `item_tasks`: a state
 (pending, failed, done, refused, off-page) and an attempt count per item and task."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from feedsvc.feeds import affected_feeds
+from feedsvc.keys import affected_feeds
 from feedsvc.model import ImageProbe, TaskOutcome
-from feedsvc.store.feeds import mark_dirty
+from feedsvc.store.documents import mark_dirty
 from feedsvc.store.schema import IMAGE_SIZE_TASK, item_tasks, items, sources, topic_items
 from feedsvc.store.sql import upsert
 

@@ -1,7 +1,7 @@
 """The web service: published bytes with validators, discovery pages, OPML and health.
 
 Read-only: it never writes to the store or the publish directory. `create_app` is the
-application factory; each part (`feeds`, `pages`, `health`) registers itself with its
+application factory; each part (`feed_routes`, `pages`, `health`) registers itself with its
 own `init_app`; `admin` (/status, /metrics) answers operators only.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestURITooLarge
 
-from feedsvc.cache import FeedCache, PrebuiltResponse
 from feedsvc.config import Config, load, resolve_path
 from feedsvc.headers import SECURITY_HEADERS
-from feedsvc.invalidation import publish_stamp
 from feedsvc.store.reads import Reader
-from feedsvc.web import admin, feeds, health, pages
+from feedsvc.store.watch import publish_stamp
+from feedsvc.web import admin, feed_routes, health, pages
+from feedsvc.web.cache import FeedCache, PrebuiltResponse
 from feedsvc.web.service import Service
 
 MAX_URL_CHARS = 2048
@@ -28,7 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask("feedsvc")
     cache = FeedCache(publish_stamp(config))
     app.extensions["feedsvc"] = Service(config, reader, cache)
-    for part in (feeds, pages, health, admin):
+    for part in (feed_routes, pages, health, admin):
         part.init_app(app)
     app.register_error_handler(HTTPException, _error)
     app.register_error_handler(Exception, _unexpected)

@@ -17,10 +17,10 @@ from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import Forbidden
 
 from feedsvc.config import Config, ServiceConfig
-from feedsvc.feeds import FeedKey, urls
 from feedsvc.formats import MEDIA_TYPES, static_url
+from feedsvc.keys import FeedKey, urls
 from feedsvc.model import SourceStatus
-from feedsvc.overview import when
+from feedsvc.web.overview import when
 from feedsvc.web.service import service
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def admin_refusal(settings: ServiceConfig, address: str | None, authorization: s
 @admin.get("/metrics")
 def metrics() -> Response:
     """Prometheus text exposition, counted by the store when scraped."""
-    from feedsvc.metrics import exposition  # prometheus_client, loaded for operators only
+    from feedsvc.web.metrics import exposition  # prometheus_client, loaded for operators only
 
     svc = service()
     return Response(exposition(svc.full_store, svc.config), content_type=METRICS_TYPE)

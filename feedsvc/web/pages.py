@@ -9,7 +9,8 @@ from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from feedsvc.config import TopicConfig
-from feedsvc.feeds import (
+from feedsvc.formats import MEDIA_TYPES, static_url
+from feedsvc.keys import (
     DigestKey,
     FeedKey,
     digest_description,
@@ -19,12 +20,11 @@ from feedsvc.feeds import (
     home_url,
     urls,
 )
-from feedsvc.formats import MEDIA_TYPES, static_url
-from feedsvc.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
-from feedsvc.opml import PREFERRED_FORMAT as OPML_FORMAT
-from feedsvc.opml import SETS as OPML_SETS
-from feedsvc.opml import Folder, Outline, TopicOutlines, opml_document, opml_folders
-from feedsvc.overview import topic_states, when
+from feedsvc.web.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
+from feedsvc.web.opml import PREFERRED_FORMAT as OPML_FORMAT
+from feedsvc.web.opml import SETS as OPML_SETS
+from feedsvc.web.opml import Folder, Outline, TopicOutlines, opml_document, opml_folders
+from feedsvc.web.overview import topic_states, when
 from feedsvc.web.service import Service, known_topic, service
 from feedsvc.web.service import labels as type_labels
 

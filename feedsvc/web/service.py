@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from werkzeug.exceptions import NotFound
 
-from feedsvc.cache import FeedCache
 from feedsvc.config import Config, TopicConfig
-from feedsvc.feeds import FeedKey, type_labels
+from feedsvc.keys import FeedKey, type_labels
 from feedsvc.store.reads import Reader
-from feedsvc.suggest import unknown
+from feedsvc.web.cache import FeedCache
+from feedsvc.web.suggest import unknown
 
 if TYPE_CHECKING:
     from feedsvc.store.engine import Store
@@ -29,7 +29,7 @@ class Service:
 
     @cached_property
     def full_store(self) -> Store:
-        """The whole store, read-only, for what is rendered in memory (feedsvc.live)."""
+        """The whole store, read-only, for what is rendered in memory (feedsvc.publish.live)."""
         from feedsvc.store.engine import open_store
 
         return open_store(self.config.service, readonly=True)

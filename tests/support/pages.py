@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from feedsvc.fetch import HOSTS
+from feedsvc.fetch.politeness import HOSTS
 
 ROBOTS_PATH = "/robots.txt"
 

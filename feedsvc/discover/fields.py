@@ -1,0 +1,287 @@
+"""Choose the selector of each field inside discovered items; pure, no I/O.
+
+For every item the element holding a field is found by what it looks like (a heading, a
+`<time>`, a date-like text or attribute, an image, a long paragraph, a short label whose
+class says "type"); then the selector that picks that element in the most items wins.
+A selector is a `Field`: plain CSS when that suffices, a table (`attr`, `pattern`) only
+when the value sits in an attribute; new forms of the selector language add keys there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import lxml.html
+from dateutil import parser as date_parser
+
+from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
+from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
+
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+TITLE_CLASS = re.compile(r"title|headline|heading", re.IGNORECASE)
+TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGNORECASE)
+AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
+ACTION_TEXT = re.compile(r"^(read|read more|more|listen|watch|view|download|learn more)\W*$", re.I)
+MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+DATE_LIKE = re.compile(
+    rf"\b\d{{4}}-\d{{2}}-\d{{2}}|\b\d{{1,2}}[./]\d{{1,2}}[./](?:19|20)\d{{2}}\b"
+    rf"|(?:\b(?:{MONTH})[a-z]*\.?\s+\d{{1,2}}|\b\d{{1,2}}\.?\s+(?:{MONTH})[a-z]*).*\b(?:19|20)\d{{2}}\b",
+    re.IGNORECASE,
+)
+DATE_ATTRIBUTES = ("datetime", "content", "data-date", "data-datetime", "data-published")
+STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image table gets
+MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
+CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*$")
+UNSTABLE_CLASS = re.compile(r"\d|^(?:first|last|odd|even|active|is-|js-)", re.IGNORECASE)
+MIN_SUMMARY_CHARS = 40
+MAX_LABEL_CHARS = 40
+MIN_SHARE = 0.3  # an optional field is proposed when at least this share of items has it
+
+
+@dataclass(frozen=True)
+class Field:
+    """One selector as config.toml takes it: a CSS string, or a table when `attr` is needed."""
+
+    css: str
+    attr: str | None = None
+    pattern: str | None = None
+    exclude: str | None = None
+
+    def toml(self) -> str:
+        """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
+        keys = {"attr": self.attr, "exclude": self.exclude, "pattern": self.pattern}
+        if not any(keys.values()):
+            return _quote(self.css)
+        parts = [f"css = {_quote(self.css)}"]
+        parts += [f"{key} = {_quote(value)}" for key, value in keys.items() if value]
+        return "{ " + ", ".join(parts) + " }"
+
+
+def _quote(text: str) -> str:
+    """A TOML basic string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def signature(element: lxml.html.HtmlElement, classes: Iterable[str] | None = None) -> str:
+    """`tag.class.class`, with the element's stable classes (or the ones given)."""
+    names = element.get("class", "").split() if classes is None else list(classes)
+    stable = [c for c in names if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)]
+    return element.tag + "".join(f".{c}" for c in stable[:MAX_CLASSES])
+
+
+Element = lxml.html.HtmlElement
+
+
+def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
+    """The element whose text is the item's title and the <a href> it leads to, or Nones."""
+    title = next((h for h in item.iter(*HEADINGS) if _words(h)), None)
+    if title is None:
+        title = next(
+            (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e)),
+            None,
+        )
+    link = None
+    if title is not None:
+        link = _link_of(title, item)
+    else:
+        links = [a for a in item.iter("a") if _usable(a) and len(_words(a)) >= 4]
+        title = link = max(links, key=lambda a: len(_words(a)), default=None)
+    if title is None or link is None:
+        return None, None
+    return _clean_title(title, link), link
+
+
+def _link_of(title: Element, item: Element) -> Element | None:
+    inside = next((a for a in title.iter("a") if _usable(a)), None)
+    if inside is not None:
+        return inside
+    for ancestor in [title, *title.iterancestors()]:
+        if ancestor.tag == "a" and _usable(ancestor):
+            return ancestor
+        if ancestor is item:
+            break
+    return None
+
+
+def _clean_title(title: Element, link: Element) -> Element:
+    """A heading that also holds a call to action ("Read") or more than its link: narrow it."""
+    actions = [e for e in title.iter() if e is not title and ACTION_TEXT.match(_text(e))]
+    if actions:
+        parts = [c for c in title if c not in actions and not any(a in c.iter() for a in actions)]
+        best = max(parts, key=lambda c: len(_text(c)), default=None)
+        if best is not None and _text(best):
+            return best
+    if link in title.iterdescendants() and len(_text(link)) < 0.8 * len(_text(title)):
+        return link
+    return title
+
+
+def _usable(a: Element) -> bool:
+    href = (a.get("href") or "").strip()
+    return bool(href) and not href.startswith(("#", "javascript:", "mailto:"))
+
+
+def _text(element: Element) -> str:
+    return " ".join(element.text_content().split())
+
+
+def _words(element: Element) -> list[str]:
+    return _text(element).split()
+
+
+def find_fields(items: list[Element]) -> tuple[dict[str, Field], list[str]]:
+    """The selector of every field found in enough items, with a note on each."""
+    pairs = [title_and_link(item) for item in items]
+    fields: dict[str, Field] = {}
+    notes: list[str] = []
+    taken = {
+        "title": [p[0] for p in pairs],
+        "link": [p[1] for p in pairs],
+        "date": [_date_element(i) for i in items],
+        "image": [_image_element(i) for i in items],
+        "type": [_labelled(i, TYPE_CLASS) for i in items],
+        "author": [_labelled(i, AUTHOR_CLASS) for i in items],
+    }
+    taken["summary"] = [
+        _summary(item, {id(e) for f in taken.values() if f[n] is not None for e in [f[n]]})
+        for n, item in enumerate(items)
+    ]
+    for name, targets in taken.items():
+        found = sum(t is not None for t in targets)
+        required = name in ("title", "link")
+        if found == 0 or (not required and found < MIN_SHARE * len(items)):
+            continue
+        chosen = _best_selector(items, targets)
+        if chosen is None:
+            notes.append(f"{name}: found in {found} items, but no one selector picks it")
+            continue
+        css, hits = chosen
+        fields[name] = _as_field(name, css, targets)
+        notes.append(f"{name}: {fields[name].toml()} picks it in {hits} of {len(items)} items")
+    return fields, notes
+
+
+def _as_field(name: str, css: str, targets: list[Element | None]) -> Field:
+    """A table only where the value is in an attribute a plain selector does not read."""
+    sample = next(t for t in targets if t is not None)
+    if name == "date" and not DATE_LIKE.search(_date_value(sample)):
+        attr = next(a for a in DATE_ATTRIBUTES if DATE_LIKE.search(sample.get(a) or ""))
+        return Field(css, attr=attr)
+    if name == "image" and sample.tag != "img" and BACKGROUND.search(sample.get("style") or ""):
+        return Field(css, attr="style", pattern=STYLE_URL_PATTERN)
+    if name == "title" and (action := _action_in(sample)) is not None:
+        return Field(css, exclude=signature(action))  # "A Title<div>Read</div>": leave it out
+    return Field(css)
+
+
+def _action_in(title: Element) -> Element | None:
+    """A call to action ("Read", "Listen") nested in a title whose own text is the title."""
+    return next(
+        (e for e in title.iterdescendants() if ACTION_TEXT.match(_text(e))),
+        None,
+    )
+
+
+def _date_value(element: Element) -> str:
+    """What extract reads as the date: <time datetime>, else the text."""
+    time = element if element.tag == "time" else next(element.iter("time"), None)
+    if time is not None and time.get("datetime"):
+        return time.get("datetime")
+    return _text(element)
+
+
+def _date_element(item: Element) -> Element | None:
+    """A <time>, else the smallest element with a date as text, else one in an attribute."""
+    time = next((t for t in item.iter("time") if DATE_LIKE.search(_date_value(t))), None)
+    if time is not None:
+        return time
+    dated = [e for e in item.iter() if _is_date(_text(e))]
+    if dated:
+        return min(reversed(dated), key=lambda e: len(_text(e)))  # the innermost of equals
+    return next(
+        (e for e in item.iter() if any(_is_date(e.get(a) or "") for a in DATE_ATTRIBUTES)), None
+    )
+
+
+def _is_date(text: str) -> bool:
+    if len(text) > 60 or not DATE_LIKE.search(text):
+        return False
+    try:
+        date_parser.parse(text, fuzzy=True)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def _image_element(item: Element) -> Element | None:
+    image = next(
+        (
+            i
+            for i in item.iter("img")
+            if any(i.get(a) for a in (*LAZY_ATTRIBUTES, "src", *SRCSET_ATTRIBUTES))
+        ),
+        None,
+    )
+    if image is not None:
+        return image
+    return next((e for e in item.iter() if BACKGROUND.search(e.get("style") or "")), None)
+
+
+def _labelled(item: Element, pattern: re.Pattern) -> Element | None:
+    """A short text whose class names what it is ("type", "byline")."""
+    return next(
+        (
+            e
+            for e in item.iter()
+            if pattern.search(e.get("class") or "")
+            and 0 < len(_text(e)) <= MAX_LABEL_CHARS
+            and e.tag != "a"
+        ),
+        None,
+    )
+
+
+def _summary(item: Element, others: set[int]) -> Element | None:
+    """The element with the most text that is not another field and holds none."""
+    best = None
+    for element in item.iter("p", "div", "span", "section"):
+        text = _text(element)
+        if len(text) < MIN_SUMMARY_CHARS or len(text.split()) < 6:
+            continue
+        if any(id(d) in others or ACTION_TEXT.match(_text(d)) for d in element.iter()):
+            continue
+        if best is None or len(text) > len(_text(best)):
+            best = element
+    return best
+
+
+def _best_selector(items: list[Element], targets: list[Element | None]) -> tuple[str, int] | None:
+    """The candidate selector whose first match is the target in the most items."""
+    counts: Counter[str] = Counter()
+    for target in targets:
+        if target is not None:
+            counts.update(set(_candidates(target)))
+    best: tuple[tuple, str, int] | None = None
+    for css in counts:
+        hits = 0
+        for item, target in zip(items, targets, strict=True):
+            found = item.cssselect(css)
+            hits += target is not None and bool(found) and found[0] is target
+        key = (hits, " " not in css, "." in css, -len(css))  # simple, then specific, then short
+        if hits and (best is None or key > best[0]):
+            best = (key, css, hits)
+    return (best[1], best[2]) if best else None
+
+
+def _candidates(target: Element) -> list[str]:
+    """Selectors for an element: its tag, its tag with each class, then with its parent's."""
+    names = (target.get("class") or "").split()
+    own = [target.tag, *(f"{target.tag}.{c}" for c in names if CSS_CLASS.match(c))]
+    parent = target.getparent()
+    if parent is not None:
+        own += [f"{signature(parent)} > {o}" for o in own[:3]]
+        own += [f"{signature(parent)} {target.tag}"]
+    return own

@@ -1,0 +1,197 @@
+"""Extract raw items from a listing page with the source's selectors; pure, no I/O.
+
+Each field is read with a chain of selectors (config's selector language): the
+first one that yields a value wins, and the item records which one did, so a
+report can say per field how many items had a value.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lxml.html
+from lxml import etree
+
+from feedsvc.config.sources import Chain, Selector, Selectors
+from feedsvc.extract.images import image_caption, image_source
+
+# lxml refuses a str that still declares its bytes' encoding (XHTML pages do).
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+ITEM_TEXT_CHARS = 160  # how much of an item's text an error message quotes
+FIELDS = ("title", "link", "type", "date", "summary", "image", "author")
+
+
+class ExtractError(Exception):
+    """A page that cannot be read as HTML at all."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"extract: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One item as it stands on the page: text as found, links unresolved, nothing parsed.
+
+    `found` names the fields a selector yielded a value for; `categories` are a site
+    feed's entry categories; `item_id` is the value of the source's `id` selector.
+    """
+
+    position: int
+    title: str = ""
+    link: str = ""
+    type_label: str = ""
+    date_text: str = ""
+    summary_html: str = ""
+    image_src: str = ""
+    image_alt: str = ""
+    image_title: str = ""
+    author: str = ""
+    date_formats: tuple[str, ...] = ()
+    item_id: str = ""
+    categories: tuple[str, ...] = ()
+    found: frozenset[str] = frozenset()
+    text: str = ""  # the item element's whole text on one line: what its selectors saw
+
+
+def extract(
+    body: bytes | str, selectors: Selectors, encoding: str | None = None, id_chain: Chain = ()
+) -> list[RawItem]:
+    """Every item the item selector finds, in page order."""
+    document = parse_html(body, encoding)
+    return [
+        _item(position, element, selectors, id_chain)
+        for position, element in enumerate(document.cssselect(selectors.item))
+    ]
+
+
+def coverage(raws: list[RawItem]) -> dict[str, int]:
+    """How many items each field's selectors found a value in (for reports and previews)."""
+    return {name: sum(name in raw.found for raw in raws) for name in FIELDS}
+
+
+def parse_html(
+    body: bytes | str, encoding: str | None = None, *, keep_scripts: bool = False
+) -> lxml.html.HtmlElement:
+    """Parse leniently; scripts and styles are dropped so their text never leaks into items
+    (kept only to read JSON-LD, which is data)."""
+    if isinstance(body, bytes) and encoding:
+        body = XML_DECLARATION.sub("", body.decode(encoding, errors="replace"), count=1)
+    if not body or not body.strip():
+        raise ExtractError("the page is empty")
+    try:
+        document = lxml.html.document_fromstring(body)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"not parseable as HTML ({exc})") from None
+    if not keep_scripts:
+        for element in document.xpath("//script | //style | //template"):
+            element.drop_tree()
+    return document
+
+
+Read = Callable[[lxml.html.HtmlElement], str]
+
+
+def _item(
+    position: int, element: lxml.html.HtmlElement, selectors: Selectors, id_chain: Chain
+) -> RawItem:
+    values = {
+        "title": _first_value(element, selectors.title, _text),
+        "link": _first_value(element, selectors.link, _href),
+        "type": _first_value(element, selectors.type, _text),
+        "date": _first_value(element, selectors.date, _date_text),
+        "summary": _first_value(element, selectors.summary, _inner_html),
+        "author": _first_value(element, selectors.author, _text),
+    }
+    image_src, image_element = "", None
+    for selector in selectors.image:
+        target = _target(element, selector)
+        if target is None:
+            continue
+        image_src = _value(target, selector, image_source)
+        if image_src:
+            image_element = target
+            break
+    alt, title = image_caption(image_element) if image_element is not None else ("", "")
+    date_text, date_selector = values["date"]
+    found = {name for name, (value, _) in values.items() if value} | (
+        {"image"} if image_src else set()
+    )
+    return RawItem(
+        position=position,
+        title=values["title"][0],
+        link=values["link"][0],
+        type_label=values["type"][0],
+        date_text=date_text,
+        summary_html=values["summary"][0],
+        image_src=image_src,
+        image_alt=alt,
+        image_title=title,
+        author=values["author"][0],
+        date_formats=date_selector.formats if date_selector else (),
+        item_id=_first_value(element, id_chain, _text)[0],
+        found=frozenset(found),
+        text=" ".join(" ".join(element.itertext()).split())[:ITEM_TEXT_CHARS],
+    )
+
+
+def _first_value(
+    element: lxml.html.HtmlElement, chain: Chain, read: Read
+) -> tuple[str, Selector | None]:
+    """The value of the first selector in the chain that yields one, and that selector."""
+    for selector in chain:
+        target = _target(element, selector)
+        if target is not None and (value := _value(target, selector, read)):
+            return value, selector
+    return "", None
+
+
+def _target(element: lxml.html.HtmlElement, selector: Selector) -> lxml.html.HtmlElement | None:
+    """The element a selector points at inside the item; no `css`: the item itself."""
+    if selector.css is None:
+        return element
+    found = element.cssselect(selector.css)
+    return found[0] if found else None
+
+
+def _value(target: lxml.html.HtmlElement, selector: Selector, read: Read) -> str:
+    """An attribute or what `read` takes from the element (minus `exclude`), then `pattern`."""
+    if selector.exclude:
+        target = copy.deepcopy(target)
+        for unwanted in target.cssselect(selector.exclude):
+            unwanted.drop_tree()
+    value = target.get(selector.attr) or "" if selector.attr else read(target)
+    if selector.pattern:
+        match = re.search(selector.pattern, value)
+        value = (match.group(1) if match.groups() else match.group(0)) if match else ""
+    return value.strip()
+
+
+def _text(element: lxml.html.HtmlElement) -> str:
+    return element.text_content()
+
+
+def _date_text(element: lxml.html.HtmlElement) -> str:
+    """A <time datetime> (or a `content` attribute) is more exact than the text, so it wins."""
+    time = element if element.tag == "time" else next(iter(element.iter("time")), None)
+    if time is not None and time.get("datetime"):
+        return time.get("datetime")
+    return element.get("content") or element.text_content()
+
+
+def _href(element: lxml.html.HtmlElement) -> str:
+    if element.get("href") is None:
+        element = next((a for a in element.iter("a") if a.get("href")), None)
+    return (element.get("href") or "").strip() if element is not None else ""
+
+
+def _inner_html(element: lxml.html.HtmlElement) -> str:
+    inner = html.escape(element.text or "", quote=False)  # text, not markup: "&lt;b&gt;" stays
+    # HTML serialisation: XML's <iframe/> would swallow the rest of the fragment as its text.
+    return inner + "".join(
+        etree.tostring(child, encoding="unicode", method="html") for child in element
+    )

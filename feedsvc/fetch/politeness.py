@@ -1,0 +1,69 @@
+"""What every fetcher of a process shares per host: its next free slot, its robots.txt,
+and how long a server asks us to wait (Retry-After)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.robotparser import RobotFileParser
+
+ROBOTS_TTL_SECONDS = 3600.0
+
+
+class Hosts:
+    """What every fetcher in this process remembers per host: its next free slot and robots.txt.
+
+    The scheduler makes a fetcher per job on several threads; the delay between two
+    requests to one host and the cached robots.txt must hold across all of them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next_slot: dict[str, float] = {}
+        self._robots: dict[str, tuple[float, RobotFileParser]] = {}
+
+    def wait_turn(self, host: str, delay: float) -> None:
+        """Sleep until `delay` seconds have passed since the last request to `host` began."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = slot + delay
+        if slot > now:
+            time.sleep(slot - now)
+
+    def robots(self, origin: str) -> RobotFileParser | None:
+        """The robots.txt rules read for `origin` within the last hour, if any."""
+        with self._lock:
+            cached = self._robots.get(origin)
+        if cached and time.monotonic() - cached[0] < ROBOTS_TTL_SECONDS:
+            return cached[1]
+        return None
+
+    def remember_robots(self, origin: str, rules: RobotFileParser) -> None:
+        """Keep the rules of `origin` for an hour."""
+        with self._lock:
+            self._robots[origin] = (time.monotonic(), rules)
+
+    def forget(self, origin: str) -> None:
+        """Drop the robots.txt kept for `origin`: another server answers there now."""
+        with self._lock:
+            self._robots.pop(origin, None)
+
+
+HOSTS = Hosts()
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delay-seconds or an HTTP date), None if unreadable."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():  # "²".isdigit() holds too
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,323 @@
+"""Ingest a source: fetch -> extract -> normalize -> store, in one transaction.
+
+It stops at the store and reports what changed; `cycle.run_cycle` then publishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import statistics
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from feedsvc.config import Config, SourceConfig, TopicConfig
+from feedsvc.extract.fingerprint import extraction_fingerprint
+from feedsvc.extract.listing import ExtractError, RawItem, coverage, extract
+from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
+from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
+from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher, FetchError
+from feedsvc.ingest.enrichment import MAX_ATTEMPTS, TASK, enrich_new
+from feedsvc.model import Item, SourceStatus
+from feedsvc.store import Store
+
+log = logging.getLogger(__name__)
+
+RECENT_RUNS = 5  # how many stored ingests tell what a normal page of a source holds
+
+
+class IngestError(Exception):
+    """A page that was fetched but cannot be trusted: the store is left as it was."""
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """The outcome of one source's ingest, as the CLI prints it."""
+
+    topic: str
+    url: str
+    outcome: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    error: str | None = None
+    undated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def line(self) -> str:
+        """One line per source: what was fetched and what changed, or the error."""
+        head = f"{self.topic} {self.url}: {self.outcome}"
+        if self.error:
+            return f"{head}: {self.error}"
+        counts = f"new={self.new} updated={self.updated} unchanged={self.unchanged}"
+        counts += f" skipped={self.skipped}" if self.skipped else ""
+        return f"{head} {counts}" + (f" undated={self.undated}" if self.undated else "")
+
+
+def ingest(
+    store: Store,
+    fetcher: Fetcher,
+    config: Config,
+    topic: TopicConfig,
+    source: SourceConfig,
+    *,
+    force: bool = False,
+) -> SourceReport:
+    """One source, one transaction: either every item is stored or nothing changes.
+
+    `force` stores a page that looks broken (far fewer items than usual, many
+    incomplete ones) when the operator knows it really changed.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    started = time.monotonic()
+    report = SourceReport(topic.slug, source.url, "error")
+    try:
+        report = _ingest(store, fetcher, config, topic, source, now, force)
+    except (FetchError, ExtractError, IngestError) as exc:
+        report = SourceReport(topic.slug, source.url, "error", error=str(exc))
+    except Exception as exc:  # a bug must not stop the other sources; it is logged in full
+        log.exception("ingest of %s failed unexpectedly", source.url)
+        report = SourceReport(topic.slug, source.url, "error", error=f"internal: {exc!r}")
+    if report.error:
+        store.record_failure(topic.slug, source.url, report.error, now)
+        log.warning("%s", report.line())
+    else:
+        log.info("%s", report.line())
+    store.record_run(
+        topic.slug, source.url, now, report.outcome, time.monotonic() - started, report.new
+    )
+    return report
+
+
+def _ingest(
+    store: Store,
+    fetcher: Fetcher,
+    config: Config,
+    topic: TopicConfig,
+    source: SourceConfig,
+    now: datetime,
+    force: bool,
+) -> SourceReport:
+    previous = store.source(topic.slug, source.url)
+    fingerprint = extraction_fingerprint(source)
+    # The config that shaped the stored items changed: read the page again, once, whatever
+    # the site says (304, same bytes), and re-extract it.
+    corrected = previous is not None and previous.last_success_at is not None
+    corrected = corrected and store.extraction_fingerprint(topic.slug, source.url) != fingerprint
+    waiting = source.enrich and store.has_due_tasks(topic.slug, source.url, TASK, MAX_ATTEMPTS)
+    again = waiting or corrected  # items still to enrich, or a new config: read the page again
+    conditional = source.pages == 1 and previous is not None and previous.last_success_at
+    pages = fetch_pages(fetcher, source, previous if conditional and not again else None)
+    if pages[0].not_modified:
+        store.record_unchanged(topic.slug, source.url, now)
+        return SourceReport(topic.slug, source.url, "not-modified")
+    body_hash = hashlib.sha256(b"".join(page.body for page in pages)).hexdigest()
+    if previous is not None and previous.body_hash == body_hash and not again:
+        store.record_unchanged(topic.slug, source.url, now)
+        return SourceReport(topic.slug, source.url, "same-bytes")
+    labels = {**config.types, **store.type_labels()}
+    found = _items(pages, source, labels, now)
+    items, skipped = found.items, found.skipped
+    if not force:
+        _check(implausible(config, found))
+        if not corrected:  # recent counts were found by the old config: no yardstick
+            _check_not_shrunk(store, config, topic, source, len(items))
+    context = Context(page_url=pages[0].url, source=source, type_labels=labels, now=now)
+    items, tasks = enrich_new(store, fetcher, context, items)
+    undated = [item for item in items if item.published is None]
+    changes = store.record_items(
+        topic.slug,
+        source.url,
+        items,
+        now,
+        etag=pages[0].etag,
+        last_modified=pages[0].last_modified,
+        body_hash=body_hash,
+        undated_text=_undated_text(undated, source),
+        tasks=tasks,
+    )
+    store.record_fingerprint(topic.slug, source.url, fingerprint)
+    return SourceReport(
+        topic.slug,
+        source.url,
+        "reextracted" if corrected else "fetched",
+        changes.new,
+        changes.updated,
+        changes.unchanged,
+        skipped,
+        undated=len(undated) if source.selectors.date or source.kind == "feed" else 0,
+    )
+
+
+@dataclass(frozen=True)
+class PageItems:
+    """What the pages of one run hold: usable items (each link once, copies merged), every raw
+    item, why each unusable one was skipped, and a note on which selectors missed."""
+
+    items: list[Item]
+    raws: list[RawItem]
+    problems: list[str]
+    missing: str = ""
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
+
+
+def read_pages(
+    pages: list[Fetched], source: SourceConfig, labels: dict[str, str], now: datetime
+) -> PageItems:
+    """Extract and normalize fetched pages, each link once, in page order: ingest and preview
+    both read pages through this, so a preview shows exactly what an ingest would store."""
+    found: dict[str, Item] = {}
+    raws: list[RawItem] = []
+    problems: list[str] = []
+    for page in pages:
+        context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
+        for raw in _raw_items(page, source):
+            raws.append(raw)
+            try:
+                item = normalize(raw, context)
+            except Excluded:  # kept out on purpose by link_pattern, include or exclude
+                continue
+            except NormalizeError as exc:  # one odd item never fails a page
+                problems.append(str(exc))
+                continue
+            except Exception:  # a bug met by one odd item; logged in full, the page goes on
+                log.exception("%s: item %d could not be normalized", source.url, raw.position)
+                problems.append(f"normalize: item {raw.position}: internal error (logged)")
+                continue
+            if item.guid in found:  # a menu teaser, then the body teaser: keep the fuller
+                found[item.guid] = merge_copies(found[item.guid], item)
+            else:
+                found[item.guid] = _placed(item, len(raws) - 1)
+    return PageItems(list(found.values()), raws, problems, _missing_fields(raws, source))
+
+
+def unusable(found: PageItems, source: SourceConfig) -> str | None:
+    """Why the pages cannot be stored at all (no item matched, none usable), or None."""
+    if not found.raws and source.kind == "feed":
+        return "extract: the feed has no entries"
+    if not found.raws:
+        return f'extract: no items matched item selector "{source.selectors.item}"'
+    if not found.items:
+        return (
+            f"normalize: none of the {len(found.raws)} items had a title and a link"
+            f"{found.missing}{first_item(found)}"
+        )
+    return None
+
+
+def first_item(found: PageItems) -> str:
+    """The text, on one line, of the first item without a title or link: what its selectors saw."""
+    missing = [raw for raw in found.raws if not {"title", "link"} <= raw.found]
+    return f'; the first item without a title or link reads: "{missing[0].text}"' if missing else ""
+
+
+def _items(
+    pages: list[Fetched], source: SourceConfig, labels: dict[str, str], now: datetime
+) -> PageItems:
+    """Normalized items of every page; raises when none is usable."""
+    found = read_pages(pages, source, labels, now)
+    _check(unusable(found, source))
+    for message in found.problems:
+        log.info("%s: %s", source.url, message)
+    return found
+
+
+def _raw_items(page: Fetched, source: SourceConfig) -> list[RawItem]:
+    if source.kind == "feed":
+        return feed_items(page.body)
+    return extract(page.body, source.selectors, page.encoding, source.id)
+
+
+def _missing_fields(raws: list[RawItem], source: SourceConfig) -> str:
+    """Which of the title and link selectors found too little, named with their values."""
+    if source.kind == "feed":
+        return ""
+    counts = coverage(raws)
+    return "".join(
+        f'; {key} selector "{source.selectors.described(key)}" matched {counts[key]} of '
+        f"{len(raws)} items"
+        for key in ("title", "link")
+        if counts[key] < len(raws)
+    )
+
+
+def _undated_text(undated: list[Item], source: SourceConfig) -> str | None:
+    """What to show as the source's last undated text: the last date that was no date."""
+    problems = [item.date_problem for item in undated if item.date_problem]
+    if problems:
+        return f'{problems[-1]} (date selector "{source.selectors.described("date")}")'
+    return None
+
+
+def implausible(config: Config, found: PageItems) -> str | None:
+    """Many items without a title or link means the markup changed under the selectors."""
+    skipped, total = found.skipped, found.skipped + len(found.items)
+    limit = config.ingest.max_incomplete_ratio
+    if total and skipped / total > limit:
+        return (
+            f"normalize: {skipped} of {total} items have no title or usable link (more than "
+            f"{limit:.0%}); the page layout may have changed{found.missing}{first_item(found)}"
+        )
+    return None
+
+
+def _check(problem: str | None) -> None:
+    if problem:
+        raise IngestError(problem)
+
+
+def _check_not_shrunk(
+    store: Store, config: Config, topic: TopicConfig, source: SourceConfig, usable: int
+) -> None:
+    """Far fewer items than recent runs found means a broken page, not a quiet month."""
+    recent = store.recent_item_counts(topic.slug, source.url, RECENT_RUNS)
+    if not recent:
+        return
+    usual = statistics.median(recent)
+    ratio = config.ingest.min_items_ratio
+    if usable < ratio * usual:
+        raise IngestError(
+            f"extract: only {usable} items on the page, fewer than {ratio:.0%} of the {usual:g} "
+            f"found by recent runs; the page may be broken (if it really shrank: "
+            f"feedsvc ingest --force)"
+        )
+
+
+def _placed(item: Item, position: int) -> Item:
+    """The item with its position across all pages read, so page 2 sorts after page 1."""
+    return item if item.position == position else replace(item, position=position)
+
+
+def fetch_pages(
+    fetcher: Fetcher, source: SourceConfig, validators: SourceStatus | None = None
+) -> list[Fetched]:
+    """The listing pages; page 1 conditionally when the last fetch's validators are given."""
+    return [
+        fetcher.fetch(
+            page_url(source, number),
+            etag=validators.etag if validators and number == 1 else None,
+            last_modified=validators.last_modified if validators and number == 1 else None,
+            robots=source.robots,
+            accept=FEED_TYPES if source.kind == "feed" else HTML_TYPES,
+        )
+        for number in range(1, source.pages + 1)
+    ]
+
+
+def page_url(source: SourceConfig, number: int) -> str:
+    """The URL of listing page `number`; page 1 is the configured URL itself."""
+    if number == 1:
+        return source.url
+    parts = urlsplit(source.url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, True) if k != source.page_param]
+    query.append((source.page_param, str(number)))
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,111 @@
+"""Render every document a request can ask for, when its items change, and keep the bytes.
+
+The web tier only looks the bytes up: a feed, each of its archive pages and each topic's
+digest are rendered here, in the ingest process, once per change, never per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from feedsvc.archive import is_final
+from feedsvc.config import Config
+from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey, type_labels
+from feedsvc.model import Rendered
+from feedsvc.publish.gather import archive_doc, archive_pages, digest_doc, feed_doc
+from feedsvc.publish.render import render_all
+from feedsvc.store import Store
+
+Outputs = dict[tuple[DocumentKey, str, int], Rendered]
+
+
+@dataclass
+class Published:
+    """What a publish rendered: the feeds whose items changed, and every current feed's bytes."""
+
+    changed: list[FeedKey] = field(default_factory=list)
+    feeds: dict[FeedKey, dict[str, Rendered]] = field(default_factory=dict)
+    digests: list[str] = field(default_factory=list)  # topics whose digest was rendered
+
+    @property
+    def anything(self) -> bool:
+        """Whether any document was rendered: web workers must then drop what they keep."""
+        return bool(self.feeds or self.digests)
+
+
+def publish(
+    store: Store, config: Config, now: datetime | None = None, archive_budget: int | None = None
+) -> Published:
+    """Render the changed feeds, feeds never rendered, and the digests that need it.
+
+    `archive_budget` caps the final archive pages rendered per feed (None: all of them);
+    a feed with pages left over stays dirty, so later publishes go on where this one stopped.
+    """
+    now = now or datetime.now(UTC)
+    published = Published(changed=store.dirty_feeds())
+    for key in [*published.changed, *_unrendered_feeds(store, config)]:
+        published.feeds[key] = publish_feed(store, config, key, archive_budget)
+    changed_topics = {key.topic for key in published.changed if key.topic and not key.type}
+    published.digests = publish_digests(store, config, changed_topics, now)
+    return published
+
+
+def publish_feed(
+    store: Store, config: Config, key: FeedKey, archive_budget: int | None = None
+) -> dict[str, Rendered]:
+    """Render a feed and its archive pages not yet final; returns the feed's own bytes."""
+    limit = config.feeds.default_limit
+    version = store.feed_version(key)  # before reading items: a later change stays dirty
+    current = render_all(feed_doc(store, config, key, limit))
+    outputs = _keyed(key, limit, current)
+    pages = archive_pages(store, config, key)
+    first = store.final_pages(key) + 1
+    last_final = pages - 1 if archive_budget is None else min(pages - 1, first + archive_budget - 1)
+    newest = [pages] if pages > max(last_final, 0) else []  # an empty feed has no page 0
+    for page in [*range(first, last_final + 1), *newest]:
+        outputs |= _archive_outputs(store, config, ArchiveKey(key, page), pages)
+    store.save_rendered(outputs)
+    store.mark_rendered(key, version, final_pages=max(last_final, 0), done=last_final >= pages - 1)
+    return current
+
+
+def _archive_outputs(store: Store, config: Config, key: ArchiveKey, pages: int) -> Outputs:
+    """An archive page in every format; a page with a newer one after it is final."""
+    size = config.feeds.archive_page_size
+    doc = archive_doc(store, config, key, pages)
+    return _keyed(key, size, render_all(doc, final=is_final(key, pages)))
+
+
+def _unrendered_feeds(store: Store, config: Config) -> list[FeedKey]:
+    """Feeds a request can name that have no bytes yet: every topic, known type, and both."""
+    topics = [topic.slug for topic in config.topics]
+    types = sorted(type_labels(config, store.type_labels()))
+    wanted = [FeedKey(topic=t) for t in topics] + [FeedKey(type=y) for y in types]
+    wanted += [FeedKey(topic=t, type=y) for t in topics for y in types]
+    kept = store.rendered_feed_keys(config.feeds.default_limit)
+    dirty = set(store.dirty_feeds())
+    return [key for key in wanted if key not in kept and key not in dirty]
+
+
+def publish_digests(
+    store: Store, config: Config, changed_topics: set[str], now: datetime
+) -> list[str]:
+    """Render the digests of changed topics, of topics without one, and those whose week
+    closed; returns those topics."""
+    due = changed_topics | store.expired_digests(now)
+    kept = store.rendered_digest_topics(config.feeds.default_limit)
+    outputs: Outputs = {}
+    topics = [topic for topic in config.topics if topic.slug in due or topic.slug not in kept]
+    for topic in topics:
+        doc, closes_at = digest_doc(store, config, topic, now)
+        rendered = render_all(doc, stale_at=closes_at)
+        outputs |= _keyed(DigestKey(topic.slug), config.feeds.default_limit, rendered)
+    if outputs:
+        store.save_rendered(outputs)
+    return [topic.slug for topic in topics]
+
+
+def _keyed(key: DocumentKey, limit: int, rendered: dict[str, Rendered]) -> Outputs:
+    """A document's formats keyed as the store keeps them."""
+    return {(key, fmt, limit): out for fmt, out in rendered.items()}

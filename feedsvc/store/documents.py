@@ -1,0 +1,179 @@
+"""Feed change tracking and rendered documents: what changed, and the bytes kept for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
+
+from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey
+from feedsvc.model import EPOCH, Rendered
+from feedsvc.store.schema import count_members, feeds, rendered
+from feedsvc.store.sql import upsert
+
+# The columns that make a Rendered, in its field order.
+_RENDERED_FIELDS = tuple(rendered.c[name] for name in Rendered.__dataclass_fields__)
+
+
+def document_columns(key: DocumentKey) -> dict[str, object]:
+    """The columns that say what a rendered document is, so queries never parse its path."""
+    if isinstance(key, ArchiveKey):
+        return dict(kind="archive", topic=key.feed.topic, type_slug=key.feed.type, page=key.page)
+    if isinstance(key, DigestKey):
+        return dict(kind="digest", topic=key.topic, type_slug=None, page=None)
+    return dict(kind="feed", topic=key.topic, type_slug=key.type, page=None)
+
+
+def _feed_key(topic: str | None, type_slug: str | None) -> FeedKey:
+    return FeedKey(topic=topic, type=type_slug)
+
+
+class FeedStore:
+    """Reads and writes of the `feeds` and `rendered` tables."""
+
+    engine: Engine
+
+    def dirty_feeds(self) -> list[FeedKey]:
+        """Feeds whose items changed since they were last rendered."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(feeds.c.topic, feeds.c.type_slug).where(feeds.c.dirty).order_by(feeds.c.key)
+            )
+            return [_feed_key(*row) for row in rows]
+
+    def known_feeds(self) -> list[FeedKey]:
+        """Every feed that ever had an item."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds.c.topic, feeds.c.type_slug).order_by(feeds.c.key))
+            return [_feed_key(*row) for row in rows]
+
+    def feed_changed_at(self, key: FeedKey) -> datetime:
+        """When the feed's items last changed; the epoch for a feed that never had any."""
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(feeds.c.changed_at).where(feeds.c.key == key.path))
+        return value or EPOCH
+
+    def feed_version(self, key: FeedKey) -> int:
+        """How many times the feed has changed; read before rendering, passed to mark_rendered."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(feeds.c.version).where(feeds.c.key == key.path)) or 0
+
+    def final_pages(self, key: FeedKey) -> int:
+        """How many of the feed's archive pages are rendered for good."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(feeds.c.final_pages).where(feeds.c.key == key.path)) or 0
+
+    def mark_rendered(self, key: FeedKey, version: int, final_pages: int, done: bool) -> None:
+        """The feed is rendered as of `version`, with archive pages 1..final_pages for good.
+
+        The dirty mark is cleared only when the render was complete (`done`: no archive
+        pages left for a later publish) and the feed is still at `version`: a change that
+        landed while the render ran leaves the feed dirty for the next publish.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(feeds).where(feeds.c.key == key.path).values(final_pages=final_pages)
+            )
+            if not done:
+                return
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.key == key.path, feeds.c.version == version)
+                .values(dirty=False)
+            )
+
+    def save_rendered(self, outputs: Mapping[tuple[DocumentKey, str, int], Rendered]) -> None:
+        """Keep rendered documents, each replacing what was kept for it, in one transaction."""
+        with self.engine.begin() as conn:
+            for (key, fmt, limit), out in outputs.items():
+                values = dict(
+                    doc=key.path,
+                    format=fmt,
+                    limit=limit,
+                    **document_columns(key),
+                    **{column.name: getattr(out, column.name) for column in _RENDERED_FIELDS},
+                )
+                conn.execute(upsert(conn, rendered, values, ["doc", "format", "limit"]))
+
+    def rendered_feeds(self, limit: int) -> list[tuple[FeedKey, str, Rendered]]:
+        """Every feed (no archive page, no digest) rendered at `limit`: what an export writes."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rendered.c.topic, rendered.c.type_slug, rendered.c.format, *_RENDERED_FIELDS)
+                .where(rendered.c.limit == limit, rendered.c.kind == "feed")
+                .order_by(rendered.c.doc, rendered.c.format)
+            )
+            return [
+                (_feed_key(topic, kind), fmt, Rendered(*rest)) for topic, kind, fmt, *rest in rows
+            ]
+
+    def rendered_feed_keys(self, limit: int) -> set[FeedKey]:
+        """The feeds that have bytes kept at `limit`."""
+        return {_feed_key(*row) for row in self._rendered_of_kind("feed", limit)}
+
+    def rendered_digest_topics(self, limit: int) -> set[str]:
+        """The topics whose digest has bytes kept at `limit`."""
+        return {topic for topic, _ in self._rendered_of_kind("digest", limit)}
+
+    def _rendered_of_kind(self, kind: str, limit: int) -> list[tuple[str | None, str | None]]:
+        """(topic, type) of every document of one kind kept at `limit`."""
+        with self.engine.connect() as conn:
+            query = (
+                select(rendered.c.topic, rendered.c.type_slug)
+                .distinct()
+                .where(rendered.c.limit == limit, rendered.c.kind == kind)
+            )
+            return [tuple(row) for row in conn.execute(query)]
+
+    def expired_digests(self, now: datetime) -> set[str]:
+        """Topics whose kept digest went stale (its week closed)."""
+        with self.engine.connect() as conn:
+            return set(
+                conn.scalars(
+                    select(rendered.c.topic)
+                    .distinct()
+                    .where(rendered.c.kind == "digest", rendered.c.stale_at <= now)
+                )
+            )
+
+
+def mark_dirty(conn: Connection, key: FeedKey, now: datetime, joined: int = 0) -> None:
+    """The feed changed now, and `joined` items became its members."""
+    values = {
+        "key": key.path,
+        "topic": key.topic,
+        "type_slug": key.type,
+        "changed_at": now,
+        "dirty": True,
+        "version": 1,
+        "member_count": joined,
+    }
+    bump = {
+        "changed_at": now,
+        "dirty": True,
+        "version": feeds.c.version + 1,
+        "member_count": feeds.c.member_count + joined,
+    }
+    conn.execute(upsert(conn, feeds, values, ["key"], set_=bump))
+
+
+def retyped(conn: Connection, type_slugs: set[str]) -> None:
+    """Items moved between these types' feeds mid-sequence: recount them, redo their archives."""
+    if not type_slugs:
+        return
+    conn.execute(
+        rendered.delete().where(rendered.c.type_slug.in_(type_slugs), rendered.c.kind == "archive")
+    )
+    rows = conn.execute(
+        select(feeds.c.key, feeds.c.topic, feeds.c.type_slug).where(
+            feeds.c.type_slug.in_(type_slugs)
+        )
+    ).all()
+    for path, topic, type_slug in rows:
+        conn.execute(
+            update(feeds)
+            .where(feeds.c.key == path)
+            .values(final_pages=0, member_count=count_members(conn, _feed_key(topic, type_slug)))
+        )
