@@ -186,3 +186,17 @@ class FeedDoc:
     stylesheet_url: str | None = None
     topic_titles: Mapping[str, str] = field(default_factory=dict)  # slug -> category label
     topic_authors: Mapping[str, str] = field(default_factory=dict)  # slug -> default author
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """A store moved to a newer schema revision; `before` is None when it was just created."""
+
+    before: str | None
+    after: str
+
+    def line(self) -> str:
+        """What the command line says of it: one line."""
+        if self.before is None:
+            return f"store created at revision {self.after}"
+        return f"store upgraded to revision {self.after} (from {self.before})"

@@ -7,6 +7,7 @@ import ast
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import PageServer
@@ -15,30 +16,35 @@ from test_ingest import ingest_both
 from feedsvc.config import Config
 
 PACKAGE = Path(__file__).parent.parent / "feedsvc"
-WEB_MODULES = (
-    "web/__init__",
-    "web/feeds",
-    "web/pages",
-    "web/health",
-    "web/service",
-    "web/admin",
-    "overview",
-    "suggest",
-    "cache",
-    "headers",
-    "opml",
-    "generation",
-    "formats",
-    "feeds",
-)
-WRITE_PATH = ("publish", "export", "ingest", "cycle", "announce", "schedule")
 MAX_LINES = 400
+# Modules that do I/O, or whose import pulls in a library that does.
+IO_LIBRARIES = {
+    "requests", "urllib3", "socket", "http", "urllib.request", "subprocess", "sqlalchemy",
+    "sqlite3", "psycopg", "flask", "werkzeug", "gunicorn", "apscheduler", "feedgen",
+}  # fmt: skip
+# What a pure stage may import of feedsvc: its own folder, the other pure stage, and the
+# light words at the root.
+PURE_MAY_IMPORT = {
+    "feedsvc", "feedsvc.extract", "feedsvc.discover", "feedsvc.config", "feedsvc.model",
+    "feedsvc.keys", "feedsvc.formats", "feedsvc.version",
+}  # fmt: skip
+# The HTTP clients: only fetch/ opens connections (a host name from `socket` is no request).
+NETWORK_CLIENTS = {"requests", "urllib3", "http.client", "urllib.request"}
+# What the web tier may never import: the write path. It may render in memory (publish.live).
+WRITE_PATH = {
+    "feedsvc.ingest", "feedsvc.jobs", "feedsvc.cli", "feedsvc.publish.publisher",
+    "feedsvc.publish.export", "feedsvc.publish.announce", "feedsvc.publish.follow",
+}  # fmt: skip
 
 
-def imported_names(path: Path) -> set[str]:
-    """Every module a source file imports, at its top or inside a function."""
+def imported_names(path: Path, *, top_level_only: bool = False) -> set[str]:
+    """Every module a source file imports (at its top or inside a function), with each
+    name imported from it as `module.name`; `top_level_only` skips function bodies and
+    `if TYPE_CHECKING:` blocks (the imports that run when the module is loaded)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = _top_level(tree.body) if top_level_only else ast.walk(tree)
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -47,8 +53,32 @@ def imported_names(path: Path) -> set[str]:
     return names
 
 
+def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for node in body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        if isinstance(node, ast.If | ast.Try):
+            yield from _top_level(node.body + getattr(node, "orelse", []))
+        else:
+            yield node
+
+
 def modules() -> list[Path]:
-    return sorted(PACKAGE.rglob("*.py"))
+    return sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def in_folder(path: Path, *folders: str) -> bool:
+    return path.relative_to(PACKAGE).parts[0] in folders
+
+
+def matches(name: str, prefixes: set[str]) -> bool:
+    """`name` is one of `prefixes` or a module inside one of them."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def loaded_after(code: str) -> set[str]:
@@ -60,24 +90,96 @@ def loaded_after(code: str) -> set[str]:
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
-def test_only_the_store_imports_sqlalchemy() -> None:
+def test_every_package_says_its_verb_and_its_rule() -> None:
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert doc and len(doc.split()) >= 8, init.parent.name
+
+
+def test_only_the_store_runs_sql() -> None:
     offenders = [
         str(path.relative_to(PACKAGE))
         for path in modules()
-        if "store" not in path.relative_to(PACKAGE).parts
-        and any(name.split(".")[0] == "sqlalchemy" for name in imported_names(path))
+        if not in_folder(path, "store")
+        and matches_any(imported_names(path), {"sqlalchemy", "sqlite3", "psycopg", "alembic"})
     ]
     assert offenders == []
 
 
-def test_the_web_modules_import_nothing_of_the_write_path() -> None:
-    for name in WEB_MODULES:
-        imports = imported_names(PACKAGE / f"{name}.py")
-        assert not {f"feedsvc.{w}" for w in WRITE_PATH} & imports, name
+def test_only_fetch_touches_the_network() -> None:
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in modules()
+        if not in_folder(path, "fetch") and matches_any(imported_names(path), NETWORK_CLIENTS)
+    ]
+    assert offenders == []
+
+
+def test_extract_and_discover_are_pure() -> None:
+    for path in modules():
+        if not in_folder(path, "extract", "discover"):
+            continue
+        names = imported_names(path)
+        ours = {n for n in names if n.split(".")[0] == "feedsvc"}
+        assert not matches_any(names, IO_LIBRARIES), path
+        assert all(matches(n, PURE_MAY_IMPORT) for n in ours), (path, ours)
+
+
+def test_the_web_tier_imports_nothing_of_the_write_path() -> None:
+    for path in modules():
+        if in_folder(path, "web"):
+            assert not matches_any(imported_names(path), WRITE_PATH), path
+
+
+def test_no_import_cycle() -> None:
+    """Between the modules as loaded (imports inside functions run later, and are left out)."""
+    known = {module_name(path): path for path in modules()}
+    graph = {
+        name: {n for n in imported_names(path, top_level_only=True) if n in known and n != name}
+        for name, path in known.items()
+    }
+    cycles = [component for component in strongly_connected(graph) if len(component) > 1]
+    assert cycles == []
+
+
+def matches_any(names: set[str], prefixes: set[str]) -> bool:
+    return any(matches(name, prefixes) for name in names)
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's components: a component of more than one module is an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == node:
+                    break
+            components.append(component)
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return components
 
 
 def test_extract_loads_no_web_store_render_or_network_library() -> None:
-    loaded = loaded_after("import feedsvc.extract.listing")
+    code = "\n".join(f"import {module_name(p)}" for p in modules() if in_folder(p, "extract"))
+    loaded = loaded_after(code)
     assert not {"flask", "sqlalchemy", "feedgen", "requests"} & loaded
 
 
@@ -119,6 +221,6 @@ assert client.get("/feeds.opml").status_code == 200
 """
     loaded = loaded_after(code)
     publisher = {"feedgen", "lxml", "sqlalchemy", "requests", "apscheduler"}
-    publisher |= {f"feedsvc.{w}" for w in WRITE_PATH}
-    assert not publisher & ({name.split(".")[0] for name in loaded} | loaded)
+    assert not publisher & {name.split(".")[0] for name in loaded}
+    assert not {name for name in loaded if matches(name, WRITE_PATH)}
     assert "feedsvc.publish.live" not in loaded and "feedsvc.web.feed_html" not in loaded

@@ -13,89 +13,64 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from feedsvc.cli.site import chosen_sources
+from feedsvc.cli.common import (
+    Command,
+    Exit,
+    UsageError,
+    add_source_choice,
+    chosen_sources,
+    prepare_store,
+)
 from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.listing import ExtractError
 from feedsvc.fetch.client import FetchError, make_fetcher
 from feedsvc.ingest.not_on_page import linked_from, not_extracted
 from feedsvc.ingest.source import fetch_pages, read_pages, unusable
-from feedsvc.jobs.cycle import prepare, publish_and_export
+from feedsvc.jobs.cycle import publish_and_export
 from feedsvc.store import Store
 from feedsvc.store.hiding import ListedItem
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
 
 
-def add_correction_commands(commands: argparse._SubParsersAction) -> None:
-    """The arguments of hide, unhide, items and history."""
-    hide = commands.add_parser(
-        "hide", help="take items out of every feed (kept stored, so never new again)"
-    )
-    hide.add_argument("links", nargs="*", metavar="LINK", help="the items' links")
-    hide.add_argument(
-        "--source-of", metavar="TOPIC:N", help="with --not-on-page: the topic's Nth source"
-    )
-    hide.add_argument(
-        "--not-on-page",
-        action="store_true",
-        help="hide the source's items its current extraction of the current page no longer yields",
-    )
-    hide.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    unhide = commands.add_parser("unhide", help="put hidden items back in their feeds")
-    unhide.add_argument("links", nargs="+", metavar="LINK", help="the items' links")
-    listed = commands.add_parser("items", help="list a topic's stored items, hidden ones too")
-    listed.add_argument("--topic", metavar="SLUG", required=True)
-    listed.add_argument("--source", metavar="N", type=int, help="only the topic's Nth source")
-    listed.add_argument("--json", action="store_true", help="print one JSON document")
-    commands.add_parser("history", help="list the operator actions logged in the store")
-
-
-def cmd_hide(config: Config, args: argparse.Namespace) -> int:
+def hide(config: Config, args: argparse.Namespace) -> int:
     """Hide the given links, or a source's items its extraction no longer yields."""
     if args.not_on_page != bool(args.source_of) or (args.not_on_page and args.links):
-        print("feedsvc: hide takes LINK... or --source-of TOPIC:N --not-on-page", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("hide takes LINK... or --source-of TOPIC:N --not-on-page")
     if not args.not_on_page:
         return _set_hidden(config, args.links, hidden=True)
     slug, _, number = args.source_of.rpartition(":")
     chosen = chosen_sources(config, slug, int(number) if number.isdigit() else 0)
-    if isinstance(chosen, str):
-        print(f"feedsvc: {chosen}", file=sys.stderr)
-        return EXIT_USAGE
     try:
         stale = _not_on_page(config, slug, chosen[0])
     except (FetchError, ExtractError, ValueError) as exc:
         print(f"feedsvc: hide: {exc}; nothing hidden", file=sys.stderr)
-        return EXIT_FAILED
+        return Exit.FAILED
     if not stale:
         print("nothing to hide: the extraction yields every item the page links")
-        return EXIT_OK
+        return Exit.OK
     print(f"{len(stale)} stored items the page links but the extraction no longer yields:")
     for item in stale:
         print(f"  {item.link}  {item.title}")
     if not args.yes and input(f"Hide these {len(stale)} items? [y/N] ").strip().lower() != "y":
         print("nothing hidden")
-        return EXIT_FAILED
+        return Exit.FAILED
     return _set_hidden(config, [item.link for item in stale], hidden=True)
 
 
-def cmd_unhide(config: Config, args: argparse.Namespace) -> int:
+def unhide(config: Config, args: argparse.Namespace) -> int:
     """Put hidden items back where they sat in their feeds."""
     return _set_hidden(config, args.links, hidden=False)
 
 
-def cmd_items(config: Config, args: argparse.Namespace) -> int:
+def items(config: Config, args: argparse.Namespace) -> int:
     """What a topic (or one source) holds: first seen, last seen, hidden."""
     chosen = chosen_sources(config, args.topic, args.source)
-    if isinstance(chosen, str):
-        print(f"feedsvc: {chosen}", file=sys.stderr)
-        return EXIT_USAGE
     url = chosen[0].url if args.source else None
     listed = _with_store(config, lambda store: store.listed_items(args.topic, url))
     if args.json:
         print(json.dumps({"items": [_item_document(item) for item in listed]}, indent=2))
-        return EXIT_OK
+        return Exit.OK
     for item in listed:
         state = "hidden" if item.hidden else "shown"
         print(
@@ -103,14 +78,14 @@ def cmd_items(config: Config, args: argparse.Namespace) -> int:
             f"last-seen={item.last_seen.isoformat()}  {item.link}  {item.title}"
         )
     print(f"{len(listed)} items, {sum(item.hidden for item in listed)} hidden")
-    return EXIT_OK
+    return Exit.OK
 
 
-def cmd_history(config: Config, args: argparse.Namespace) -> int:
+def history(config: Config, args: argparse.Namespace) -> int:
     """The operator actions logged in the store, oldest first."""
     for action in _with_store(config, lambda store: store.operator_actions()):
         print(f"{action.at.isoformat()}  {action.action}  {action.detail}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def _set_hidden(config: Config, links: list[str], *, hidden: bool) -> int:
@@ -135,7 +110,7 @@ def _set_hidden(config: Config, links: list[str], *, hidden: bool) -> int:
     for link in unknown:
         print(f"feedsvc: {verb}: no stored item has the link {link}", file=sys.stderr)
     print(f"{len(changed)} items {'hidden' if hidden else 'restored'}; feeds re-rendered")
-    return EXIT_FAILED if unknown else EXIT_OK
+    return Exit.FAILED if unknown else Exit.OK
 
 
 def _not_on_page(config: Config, topic: str, source: SourceConfig) -> list[ListedItem]:
@@ -155,7 +130,7 @@ def _not_on_page(config: Config, topic: str, source: SourceConfig) -> list[Liste
 
 def _with_store(config: Config, work: Callable[[Store], T]) -> T:
     """Run `work` on the config's store, created or upgraded first."""
-    prepare(config)
+    prepare_store(config)
     store = Store(config.service.database)
     try:
         return work(store)
@@ -174,3 +149,38 @@ def _item_document(item: ListedItem) -> dict:
         "last_seen": item.last_seen.isoformat(),
         "hidden": item.hidden,
     }
+
+
+def _hide_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("links", nargs="*", metavar="LINK", help="the items' links")
+    parser.add_argument(
+        "--source-of", metavar="TOPIC:N", help="with --not-on-page: the topic's Nth source"
+    )
+    parser.add_argument(
+        "--not-on-page",
+        action="store_true",
+        help="hide the source's items its current extraction of the current page no longer yields",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _unhide_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("links", nargs="+", metavar="LINK", help="the items' links")
+
+
+def _items_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_choice(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+COMMANDS = (
+    Command(
+        "hide",
+        "take items out of every feed (kept stored, so never new again)",
+        hide,
+        _hide_arguments,
+    ),
+    Command("unhide", "put hidden items back in their feeds", unhide, _unhide_arguments),
+    Command("items", "list a topic's stored items, hidden ones too", items, _items_arguments),
+    Command("history", "list the operator actions logged in the store", history),
+)

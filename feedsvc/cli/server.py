@@ -40,22 +40,34 @@ class FeedsvcServer(BaseApplication):
         return create_app(self.config_obj)
 
 
-def feedsvc_command(config: Config, *args: str) -> list[str]:
+def feedsvc_command(config: Config, *args: str, verbose: bool = False) -> list[str]:
     """The command line of another feedsvc command on the same config."""
-    return [sys.executable, "-m", "feedsvc.cli", "--config", str(config.path), *args]
+    command = [sys.executable, "-m", "feedsvc.cli", "--config", str(config.path)]
+    return command + (["--verbose"] if verbose else []) + list(args)
 
 
-def start_scheduler(config: Config) -> subprocess.Popen:
+def start_scheduler(config: Config, verbose: bool = False) -> subprocess.Popen:
     """`feedsvc schedule` as a child process: one scheduler, never one per web worker."""
-    return subprocess.Popen(feedsvc_command(config, "schedule"))
+    return subprocess.Popen(feedsvc_command(config, "schedule", verbose=verbose))
 
 
-def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool) -> None:
-    """Serve until stopped, with the scheduler process beside gunicorn when asked for."""
+def serve(
+    config: Config, *, host: str, port: int, workers: int, scheduler: bool, verbose: bool = False
+) -> None:
+    """Serve until stopped, with the scheduler process beside gunicorn when asked for.
+
+    Quiet unless `verbose`: the store's migration in one line (or none), this line, and
+    then one line per ingest from the scheduler; gunicorn's start-up lines only with it.
+    """
     # Once, before workers start: they only read. In a child process, so the master (and so
     # every forked worker) never loads the publisher's libraries.
-    subprocess.run(feedsvc_command(config, "migrate"), check=True)
-    child = start_scheduler(config) if scheduler else None
+    subprocess.run(feedsvc_command(config, "migrate", verbose=verbose), check=True)
+    child = start_scheduler(config, verbose) if scheduler else None
+    with_scheduler = ", with the scheduler" if scheduler else ""
+    print(
+        f"feedsvc: serving http://{host}:{port}/ ({workers} workers{with_scheduler}); Ctrl-C stops",
+        flush=True,
+    )
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -63,7 +75,7 @@ def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool
         "threads": 8,
         "accesslog": config.service.access_log,  # None: no access log
         "errorlog": "-",
-        "loglevel": "info",
+        "loglevel": "info" if verbose else "warning",
         "timeout": 30,
         "graceful_timeout": 10,
         "proc_name": "feedsvc",
@@ -79,11 +91,14 @@ def serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool
             child.wait(10)
 
 
-def exec_serve(config: Config, *, host: str, port: int, workers: int, scheduler: bool) -> NoReturn:
+def exec_serve(
+    config: Config, *, host: str, port: int, workers: int, scheduler: bool, verbose: bool
+) -> NoReturn:
     """Become `python -m feedsvc.cli.server` with these settings (same process id and group)."""
     command = [sys.executable, "-m", "feedsvc.cli.server", "--config", str(config.path)]
     command += ["--host", host, "--port", str(port), "--workers", str(workers)]
     command += [] if scheduler else ["--no-scheduler"]
+    command += ["--verbose"] if verbose else []
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)
@@ -97,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--no-scheduler", action="store_true")
+    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     serve(
         load(Path(args.config)),
@@ -104,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         workers=args.workers,
         scheduler=not args.no_scheduler,
+        verbose=args.verbose,
     )
     return 0
 

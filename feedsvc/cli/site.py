@@ -1,4 +1,9 @@
-"""`feedsvc preview` and `feedsvc check --fetch`: a source's items before anything is stored."""
+"""Adding a site: `feedsvc discover`, `feedsvc preview` and `feedsvc check [--fetch]`.
+
+discover proposes a source block for a page; preview shows what ingest would store from a
+topic's sources; check validates the config and, with --fetch, previews every source.
+None of them writes to the store.
+"""
 
 from __future__ import annotations
 
@@ -6,85 +11,129 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from feedsvc.config import Config, SourceConfig, TopicConfig
-from feedsvc.fetch.client import make_fetcher
-from feedsvc.ingest.preview import SourcePreview, preview_source
+from feedsvc.cli.common import Command, Exit, UsageError, add_source_choice, chosen_sources
+from feedsvc.config import Config, IngestConfig, SourceConfig
 from feedsvc.model import Item
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from feedsvc.ingest.preview import SourcePreview
+
 TITLE_WIDTH, LINK_WIDTH, TYPE_WIDTH = 40, 56, 16
 
 
-def add_preview_command(commands: argparse._SubParsersAction) -> None:
-    """`preview`'s arguments."""
-    preview = commands.add_parser(
-        "preview", help="fetch a topic's sources and show what ingest would store; stores nothing"
-    )
-    preview.add_argument("--topic", metavar="SLUG", required=True, help="the topic to preview")
-    preview.add_argument(
-        "--source", metavar="N", type=int, help="only the topic's Nth source (1 = the first)"
-    )
-    preview.add_argument(
+def _discover_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="the listing page (its address goes into the block)")
+    parser.add_argument("--file", metavar="PATH", help="read the page from this file, not the URL")
+
+
+def discover(config: Config | None, args: argparse.Namespace) -> int:
+    """Print a proposed source block for the page, or what was tried and exit 1."""
+    from feedsvc.discover.items import NothingFound, discover
+    from feedsvc.discover.report import propose
+    from feedsvc.extract.listing import ExtractError
+    from feedsvc.fetch.client import FetchError
+
+    try:
+        body, encoding = _page(config, args)
+        found = discover(body, args.url, encoding)
+    except (FetchError, ExtractError, OSError) as exc:
+        print(f"feedsvc: discover: {exc}", file=sys.stderr)
+        return Exit.FAILED
+    except NothingFound as exc:
+        print(f"feedsvc: {exc}; tried:", file=sys.stderr)
+        for step in exc.tried:
+            print(f"  - {step}", file=sys.stderr)
+        return Exit.FAILED
+    proposal = propose(found, args.url, body, encoding)
+    print(proposal.block, end="")
+    return Exit.OK if proposal.items else Exit.FAILED
+
+
+def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
+    """The page's bytes and encoding: from --file, or fetched politely like any source."""
+    from feedsvc.fetch.charset import page_encoding
+    from feedsvc.fetch.client import Fetcher, user_agent
+
+    if args.file:
+        body = Path(args.file).read_bytes()
+        return body, page_encoding(body, None)
+    settings = config.ingest if config else IngestConfig()
+    base_url = config.service.base_url if config else "http://127.0.0.1"
+    fetcher = Fetcher(settings, agent=user_agent(base_url))
+    try:
+        fetched = fetcher.fetch(args.url)
+    finally:
+        fetcher.close()
+    return fetched.body, fetched.encoding or page_encoding(fetched.body, None)
+
+
+def _preview_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_choice(parser)
+    parser.add_argument(
         "--file", metavar="PATH", help="read this file as the source's page instead of fetching"
     )
-    preview.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
-def cmd_preview(config: Config, args: argparse.Namespace) -> int:
+def preview(config: Config, args: argparse.Namespace) -> int:
     """Preview the topic's sources: exit 0 when each yields items, 1 when one yields none."""
     chosen = chosen_sources(config, args.topic, args.source)
-    if isinstance(chosen, str):
-        print(f"feedsvc: {chosen}", file=sys.stderr)
-        return EXIT_USAGE
     if args.file and len(chosen) != 1:
-        print("feedsvc: --file reads one source's page: give --source N", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("--file reads one source's page: give --source N")
     previews = previews_of(config, chosen, Path(args.file) if args.file else None)
     if args.json:
         print(json.dumps({"sources": [_document(p) for p in previews]}, indent=2))
     else:
-        for preview in previews:
-            print(preview_text(preview))
-    return EXIT_OK if all(p.items for p in previews) else EXIT_FAILED
+        for one in previews:
+            print(preview_text(one))
+    return Exit.OK if all(p.items for p in previews) else Exit.FAILED
 
 
-def check_fetch(config: Config) -> int:
-    """`check --fetch`: every source previewed; each yielding nothing is named with the
-    selector that matched nothing."""
-    chosen = [source for topic in config.topics for source in topic.sources]
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fetch", action="store_true", help="also preview every source; fail when one yields none"
+    )
+
+
+def check(config: Config, args: argparse.Namespace) -> int:
+    """The config is valid (main loaded it); with --fetch, every source yields items."""
+    sources = sum(len(topic.sources) for topic in config.topics)
+    print(f"{config.path}: OK: {len(config.topics)} topics, {sources} sources")
+    for topic in config.topics:
+        for source in topic.sources:
+            preset = f" (preset {source.preset})" if source.preset else ""
+            print(f"  {topic.slug}: {source.url}{preset}")
+    return _check_fetch(config) if args.fetch else Exit.OK
+
+
+def _check_fetch(config: Config) -> int:
+    """Every source previewed; each yielding nothing is named with the selector that
+    matched nothing."""
     failed = False
     for topic in config.topics:
-        for number, preview in enumerate(previews_of(config, topic.sources), start=1):
-            if preview.items:
-                print(f"  {topic.slug}:{number} {preview.url}: {len(preview.items)} items")
+        for number, one in enumerate(previews_of(config, list(topic.sources)), start=1):
+            if one.items:
+                print(f"  {topic.slug}:{number} {one.url}: {len(one.items)} items")
                 continue
             failed = True
             print(
-                f"  {topic.slug}:{number} {preview.url}: FAILED: no items; {preview.failure()}"
-                + "".join(f"\n    - {warning}" for warning in preview.warnings)
+                f"  {topic.slug}:{number} {one.url}: FAILED: no items; {one.failure()}"
+                + "".join(f"\n    - {warning}" for warning in one.warnings)
             )
-    print(f"{len(chosen)} sources fetched: " + ("some yield no item" if failed else "all OK"))
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def chosen_sources(config: Config, slug: str, number: int | None) -> list[SourceConfig] | str:
-    """The topic's sources (or its Nth), or why the arguments name none."""
-    topic: TopicConfig | None = config.topic(slug)
-    if topic is None:
-        known = ", ".join(t.slug for t in config.topics)
-        return f"unknown topic {slug!r}; expected one of: {known}"
-    if number is None:
-        return list(topic.sources)
-    if not 1 <= number <= len(topic.sources):
-        return f"topic {slug!r} has sources 1 to {len(topic.sources)}, not {number}"
-    return [topic.sources[number - 1]]
+    count = sum(len(topic.sources) for topic in config.topics)
+    print(f"{count} sources fetched: " + ("some yield no item" if failed else "all OK"))
+    return Exit.FAILED if failed else Exit.OK
 
 
 def previews_of(
     config: Config, sources: list[SourceConfig], file: Path | None = None
 ) -> list[SourcePreview]:
     """Each source previewed through one polite fetcher."""
+    from feedsvc.fetch.client import make_fetcher
+    from feedsvc.ingest.preview import preview_source
+
     fetcher = make_fetcher(config)
     try:
         return [preview_source(fetcher, config, source, file) for source in sources]
@@ -151,3 +200,21 @@ def _document(preview: SourcePreview) -> dict:
         },
         "warnings": preview.warnings,
     }
+
+
+COMMANDS = (
+    Command(
+        "discover",
+        "propose a [[topics.sources]] block for a page with no selectors yet",
+        discover,
+        _discover_arguments,
+        config="optional",
+    ),
+    Command(
+        "preview",
+        "fetch a topic's sources and show what ingest would store; stores nothing",
+        preview,
+        _preview_arguments,
+    ),
+    Command("check", "validate the config file and exit", check, _check_arguments),
+)

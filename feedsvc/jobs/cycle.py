@@ -16,6 +16,7 @@ from feedsvc.fetch.client import Fetcher
 from feedsvc.generation import generation_marker
 from feedsvc.ingest.probe import probe_images
 from feedsvc.ingest.source import SourceReport, ingest
+from feedsvc.model import SchemaChange
 from feedsvc.publish.announce import announce
 from feedsvc.publish.export import export
 from feedsvc.publish.follow import kept_feeds
@@ -79,11 +80,12 @@ def publish_and_export(
         announce(fetcher, config, published.changed)
 
 
-def prepare(config: Config) -> None:
-    """Create or upgrade the store and publish what was never rendered: before workers start."""
+def prepare(config: Config) -> SchemaChange | None:
+    """Create or upgrade the store and publish what was never rendered: before workers start.
+    Returns the schema change made, None when the store was current."""
     store = open_store(config.service)
     try:
-        store.create_schema()
+        change = store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
         # Feeds and digests only: a store filled in bulk (import-db, a benchmark) may owe
         # thousands of archive pages, which the scheduler's first publish renders instead of
@@ -91,3 +93,4 @@ def prepare(config: Config) -> None:
         publish_and_export(store, config, archive_budget=0)
     finally:
         store.close()
+    return change

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from feedsvc.model import SchemaChange
 from feedsvc.store.actions import ActionStore
 from feedsvc.store.backfills import BackfillStore
 from feedsvc.store.cluster import ClusterStore
@@ -52,9 +53,10 @@ class Store(
         """A store several hosts share (PostgreSQL): it, not local files, coordinates them."""
         return self.engine.dialect.name == "postgresql"
 
-    def create_schema(self) -> None:
-        """Create or upgrade the tables (Alembic migrations): before serving, never per worker."""
-        upgrade(self.engine)
+    def create_schema(self) -> SchemaChange | None:
+        """Create or upgrade the tables (Alembic migrations): before serving, never per worker.
+        Returns the change made, None when the store was current."""
+        return upgrade(self.engine)
 
     def run(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
         """Run one of the shared plain-SQL reads (reads.py) through the engine."""

@@ -17,22 +17,28 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
+from feedsvc.model import SchemaChange
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant shared by every feedsvc process: the key of the schema's advisory lock.
 SCHEMA_LOCK = 5005
 
 
-def upgrade(engine: Engine) -> None:
-    """Create missing tables and apply every revision not yet applied; safe at every start."""
+def upgrade(engine: Engine) -> SchemaChange | None:
+    """Create missing tables and apply every revision not yet applied; safe at every start.
+    Returns the change made, None when the store was current."""
     if engine.dialect.name == "sqlite" and engine.url.database:
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     with engine.connect() as conn:
         _lock(conn)
         settings = alembic_config(conn)
-        if current_revision(conn) is None and (layout := _layout(conn)) is not None:
-            command.stamp(settings, layout)
+        before = current_revision(conn)
+        if before is None and (before := _layout(conn)) is not None:
+            command.stamp(settings, before)
         command.upgrade(settings, "head")
+        after = current_revision(conn)
         conn.commit()
+    return SchemaChange(before, after) if after != before else None
 
 
 def alembic_config(conn: Connection) -> AlembicConfig:
