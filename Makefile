@@ -1,6 +1,7 @@
 # feedsvc: `make run` serves the default config on SQLite; `make demo` serves two bundled
 # captures offline; `make test` runs every test;
-# `make bench` measures serving, ingest and rendering and rewrites docs/benchmarks.md.
+# `make bench` measures serving, ingest and rendering and rewrites docs/benchmarks.md;
+# `make docs` writes docs/cli.md and the walk in docs/adding-a-site.md from real runs.
 # Each creates the virtual environment in .venv and installs feedsvc into it first.
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools consumers postgres run demo test lint format bench bench-load bench-cluster clean
+.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-load bench-cluster clean
 
 install: $(STAMP)
 
@@ -82,6 +83,12 @@ lint: install
 format: install
 	$(BIN)/ruff format feedsvc tests bench
 	$(BIN)/ruff check --fix feedsvc tests bench
+
+# The generated docs: the command reference from the parsers, and the walk on every markup
+# family from real runs on 127.0.0.1 (tests/test_docs.py fails when either is out of date).
+docs: install
+	$(BIN)/python -m feedsvc.cli.reference docs/cli.md
+	$(BIN)/python -m tests.support.walk docs/adding-a-site.md
 
 bench: install tools
 	$(BIN)/python -m bench.run

@@ -7,9 +7,10 @@ at INFO, every library (Alembic, APScheduler, gunicorn) at WARNING; `--verbose` 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from feedsvc import __version__
 from feedsvc.cli import corrections, deploy, operate, serving, site
@@ -48,13 +49,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Exit.USAGE
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(width: int | None = None) -> argparse.ArgumentParser:
     """The whole command line; `feedsvc --help` lists the commands by group."""
+    return command_parsers(width)[0]
+
+
+def command_parsers(
+    width: int | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top parser and each command's, by name; help wrapped at `width` columns
+    (default: the terminal's), so docs/cli.md is the same on every machine."""
     top = argparse.ArgumentParser(
         prog="feedsvc",
         description="Feeds from topic listing pages.",
         epilog=_command_list(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_formatter(argparse.RawDescriptionHelpFormatter, width),
     )
     top.add_argument(
         "--config", metavar="PATH", help="config file (default: $FEEDSVC_CONFIG or ./config.toml)"
@@ -66,13 +75,23 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(
         metavar="COMMAND", required=True, help="one of the commands below"
     )
+    subs = {}
     for group in GROUPS:
         for command in group.commands:
-            sub = commands.add_parser(command.name, description=command.help)
+            sub = commands.add_parser(
+                command.name,
+                description=command.help,
+                formatter_class=_formatter(argparse.HelpFormatter, width),
+            )
             if command.arguments:
                 command.arguments(sub)
             sub.set_defaults(command=command)
-    return top
+            subs[command.name] = sub
+    return top, subs
+
+
+def _formatter(kind: type[argparse.HelpFormatter], width: int | None) -> Callable:
+    return kind if width is None else functools.partial(kind, width=width)
 
 
 def _command_list() -> str:

@@ -40,7 +40,9 @@ def ingest(config: Config, args: argparse.Namespace) -> int:
 
     if args.topic:
         known_topic(config, args.topic)
-    if not args.verbose:  # each source's line is printed below: the log would say it twice
+    if not args.verbose:  # one printed line per source: the log would say it twice, and
+        # the per-item notes (image probes, enrichment retries) are --verbose detail here
+        logging.getLogger("feedsvc").setLevel(logging.WARNING)
         logging.getLogger("feedsvc.ingest.source").setLevel(logging.ERROR)
     prepare_store(config)
     store = open_store(config.service)

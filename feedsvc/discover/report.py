@@ -54,7 +54,7 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
 
 
 def source_block(url: str, fields: dict[str, Field]) -> str:
-    """`[[topics.sources]]` with its selectors, in the order the README lists them."""
+    """`[[topics.sources]]` with its selectors, in the order docs/config.md lists them."""
     lines = ["[[topics.sources]]", f"url = {Field(url).toml()}", "", "[topics.sources.selectors]"]
     lines += [f"{name} = {fields[name].toml()}" for name in FIELD_ORDER if name in fields]
     return "\n".join(lines) + "\n"

@@ -1,1 +1,1 @@
-"""Alembic migrations of the store; `feedsvc.store.migrate` runs them (see README)."""
+"""Alembic migrations of the store; `feedsvc.store.migrate` runs them (see docs/deploying.md)."""
