@@ -9,6 +9,7 @@ command is named twice.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -83,9 +84,12 @@ def add_source_choice(parser: argparse.ArgumentParser) -> None:
 
 def prepare_store(config: Config) -> None:
     """Create or upgrade the store and publish what was never rendered, before a command
-    uses it; one line when the store's revision moved, nothing when it was current."""
+    uses it; one line when the store's revision moved, nothing when it was current.
+
+    The line goes to stderr: what a command prints on stdout (one line per source for
+    ingest, rows per table for import-db) stays what scripts read."""
     from feedsvc.jobs.cycle import prepare
 
     moved = prepare(config)
     if moved:
-        print(moved.line(), flush=True)
+        print(moved.line(), file=sys.stderr, flush=True)
