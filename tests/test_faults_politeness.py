@@ -134,7 +134,11 @@ def test_requests_to_one_host_keep_their_distance(tmp_path: Path, site: PageServ
     times = [t for t, _ in site.history]
     assert len(times) == 4  # robots.txt and three pages
     gaps = [later - earlier for earlier, later in pairwise(times)]
-    assert all(gap >= 0.25 for gap in gaps), gaps  # 0.3 s apart when sent; arrival may jitter
+    # 0.3 s apart when sent. Arrival jitters by the time a request takes to reach the
+    # server (tens of ms on a loaded 2-core machine), which one gap may lose and the next
+    # win back; the whole walk cannot be shorter than its three delays less one jitter.
+    assert all(gap >= 0.2 for gap in gaps), gaps
+    assert times[-1] - times[0] >= 0.8, gaps
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:
