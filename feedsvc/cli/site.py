@@ -26,6 +26,15 @@ TITLE_WIDTH, LINK_WIDTH, TYPE_WIDTH = 40, 56, 16
 def _discover_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="the listing page (its address goes into the block)")
     parser.add_argument("--file", metavar="PATH", help="read the page from this file, not the URL")
+    parser.add_argument(
+        "--fetch",
+        choices=("http", "browser"),
+        default="http",
+        help="browser: read the page after its scripts ran (headless Chromium)",
+    )
+    parser.add_argument(
+        "--wait-for", metavar="CSS", help="with --fetch browser: wait until this matches"
+    )
 
 
 def discover(config: Config | None, args: argparse.Namespace) -> int:
@@ -45,10 +54,27 @@ def discover(config: Config | None, args: argparse.Namespace) -> int:
         print(f"feedsvc: {exc}; tried:", file=sys.stderr)
         for step in exc.tried:
             print(f"  - {step}", file=sys.stderr)
+        _advise_on_app_shell(body, args.url, encoding)
         return Exit.FAILED
     proposal = propose(found, args.url, body, encoding)
-    print(proposal.block, end="")
+    block = proposal.block
+    if args.fetch == "browser":  # the block reads the page as discover read it
+        url_line = block.splitlines(keepends=True)[1]
+        wait_for = args.wait_for or found.item
+        block = block.replace(
+            url_line, f'{url_line}fetch = "browser"\nwait_for = "{wait_for}"\n', 1
+        )
+    print(block, end="")
     return Exit.OK if proposal.items else Exit.FAILED
+
+
+def _advise_on_app_shell(body: bytes, url: str, encoding: str | None) -> None:
+    """When the page is an app shell, say so and what to write instead."""
+    from feedsvc.discover.appshell import app_shell
+
+    shell = app_shell(body, url, encoding)
+    for line in shell.advice() if shell else ():
+        print(f"  - {line}", file=sys.stderr)
 
 
 def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
@@ -63,7 +89,12 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     base_url = config.service.base_url if config else "http://127.0.0.1"
     fetcher = Fetcher(settings, agent=user_agent(base_url))
     try:
-        fetched = fetcher.fetch(args.url)
+        if args.fetch == "browser":
+            from feedsvc.fetch.browser import render
+
+            fetched = render(fetcher, args.url, wait_for=args.wait_for)
+        else:
+            fetched = fetcher.fetch(args.url)
     finally:
         fetcher.close()
     return fetched.body, fetched.encoding or page_encoding(fetched.body, None)
