@@ -40,14 +40,19 @@ def _discover_arguments(parser: argparse.ArgumentParser) -> None:
 def discover(config: Config | None, args: argparse.Namespace) -> int:
     """Print a proposed source block for the page, or what was tried and exit 1."""
     from feedsvc.discover.items import NothingFound, discover
+    from feedsvc.discover.jsonblock import looks_like_json, propose_json
     from feedsvc.discover.report import propose
     from feedsvc.extract.listing import ExtractError
     from feedsvc.fetch.client import FetchError
 
     try:
         body, encoding = _page(config, args)
+        if looks_like_json(body):  # an API's answer: a kind = "json" block
+            proposal = propose_json(body, args.url)
+            print(proposal.block, end="")
+            return Exit.OK if proposal.items else Exit.FAILED
         found = discover(body, args.url, encoding)
-    except (FetchError, ExtractError, OSError) as exc:
+    except (FetchError, ExtractError, OSError, ValueError) as exc:
         print(f"feedsvc: discover: {exc}", file=sys.stderr)
         return Exit.FAILED
     except NothingFound as exc:
@@ -80,7 +85,8 @@ def _advise_on_app_shell(body: bytes, url: str, encoding: str | None) -> None:
 def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     """The page's bytes and encoding: from --file, or fetched politely like any source."""
     from feedsvc.fetch.charset import page_encoding
-    from feedsvc.fetch.client import Fetcher, user_agent
+    from feedsvc.fetch.client import HTML_TYPES, Fetcher, user_agent
+    from feedsvc.fetch.page import JSON_TYPES
 
     if args.file:
         body = Path(args.file).read_bytes()
@@ -94,7 +100,7 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
 
             fetched = render(fetcher, args.url, wait_for=args.wait_for)
         else:
-            fetched = fetcher.fetch(args.url)
+            fetched = fetcher.fetch(args.url, accept=HTML_TYPES + JSON_TYPES)
     finally:
         fetcher.close()
     return fetched.body, fetched.encoding or page_encoding(fetched.body, None)

@@ -233,7 +233,7 @@ def _convert(data: dict, kind: type, path: Path, prefix: str) -> Any:
 
 def _config_error(message: str, data: dict, path: Path, prefix: str) -> ConfigError:
     match = MSGSPEC_PATH.search(message)
-    where = match.group(1) if match else ""
+    where = match.group(1).replace("[...]", "") if match else ""  # [...]: a value in a table
     message = message[: match.start()] if match else message
     if unknown := re.fullmatch(r"Object contains unknown field `(.+)`", message):
         allowed = Selector.__struct_fields__
@@ -303,10 +303,12 @@ def _chain(
     for index, part in enumerate(parts):
         where = f"{key}[{index}]" if isinstance(raw, list) else key
         selector = Selector(css=part) if isinstance(part, str) else part
+        written = where if isinstance(part, str) else f"{where}.css"
         if selector.path is not None:  # JSON: the expression takes the place of the CSS
             selector = msgspec.structs.replace(selector, css=selector.path, path=None)
+            written = f"{where}.path"
         if selector.css is not None:
-            check(selector.css, path, where if isinstance(part, str) else f"{where}.css")
+            check(selector.css, path, written)
         if selector.exclude is not None and check is _css:
             _css(selector.exclude, path, f"{where}.exclude")
         _regex(selector.pattern, path, f"{where}.pattern")

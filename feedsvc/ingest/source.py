@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract.fingerprint import extraction_fingerprint
+from feedsvc.extract.jsondoc import json_items
 from feedsvc.extract.listing import ExtractError, RawItem, coverage, extract
 from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
 from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
@@ -244,6 +245,8 @@ def _items(
 def _raw_items(page: Fetched, source: SourceConfig) -> list[RawItem]:
     if source.kind == "feed":
         return feed_items(page.body)
+    if source.kind == "json":
+        return json_items(page.body, source.selectors, page.encoding, source.id, source.json)
     return extract(page.body, source.selectors, page.encoding, source.id)
 
 
