@@ -9,6 +9,7 @@ missing these tests skip and say why.
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -182,6 +183,7 @@ def test_a_list_the_script_fetches_from_a_json_api(
     server.serve("/static/js/main.8c1f2e7a.js", fixture("react-main.js"), headers=JS)
     server.serve("/wp-json/wp/v2/posts?per_page=3", fixture("wp-posts.json"), headers=JSON)
     source = """
+  headers = { "Cookie" = "consent=yes" }
   [topics.sources.selectors]
   item = "li.publication"
   title = "a.publication__link"
@@ -201,6 +203,20 @@ def test_a_list_the_script_fetches_from_a_json_api(
     ]
     api = [h for p, h in server.requests if p.startswith("/wp-json/")]
     assert len(api) == 1 and api[0]["User-Agent"].startswith("feedsvc/")
+    sent = {name.lower(): value for name, value in api[0].items()}
+    assert sent["accept"] == "application/json"  # as the page's script asked
+    assert all(h["Cookie"] == "consent=yes" for _, h in server.requests)  # the source's profile
+
+
+def test_check_fetch_and_preview_read_a_browser_source(
+    tmp_path: Path, next_site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE)
+    assert main(["--config", str(config.path), "check", "--fetch"]) == 0
+    assert f"{TOPIC}:1 {next_site}: 3 items" in capsys.readouterr().out
+    assert main(["--config", str(config.path), "preview", "--topic", TOPIC, "--json"]) == 0
+    titles = [i["title"] for i in json.loads(capsys.readouterr().out)["sources"][0]["items"]]
+    assert titles[0] == "Ports and Power: Who Runs the Harbours" and len(titles) == 3
 
 
 def test_a_request_to_a_forbidden_address_is_refused_before_any_connection(

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 CHROMIUM = Path("/usr/bin/chromium")
 IDLE_SECONDS = 60.0
 NOT_LOADED = frozenset({"image", "font", "media"})
+# what a page's own request says that its server may need (an API answering JSON only to
+# `Accept: application/json`, an `X-Requested-With`); the source's headers win over these
+FORWARDED_HEADERS = frozenset({"accept", "content-type", "referer", "x-requested-with"})
 UNANSWERED_PROXY = "http://127.0.0.1:9"  # discard port: a request that escapes routing dies
 LAUNCH_ARGS = (
     "--no-sandbox",  # containers and root: Chromium's sandbox needs user namespaces
@@ -282,7 +285,14 @@ async def _answer_request(route: Any, visit: Visit) -> None:
     try:
         if request.method != "GET":
             raise Refused(f"refused {request.method} {url}: a page is read with GET only")
-        fetched = await asyncio.get_running_loop().run_in_executor(None, _fetch, visit, url, main)
+        asked = {
+            name: value
+            for name, value in (await request.all_headers()).items()
+            if name in FORWARDED_HEADERS or name.startswith("x-")
+        }
+        fetched = await asyncio.get_running_loop().run_in_executor(
+            None, _fetch, visit, url, main, asked
+        )
     except Refused as exc:  # the guard said no before any connection was opened
         note = f"browser: {exc.reason} (asked by the page {visit.url})"
         visit.notes.append(note)
@@ -306,14 +316,16 @@ async def _answer_request(route: Any, visit: Visit) -> None:
     await _fulfil(route, fetched)
 
 
-def _fetch(visit: Visit, url: str, main: bool) -> Fetched:
-    """The page itself politely (host delay, retries, HTML only); what it asks for at once."""
+def _fetch(visit: Visit, url: str, main: bool, asked: Mapping[str, str]) -> Fetched:
+    """The page itself politely (host delay, retries, HTML only); what it asks for at once,
+    with the headers its script set."""
     if main:
         return visit.fetcher.fetch(
             url, robots=visit.robots, headers=visit.headers, guard=visit.guard
         )
+    headers = {**asked, **visit.headers}
     return visit.loads.fetch(
-        url, robots=visit.robots, headers=visit.headers, guard=visit.guard, accept=None
+        url, robots=visit.robots, headers=headers, guard=visit.guard, accept=None
     )
 
 
