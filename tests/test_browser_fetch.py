@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FAST_INGEST, PageServer
+from conftest import FAST_INGEST, PageServer, Reply, send
 from lxml import html
 
 from feedsvc.cli.main import main
@@ -331,3 +333,45 @@ def test_discover_says_an_app_shell_needs_the_browser_then_reads_it_with_one(
     assert "Grain Corridors After the Strait Closure" in block
     source = tomllib.loads(block)["topics"]["sources"][0]
     assert source["wait_for"] == source["selectors"]["item"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_browser_concurrency_bounds_the_pages_open_at_once(
+    server: PageServer, concurrency: int
+) -> None:
+    """Each page's script asks /api/slow, which the server holds for 1.5 s: with one page
+    at a time those requests never overlap, with two they do."""
+    lock, open_now, most = threading.Lock(), [0], [0]
+
+    def slow(handler) -> None:
+        with lock:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+        time.sleep(1.5)
+        with lock:
+            open_now[0] -= 1
+        send(handler, Reply(b'{"ok": true}', headers=JSON))
+
+    page = b"<html><body><script>fetch('/api/slow').then(function () { document.body.innerHTML = '<p class=done>done</p>'; });</script></body></html>"
+    for name in ("/a", "/b"):
+        server.serve(name, page)
+    server.routes["/api/slow"] = slow
+    BROWSERS.close()
+    settings = replace(QUICK, browser_concurrency=concurrency)
+    results: list[bytes] = []
+
+    def one(path: str) -> None:
+        fetcher = Fetcher(settings, agent=user_agent("http://feeds.test"))
+        try:
+            results.append(render(fetcher, server.url(path), wait_for="p.done").body)
+        finally:
+            fetcher.close()
+
+    threads = [threading.Thread(target=one, args=(path,)) for path in ("/a", "/b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    BROWSERS.close()
+    assert len(results) == 2 and all(b'class="done"' in body for body in results)
+    assert most[0] == concurrency

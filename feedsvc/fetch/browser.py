@@ -124,6 +124,7 @@ class Browsers:
         self._playwright: Any = None
         self._browser: Any = None
         self._slots: asyncio.Semaphore | None = None
+        self._starting: asyncio.Lock | None = None
         self._open = 0
         self._idle: asyncio.TimerHandle | None = None
         self.launches = 0  # how many times a browser was started (tests, benchmarks)
@@ -152,8 +153,9 @@ class Browsers:
             return self._loop
 
     async def _render(self, visit: Visit, settings: IngestConfig) -> Fetched:
-        if self._slots is None:
+        if self._slots is None:  # on the browser's thread: its loop owns them
             self._slots = asyncio.Semaphore(settings.browser_concurrency)
+            self._starting = asyncio.Lock()
         async with self._slots:
             self._open += 1
             if self._idle is not None:
@@ -169,9 +171,15 @@ class Browsers:
                     )
 
     async def _started(self) -> Any:
-        if self._browser is not None and self._browser.is_connected():
+        assert self._starting is not None
+        async with self._starting:  # two pages at once start one browser
+            if self._browser is None or not self._browser.is_connected():
+                self._browser = await self._launched()
             return self._browser
+
+    async def _launched(self) -> Any:
         try:
+            from playwright.async_api import Error as PlaywrightError
             from playwright.async_api import async_playwright
         except ImportError:
             raise BrowserError(
@@ -181,15 +189,18 @@ class Browsers:
             raise BrowserError(
                 f"{CHROMIUM} not found: apt-get install chromium (feedsvc never downloads one)"
             )
-        if self._playwright is None:
-            self._playwright = await async_playwright().start()
-        self._browser = await self._playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=list(LAUNCH_ARGS),
-            proxy={"server": UNANSWERED_PROXY},
-        )
+        try:
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            browser = await self._playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=list(LAUNCH_ARGS),
+                proxy={"server": UNANSWERED_PROXY},
+            )
+        except PlaywrightError as exc:
+            raise BrowserError(f"could not start {CHROMIUM}: {_first_line(exc)}") from None
         self.launches += 1
-        return self._browser
+        return browser
 
     async def _close_if_idle(self) -> None:
         if not self._open:
@@ -198,6 +209,8 @@ class Browsers:
     async def _close(self) -> None:
         browser, playwright = self._browser, self._playwright
         self._browser = self._playwright = None
+        if not self._open:  # the next browser takes browser_concurrency anew
+            self._slots = self._starting = None
         if browser is not None:
             await browser.close()
         if playwright is not None:
@@ -225,8 +238,7 @@ async def _render_page(browser: Any, visit: Visit, settings: IngestConfig) -> Fe
         except PlaywrightError as exc:
             if visit.failure is not None:
                 raise visit.failure from None
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            raise BrowserError(f"{first_line} ({visit.url})") from None
+            raise BrowserError(f"{_first_line(exc)} ({visit.url})") from None
     finally:
         await context.close()
 
@@ -332,6 +344,12 @@ def _fetch(visit: Visit, url: str, main: bool, asked: Mapping[str, str]) -> Fetc
 async def _fulfil(route: Any, fetched: Fetched) -> None:
     headers = {"content-type": fetched.content_type} if fetched.content_type else {}
     await route.fulfill(status=fetched.status, headers=headers, body=fetched.body)
+
+
+def _first_line(exc: Exception) -> str:
+    """Playwright's messages run to many lines of call log: the first says what happened."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
 
 
 def _chromium_descendants() -> list[int]:
