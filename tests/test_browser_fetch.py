@@ -18,14 +18,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FAST_INGEST, PageServer, Reply, send
+from conftest import FAST_INGEST, ROBOTS_PATH, PageServer, Reply, send
 from lxml import html
 
 from feedsvc.cli.main import main
 from feedsvc.config import Config, IngestConfig, load
 from feedsvc.fetch import browser
-from feedsvc.fetch.browser import BROWSERS, CHROMIUM, page_guard, render
-from feedsvc.fetch.client import Fetcher, make_fetcher, user_agent
+from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, page_guard, render
+from feedsvc.fetch.client import Fetcher, FetchError, make_fetcher, user_agent
 from feedsvc.fetch.guard import RefusedURL
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
@@ -375,3 +375,40 @@ def test_browser_concurrency_bounds_the_pages_open_at_once(
     BROWSERS.close()
     assert len(results) == 2 and all(b'class="done"' in body for body in results)
     assert most[0] == concurrency
+
+
+def quick_render(url: str, **settings: object) -> object:
+    fetcher = Fetcher(replace(QUICK, **settings), agent=user_agent("http://feeds.test"))
+    try:
+        return render(fetcher, url, wait_for="article.post-card")
+    finally:
+        fetcher.close()
+
+
+def test_redirects_are_followed_and_counted(server: PageServer, next_site: str) -> None:
+    server.serve("/old-newsroom", b"", status=301, headers={"Location": "/newsroom"})
+    rendered = quick_render(server.url("/old-newsroom"))
+    assert rendered.url == next_site  # links on the page resolve against where it ended
+    assert html.fromstring(rendered.body).cssselect("article.post-card")
+    with pytest.raises(FetchError, match=r"too many redirects \(more than 0\)"):
+        quick_render(server.url("/old-newsroom"), max_redirects=0)
+
+
+def test_a_rendered_page_over_max_bytes_is_refused(server: PageServer) -> None:
+    grows = b"<html><body><script>document.body.innerHTML = '<article class=\"post-card\">' + 'x'.repeat(50000) + '</article>';</script></body></html>"
+    server.serve("/grows", grows)
+    with pytest.raises(
+        BrowserError, match=r"the rendered page holds \d+ bytes, more than the 20000-byte cap"
+    ):
+        quick_render(server.url("/grows"), max_bytes=20_000)
+
+
+def test_robots_txt_is_asked_for_what_the_page_loads(server: PageServer, next_site: str) -> None:
+    server.serve(
+        ROBOTS_PATH, b"User-agent: *\nDisallow: /_next/\n", headers={"Content-Type": "text/plain"}
+    )
+    with pytest.raises(
+        BrowserError, match=r"timed out after 2 s waiting for `article\.post-card`"
+    ):  # the bundle was refused, so the list never came
+        quick_render(next_site, browser_timeout_seconds=2)
+    assert "main-3f2ab1.js" not in str([path for path, _ in server.requests])

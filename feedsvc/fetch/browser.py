@@ -85,7 +85,6 @@ class Visit:
     waiting: str = "the page to load"
     notes: list[str] = field(default_factory=list)
     failure: FetchError | None = None
-    redirected: dict[str, Fetched] = field(default_factory=dict)
     document: Fetched | None = None
 
 
@@ -263,7 +262,7 @@ async def _visit(page: Any, visit: Visit, settings: IngestConfig) -> Fetched:
     log.debug("browser: %s rendered in %.2f s", visit.url, time.monotonic() - started)
     document = visit.document
     return Fetched(
-        url=page.url,
+        url=document.url if document else page.url,  # where the redirects, if any, ended
         status=200,
         body=dom,
         encoding="utf-8",
@@ -289,9 +288,6 @@ async def _answer_request(route: Any, visit: Visit) -> None:
     url = request.url
     if request.resource_type in NOT_LOADED:
         await route.abort("blockedbyclient")
-        return
-    if url in visit.redirected:
-        await _fulfil(route, visit.redirected.pop(url))
         return
     main = visit.document is None and request.is_navigation_request()
     try:
@@ -321,10 +317,8 @@ async def _answer_request(route: Any, visit: Visit) -> None:
         return
     if main:
         visit.document = fetched
-    if fetched.url != url:  # redirects were followed and counted: show the page the last one
-        visit.redirected[fetched.url] = fetched
-        await route.fulfill(status=302, headers={"location": fetched.url})
-        return
+    # Redirects were followed (and counted) by the fetcher: the page gets the last answer
+    # (Chromium would send a redirect fulfilled here past the routing, to the dead proxy).
     await _fulfil(route, fetched)
 
 
