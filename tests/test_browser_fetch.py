@@ -27,6 +27,7 @@ from feedsvc.fetch import browser
 from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, page_guard, render
 from feedsvc.fetch.client import Fetcher, FetchError, make_fetcher, user_agent
 from feedsvc.fetch.guard import RefusedURL
+from feedsvc.ingest.backfill import backfill
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
 from feedsvc.store import Store
@@ -412,3 +413,29 @@ def test_robots_txt_is_asked_for_what_the_page_loads(server: PageServer, next_si
     ):  # the bundle was refused, so the list never came
         quick_render(next_site, browser_timeout_seconds=2)
     assert "main-3f2ab1.js" not in str([path for path, _ in server.requests])
+
+
+def test_backfill_reads_older_pages_through_the_browser(
+    tmp_path: Path, server: PageServer, next_site: str, store_of
+) -> None:
+    older = fixture("next-newsroom.html")
+    for new, old in (
+        (b"ports-and-power-2024", b"harbour-history-1"),
+        (b"grain-corridors", b"harbour-history-2"),
+        (b"fisheries-data-gap", b"harbour-history-3"),
+    ):
+        older = older.replace(new, old)
+    older = older.replace(b"2024-0", b"2019-0")
+    server.serve("/newsroom?page=2", older)
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE)
+    store = store_of(config)
+    [report] = ingest_once(store, config)
+    assert report.ok and report.new == 3
+    fetcher = make_fetcher(config)
+    try:
+        summary = backfill(store, fetcher, config, TOPIC, config.topics[0].sources[0])
+    finally:
+        fetcher.close()
+    assert (summary.pages_read, summary.items_new, summary.done) == (1, 3, True), summary.line()
+    assert summary.oldest.date().isoformat() == "2019-03-29"
+    assert "/newsroom?page=3" in [path for path, _ in server.requests]  # 404: the last page
