@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.measure import Load
 from tests.support.servers import REPO
 
-SECTIONS = ("ingest", "render", "app", "static", "memory", "latency")
+SECTIONS = ("ingest", "render", "app", "static", "memory", "latency", "browser")
 
 DOC = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench:begin: `make bench` rewrites everything from here to bench:end -->"

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.browser import browser_part
 from bench.generate import grow, listing_page
 from bench.measure import median, percentile, rows_written, timed
 from bench.report import SECTIONS, Report, Row, write_doc
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     reason = missing_nginx() or (None if shutil.which("wrk") else "wrk is not installed")
-    if reason:
+    if reason and args.only & {"app", "static", "memory"}:
         print(f"bench: {reason}; run `make bench` as root to install it", file=sys.stderr)
         return 2
     started = time.monotonic()
@@ -67,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="feedsvc-bench-") as work:
         if "ingest" in args.only:
             ingest_part(report, Path(work) / "ingest")
-        if args.only - {"ingest"}:
+        if "browser" in args.only:
+            browser_part(report, Path(work) / "browser")
+        if args.only - {"ingest", "browser"}:
             store_part(report, Path(work) / "store", args.seconds, args.max_items, args.only)
     minutes = (time.monotonic() - started) / 60
     print(f"\n{report.table()}\n\nbench: done in {minutes:.1f} min")

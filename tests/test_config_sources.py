@@ -124,6 +124,17 @@ BAD_SOURCES = [
         "",
         "topics[0].sources[0].type_rules[0].type: missing",
     ),
+    ('fetch = "chrome"', "", "topics[0].sources[0].fetch: expected one of: http, browser"),
+    ('kind = "xml"', "", "topics[0].sources[0].kind: expected one of: page, feed, json"),
+    ('wait_for = "article..post"', "", "topics[0].sources[0].wait_for: invalid CSS selector"),
+    ('json = "script#"', "", "topics[0].sources[0].json: invalid CSS selector"),
+    ("headers = { Cookie = 1 }", "", "topics[0].sources[0].headers: expected a string, got int"),
+    (
+        'headers = { Cookie = "consent=${FEEDSVC_UNSET_FOR_TESTS}" }',
+        "",
+        "topics[0].sources[0].headers.Cookie: environment variable FEEDSVC_UNSET_FOR_TESTS is "
+        "not set",
+    ),
 ]
 
 
@@ -166,8 +177,48 @@ def test_the_commented_sources_in_the_shipped_config_load(tmp_path: Path) -> Non
     toml = [line for line in lines if line.startswith("[") or " = " in line.split("#")[0]]
     path = tmp_path / "config.toml"
     path.write_text(head + "\n".join(toml) + "\n", encoding="utf-8")
-    _, drupal, site_feed = load(path).topics[0].sources
+    _, drupal, rendered, api, site_feed = load(path).topics[0].sources
     assert drupal.selectors.title == (Selector(css=".teaser__title", exclude=".teaser__action"),)
     assert drupal.selectors.image[0].pattern == "url\\(['\"]?([^'\")]+)"
     assert drupal.enrich and drupal.type_rules[0].path_prefix == "/reports/"
     assert site_feed.kind == "feed" and site_feed.exclude.search("Sponsored")
+    assert rendered.fetch == "browser" and rendered.wait_for == "article.post-card"
+    assert rendered.headers == {"Accept-Language": "en", "Cookie": "consent=yes"}
+    assert drupal.fetch == "http" and not drupal.headers
+    assert api.kind == "json" and api.selectors.title == (Selector(css="title.rendered"),)
+    assert api.selectors.date[0].formats == ("%Y-%m-%dT%H:%M:%S",)
+
+
+@pytest.mark.parametrize(
+    ("ingest", "message"),
+    [
+        ('proxy = "ftp://proxy:21"', "ingest.proxy: expected a proxy URL (http://, https://"),
+        ('proxy = "http://${FEEDSVC_UNSET_FOR_TESTS}@proxy:3128"', "ingest.proxy: environment"),
+        ("browser_concurrency = 0", "ingest.browser_concurrency: expected"),
+        ("browser_timeout_seconds = 0.5", "ingest.browser_timeout_seconds: expected"),
+    ],
+)
+def test_a_bad_browser_or_proxy_setting_names_its_key(
+    tmp_path: Path, ingest: str, message: str
+) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:9/x.html", ingest + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}: {message}"), str(caught.value)
+
+
+def test_browser_and_proxy_settings_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDSVC_TEST_PROXY_PASSWORD", "pa55")
+    extra = (
+        'proxy = "socks5h://feeds:${FEEDSVC_TEST_PROXY_PASSWORD}@127.0.0.1:1080"\n'
+        "browser_concurrency = 2\nbrowser_timeout_seconds = 45\n"
+    )
+    path = write_config(tmp_path, "http://127.0.0.1:9/x.html", extra, 'fetch = "browser"')
+    config = load(path)
+    assert config.ingest.proxy == "socks5h://feeds:pa55@127.0.0.1:1080"
+    assert (config.ingest.browser_concurrency, config.ingest.browser_timeout_seconds) == (2, 45)
+    assert config.topics[0].sources[0].fetch == "browser"
+    assert (
+        load(write_config(tmp_path, "http://127.0.0.1:9/x.html")).ingest.browser_timeout_seconds
+        == 30
+    )

@@ -26,35 +26,67 @@ TITLE_WIDTH, LINK_WIDTH, TYPE_WIDTH = 40, 56, 16
 def _discover_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="the listing page (its address goes into the block)")
     parser.add_argument("--file", metavar="PATH", help="read the page from this file, not the URL")
+    parser.add_argument(
+        "--fetch",
+        choices=("http", "browser"),
+        default="http",
+        help="browser: read the page after its scripts ran (headless Chromium)",
+    )
+    parser.add_argument(
+        "--wait-for", metavar="CSS", help="with --fetch browser: wait until this matches"
+    )
 
 
 def discover(config: Config | None, args: argparse.Namespace) -> int:
     """Print a proposed source block for the page, or what was tried and exit 1."""
     from feedsvc.discover.items import NothingFound, discover
+    from feedsvc.discover.jsonblock import looks_like_json, propose_json
     from feedsvc.discover.report import propose
     from feedsvc.extract.listing import ExtractError
     from feedsvc.fetch.client import FetchError
 
     try:
         body, encoding = _page(config, args)
+        if looks_like_json(body):  # an API's answer: a kind = "json" block
+            proposal = propose_json(body, args.url)
+            print(proposal.block, end="")
+            return Exit.OK if proposal.items else Exit.FAILED
         found = discover(body, args.url, encoding)
-    except (FetchError, ExtractError, OSError) as exc:
+    except (FetchError, ExtractError, OSError, ValueError) as exc:
         print(f"feedsvc: discover: {exc}", file=sys.stderr)
         return Exit.FAILED
     except NothingFound as exc:
         print(f"feedsvc: {exc}; tried:", file=sys.stderr)
         for step in exc.tried:
             print(f"  - {step}", file=sys.stderr)
+        _advise_on_app_shell(body, args.url, encoding)
         return Exit.FAILED
     proposal = propose(found, args.url, body, encoding)
-    print(proposal.block, end="")
+    block = proposal.block
+    if args.fetch == "browser":  # the block reads the page as discover read it
+        url_line = block.splitlines(keepends=True)[1]
+        wait_for = args.wait_for or found.item
+        block = block.replace(
+            url_line, f'{url_line}fetch = "browser"\nwait_for = "{wait_for}"\n', 1
+        )
+    print(block, end="")
     return Exit.OK if proposal.items else Exit.FAILED
+
+
+def _advise_on_app_shell(body: bytes, url: str, encoding: str | None) -> None:
+    """When the page is an app shell, say so and what to write instead."""
+    from feedsvc.discover.appshell import app_shell
+
+    shell = app_shell(body, url, encoding)
+    for line in shell.advice() if shell else ():
+        print(f"  - {line}", file=sys.stderr)
 
 
 def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     """The page's bytes and encoding: from --file, or fetched politely like any source."""
     from feedsvc.fetch.charset import page_encoding
-    from feedsvc.fetch.client import Fetcher, user_agent
+    from feedsvc.fetch.client import HTML_TYPES, Fetcher, user_agent
+    from feedsvc.fetch.page import JSON_TYPES
 
     if args.file:
         body = Path(args.file).read_bytes()
@@ -63,7 +95,12 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     base_url = config.service.base_url if config else "http://127.0.0.1"
     fetcher = Fetcher(settings, agent=user_agent(base_url))
     try:
-        fetched = fetcher.fetch(args.url)
+        if args.fetch == "browser":
+            from feedsvc.fetch.browser import render
+
+            fetched = render(fetcher, args.url, wait_for=args.wait_for)
+        else:
+            fetched = fetcher.fetch(args.url, accept=HTML_TYPES + JSON_TYPES)
     finally:
         fetcher.close()
     return fetched.body, fetched.encoding or page_encoding(fetched.body, None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from slugify import slugify
 
@@ -20,6 +21,7 @@ from feedsvc.config.sources import (
     Selectors,
     SourceConfig,
     TypeRule,
+    from_environment,
     parse_source,
     type_slug,
 )
@@ -45,7 +47,11 @@ INGEST_KEYS = (
     "max_incomplete_ratio",
     "failing_after_minutes",
     "image_probes_per_run",
+    "browser_timeout_seconds",
+    "browser_concurrency",
+    "proxy",
 )
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -102,6 +108,9 @@ class IngestConfig:
     max_incomplete_ratio: float = 0.2
     failing_after_minutes: int = 360
     image_probes_per_run: int = 20
+    browser_timeout_seconds: float = 30.0  # a `fetch = "browser"` page, from launch to DOM
+    browser_concurrency: int = 1  # pages open in the one browser at once
+    proxy: str | None = None  # every fetch goes through it: http://, https://, socks5://
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,9 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         max_incomplete_ratio=ingest_t.number("max_incomplete_ratio", 0.2, minimum=0, maximum=1),
         failing_after_minutes=ingest_t.integer("failing_after_minutes", 360, minimum=1),
         image_probes_per_run=ingest_t.integer("image_probes_per_run", 20, minimum=0),
+        browser_timeout_seconds=ingest_t.number("browser_timeout_seconds", 30.0, minimum=1),
+        browser_concurrency=ingest_t.integer("browser_concurrency", 1, minimum=1, maximum=16),
+        proxy=_proxy(ingest_t, path),
     )
     ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")
@@ -294,6 +306,19 @@ def _service(table: Table, path: Path) -> ServiceConfig:
         "pool_timeout_seconds",
     )
     return service
+
+
+def _proxy(table: Table, path: Path) -> str | None:
+    """[ingest] proxy: an http(s):// or socks5:// URL; `${NAME}` parts come from the environment."""
+    value = table.string("proxy", None)
+    if value is None:
+        return None
+    value = from_environment(value, path, table.key("proxy"))
+    parts = urlsplit(value)
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        schemes = ", ".join(f"{scheme}://" for scheme in PROXY_SCHEMES)
+        raise ConfigError(path, table.key("proxy"), f"expected a proxy URL ({schemes})")
+    return value
 
 
 def _access_log(table: Table, path: Path) -> str | None:

@@ -8,15 +8,20 @@ what a type cannot say (CSS that compiles, regexes, URLs, time zones, slugs).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jmespath
+import jmespath.exceptions
 import msgspec
 from cssselect import GenericTranslator, SelectorError
 from slugify import slugify
+
+from feedsvc.config.environment import MissingVariable, expand
 
 FIELD_KEYS = ("title", "link", "type", "date", "summary", "image", "author")
 REQUIRED_SELECTORS = ("item", "title", "link")
@@ -45,13 +50,15 @@ class ConfigError(Exception):
 class Selector(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Where one value of an item is: an element (`css`; none: the item itself), then
     an attribute or its text without `exclude`d descendants, then `pattern`'s first group.
-    `format` lists strptime formats tried first for dates."""
+    `format` lists strptime formats tried first for dates. A `kind = "json"` source writes
+    `path` (a JMESPath expression) where a page writes `css`."""
 
     css: str | None = None
     attr: str | None = None
     exclude: str | None = None
     pattern: str | None = None
     format: str | list[str] = ()  # type: ignore[assignment]
+    path: str | None = None
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -82,7 +89,11 @@ class _TypeRuleSpec(msgspec.Struct, forbid_unknown_fields=True):
 class _SourceSpec(msgspec.Struct, forbid_unknown_fields=True):
     url: str
     preset: str | None = None
-    kind: Literal["page", "feed"] = "page"
+    kind: Literal["page", "feed", "json"] = "page"
+    fetch: Literal["http", "browser"] = "http"
+    wait_for: str | None = None
+    headers: dict[str, str] = {}
+    json: str | None = None
     selectors: _SelectorsSpec = _SelectorsSpec()
     type_rules: list[_TypeRuleSpec] = []
     type_map: dict[str, str] = {}
@@ -152,6 +163,10 @@ class SourceConfig:
     enrich: bool = False
     enrich_per_run: int = 20
     enrich_hosts: tuple[str, ...] = ()
+    fetch: str = "http"  # or "browser": the DOM after the page's scripts ran
+    wait_for: str | None = None  # CSS the browser waits for before the DOM is read
+    headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    json: str | None = None  # kind = "json": CSS of the element in an HTML page holding it
 
 
 def parse_source(
@@ -168,9 +183,10 @@ def parse_source(
         merged["type_rules"] = [*data.get("type_rules", []), *defaults.get("type_rules", [])]
     spec = _convert(merged, _SourceSpec, path, prefix)
     key = f"{prefix}.{{}}".format
-    if spec.kind == "page":
+    if spec.kind != "feed":
         raw_selectors = merged.get("selectors") or {}
-        selectors = _selectors(spec.selectors, raw_selectors, path, key("selectors"))
+        check = _jmespath if spec.kind == "json" else _css
+        selectors = _selectors(spec.selectors, raw_selectors, path, key("selectors"), check)
     else:
         selectors = Selectors(item="")
     return SourceConfig(
@@ -197,6 +213,13 @@ def parse_source(
         enrich=spec.enrich,
         enrich_per_run=spec.enrich_per_run,
         enrich_hosts=tuple(host.lower() for host in spec.enrich_hosts),
+        fetch=spec.fetch,
+        wait_for=_optional_css(spec.wait_for, path, key("wait_for")),
+        headers={
+            name: from_environment(value, path, key(f"headers.{name}"))
+            for name, value in spec.headers.items()
+        },
+        json=_optional_css(spec.json, path, key("json")),
     )
 
 
@@ -210,7 +233,7 @@ def _convert(data: dict, kind: type, path: Path, prefix: str) -> Any:
 
 def _config_error(message: str, data: dict, path: Path, prefix: str) -> ConfigError:
     match = MSGSPEC_PATH.search(message)
-    where = match.group(1) if match else ""
+    where = match.group(1).replace("[...]", "") if match else ""  # [...]: a value in a table
     message = message[: match.start()] if match else message
     if unknown := re.fullmatch(r"Object contains unknown field `(.+)`", message):
         allowed = Selector.__struct_fields__
@@ -232,8 +255,9 @@ def _config_error(message: str, data: dict, path: Path, prefix: str) -> ConfigEr
     if ranged := re.fullmatch(r"Expected `int` ([<>]=) (\d+)", message):
         bound = "at least" if ranged.group(1) == ">=" else "at most"
         return ConfigError(path, key, f"expected a number {bound} {ranged.group(2)}")
-    if enum := re.fullmatch(r"Invalid enum value (.+)", message):  # only `kind` is an enum
-        return ConfigError(path, key, f"expected one of: page, feed, got {enum.group(1)}")
+    if enum := re.fullmatch(r"Invalid enum value (.+)", message):
+        allowed = "http, browser" if where == ".fetch" else "page, feed, json"
+        return ConfigError(path, key, f"expected one of: {allowed}, got {enum.group(1)}")
     return ConfigError(path, key, message[:1].lower() + message[1:])
 
 
@@ -244,18 +268,22 @@ def _value_at(data: Any, where: str) -> Any:
     return data
 
 
-def _selectors(spec: _SelectorsSpec, raw: dict, path: Path, prefix: str) -> Selectors:
+Check = Callable[[str, Path, str], None]  # refuses a selector that does not compile
+
+
+def _selectors(spec: _SelectorsSpec, raw: dict, path: Path, prefix: str, check: Check) -> Selectors:
     for name in REQUIRED_SELECTORS:
         if getattr(spec, name) is None:
-            raise ConfigError(
-                path,
-                f"{prefix}.{name}",
-                'missing; expected a CSS selector (or a preset such as "rand-topic")',
+            wanted = (
+                "a JMESPath expression"
+                if check is _jmespath
+                else 'a CSS selector (or a preset such as "rand-topic")'
             )
+            raise ConfigError(path, f"{prefix}.{name}", f"missing; expected {wanted}")
     assert spec.item is not None
-    _css(spec.item, path, f"{prefix}.item")
+    check(spec.item, path, f"{prefix}.item")
     chains = {
-        name: _chain(getattr(spec, name), raw.get(name), path, f"{prefix}.{name}")
+        name: _chain(getattr(spec, name), raw.get(name), path, f"{prefix}.{name}", check)
         for name in FIELD_KEYS
     }
     if spec.next is not None:
@@ -263,18 +291,25 @@ def _selectors(spec: _SelectorsSpec, raw: dict, path: Path, prefix: str) -> Sele
     return Selectors(item=spec.item, next=spec.next, **chains)
 
 
-def _chain(value: SelectorValue | None, raw: Any, path: Path, key: str) -> Chain:
+def _chain(
+    value: SelectorValue | None, raw: Any, path: Path, key: str, check: Check | None = None
+) -> Chain:
     """A selector value as the tuple extract tries in order; every part checked."""
     if value is None:
         return ()
     parts = value if isinstance(value, list) else [value]
+    check = check or _css
     chain = []
     for index, part in enumerate(parts):
         where = f"{key}[{index}]" if isinstance(raw, list) else key
         selector = Selector(css=part) if isinstance(part, str) else part
+        written = where if isinstance(part, str) else f"{where}.css"
+        if selector.path is not None:  # JSON: the expression takes the place of the CSS
+            selector = msgspec.structs.replace(selector, css=selector.path, path=None)
+            written = f"{where}.path"
         if selector.css is not None:
-            _css(selector.css, path, where if isinstance(part, str) else f"{where}.css")
-        if selector.exclude is not None:
+            check(selector.css, path, written)
+        if selector.exclude is not None and check is _css:
             _css(selector.exclude, path, f"{where}.exclude")
         _regex(selector.pattern, path, f"{where}.pattern")
         chain.append(selector)
@@ -290,6 +325,28 @@ def _css(value: str, path: Path, key: str) -> None:
         GenericTranslator().css_to_xpath(value)
     except SelectorError as exc:
         raise ConfigError(path, key, f"invalid CSS selector {value!r} ({exc})") from None
+
+
+def from_environment(value: str, path: Path, key: str) -> str:
+    """`value` with its `${NAME}` parts taken from the environment; a missing one is named."""
+    try:
+        return expand(value)
+    except MissingVariable as exc:
+        raise ConfigError(path, key, str(exc)) from None
+
+
+def _optional_css(value: str | None, path: Path, key: str) -> str | None:
+    if value is not None:
+        _css(value, path, key)
+    return value
+
+
+def _jmespath(value: str, path: Path, key: str) -> None:
+    try:
+        jmespath.compile(value)
+    except jmespath.exceptions.JMESPathError as exc:
+        problem = " ".join(str(exc).split())
+        raise ConfigError(path, key, f"invalid JMESPath expression {value!r} ({problem})") from None
 
 
 def _regex(value: str | None, path: Path, key: str) -> re.Pattern[str] | None:

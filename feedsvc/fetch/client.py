@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
@@ -21,6 +21,8 @@ import requests
 import urllib3.exceptions
 
 from feedsvc.config import Config, IngestConfig
+from feedsvc.config.environment import redact
+from feedsvc.fetch.blocked import blocked_reason
 from feedsvc.fetch.charset import page_encoding
 from feedsvc.fetch.guard import Guard, RefusedURL
 from feedsvc.fetch.politeness import HOSTS, Hosts, retry_after_seconds
@@ -40,12 +42,17 @@ class FetchError(Exception):
     """A page could not be fetched; the message says why, prefixed with the stage."""
 
     def __init__(self, reason: str) -> None:
+        reason = redact(reason)  # never show a value taken from the environment
         super().__init__(f"fetch: {reason}")
         self.reason = reason
 
 
 class Refused(FetchError):
     """A URL the address guard refused: asking again gives the same answer."""
+
+
+class Blocked(FetchError):
+    """The site answered with a challenge or captcha page: a block, not a changed layout."""
 
 
 class _Retryable(Exception):
@@ -76,6 +83,7 @@ class Fetched:
     last_modified: str | None = None
     content_type: str | None = None
     content_length: int | None = None  # as the server announced it; a HEAD's only size
+    notes: tuple[str, ...] = ()  # what went wrong on the way without failing (refused requests)
 
     @property
     def not_modified(self) -> bool:
@@ -106,6 +114,8 @@ class Fetcher:
         self.session.max_redirects = self.policy.max_redirects
         self.session.headers["User-Agent"] = agent
         self.session.headers["Accept"] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+        if settings.proxy:
+            self.session.proxies = {"http": settings.proxy, "https": settings.proxy}
 
     def close(self) -> None:
         self.session.close()
@@ -117,17 +127,19 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         robots: bool = True,
-        accept: tuple[str, ...] = HTML_TYPES,
+        accept: tuple[str, ...] | None = HTML_TYPES,
         guard: Guard | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Fetched:
-        """GET an HTML page (or what `accept` lists), conditionally when validators from the
-        last fetch are given; `guard` vets the URL and every redirect before connecting."""
+        """GET an HTML page (or what `accept` lists; None: anything), conditionally when
+        validators from the last fetch are given; `guard` vets the URL and every redirect
+        before connecting; `headers` are the source's own (a cookie, a language)."""
         _vet(guard, url)
         if robots:
             self._check_robots(url)
         else:
             log.warning("robots.txt not consulted for %s (robots = false for this source)", url)
-        headers = {}
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -138,7 +150,7 @@ class Fetcher:
         if fetched.status != 200:
             raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from {url}")
         media_type = (fetched.content_type or "").split(";")[0].strip().lower()
-        if media_type and media_type not in accept:
+        if accept and media_type and media_type not in accept:
             wanted = "an HTML page" if accept == HTML_TYPES else "a feed"
             raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
@@ -240,6 +252,8 @@ class Fetcher:
                 status = resp.status_code
                 # read whole, so the connection can be reused; a HEAD has no body to read
                 body = b"" if method == "HEAD" else self._read_capped(resp, url)
+                if blocked := blocked_reason(status, body, url):
+                    raise Blocked(blocked)  # asking again meets the same wall
                 if status == 429 or status >= 500:
                     raise _Retryable(
                         f"HTTP {status} {_reason(status)} from {url}",

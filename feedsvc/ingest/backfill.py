@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.listing import parse_html
 from feedsvc.extract.normalize import canonical_link
-from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher, FetchError
+from feedsvc.fetch.client import Fetched, Fetcher, FetchError
+from feedsvc.fetch.page import fetch_source_page
 from feedsvc.ingest.source import page_url, read_pages
 from feedsvc.model import Item
 from feedsvc.store import Store
@@ -108,7 +109,7 @@ def _start(store: Store, fetcher: Fetcher, topic: str, source: SourceConfig) -> 
 def _fetch(fetcher: Fetcher, source: SourceConfig, url: str) -> Fetched | None:
     """The page, or None past the last one (404, 410); other failures stop the run."""
     try:
-        return fetcher.fetch(url, robots=source.robots, accept=HTML_TYPES)
+        return fetch_source_page(fetcher, source, url)
     except FetchError as exc:
         if exc.reason.startswith(GONE):
             return None

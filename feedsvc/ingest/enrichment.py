@@ -56,7 +56,7 @@ def _enrich_one(
     fetcher: Fetcher, source: SourceConfig, guard: Guard, context: Context, item: Item
 ) -> tuple[Item, TaskOutcome]:
     try:
-        page = fetcher.fetch(item.link, robots=source.robots, guard=guard)
+        page = fetcher.fetch(item.link, robots=source.robots, guard=guard, headers=source.headers)
     except FetchError as exc:
         log.info("enrich: %s: %s", item.link, exc)
         return item, TaskOutcome(item.guid, TASK, error=str(exc), final=isinstance(exc, Refused))

@@ -58,13 +58,15 @@ def preview_source(
     """Fetch (or read `file` as) the source's page and extract it as ingest would."""
     now = datetime.now(UTC).replace(microsecond=0)
     try:
-        found = read_pages(_pages(fetcher, source, file), source, dict(config.types), now)
+        pages = _pages(fetcher, source, file)
+        found = read_pages(pages, source, dict(config.types), now)
     except (FetchError, ExtractError, OSError) as exc:  # the page could not be read at all
         return SourcePreview(source.url, [], [], [str(exc)])
     counts = _counts(found, source)
     warnings = [w for w in (unusable(found, source) or implausible(config, found),) if w]
     warnings += [f"{key.key} selector matched nothing" for key in counts if not key.matched]
     warnings += found.problems
+    warnings += [note for page in pages for note in page.notes]  # requests a browser refused
     warnings += [
         f"date: item {item.position}: {item.date_problem}"
         for item in found.items

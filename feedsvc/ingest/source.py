@@ -15,10 +15,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract.fingerprint import extraction_fingerprint
+from feedsvc.extract.jsondoc import json_items
 from feedsvc.extract.listing import ExtractError, RawItem, coverage, extract
 from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
 from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
-from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher, FetchError
+from feedsvc.fetch.blocked import wall
+from feedsvc.fetch.client import Fetched, Fetcher, FetchError
+from feedsvc.fetch.page import accepted_types, fetch_source_page
 from feedsvc.ingest.enrichment import MAX_ATTEMPTS, TASK, enrich_new
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
@@ -164,6 +167,7 @@ class PageItems:
     raws: list[RawItem]
     problems: list[str]
     missing: str = ""
+    blocked: str = ""  # a page without items that is a challenge or captcha page: what it is
 
     @property
     def skipped(self) -> int:
@@ -178,9 +182,13 @@ def read_pages(
     found: dict[str, Item] = {}
     raws: list[RawItem] = []
     problems: list[str] = []
+    blocked = ""
     for page in pages:
         context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
-        for raw in _raw_items(page, source):
+        page_raws = _raw_items(page, source)
+        if not page_raws and (kind := wall(page.body)):
+            blocked = blocked or f"HTTP {page.status} with {kind} at {page.url}"
+        for raw in page_raws:
             raws.append(raw)
             try:
                 item = normalize(raw, context)
@@ -197,11 +205,14 @@ def read_pages(
                 found[item.guid] = merge_copies(found[item.guid], item)
             else:
                 found[item.guid] = _placed(item, len(raws) - 1)
-    return PageItems(list(found.values()), raws, problems, _missing_fields(raws, source))
+    missing = _missing_fields(raws, source)
+    return PageItems(list(found.values()), raws, problems, missing, blocked)
 
 
 def unusable(found: PageItems, source: SourceConfig) -> str | None:
-    """Why the pages cannot be stored at all (no item matched, none usable), or None."""
+    """Why the pages cannot be stored at all (blocked, no item matched, none usable), or None."""
+    if not found.raws and found.blocked:
+        return f"fetch: blocked by the site: {found.blocked} (no items on the page)"
     if not found.raws and source.kind == "feed":
         return "extract: the feed has no entries"
     if not found.raws:
@@ -234,6 +245,8 @@ def _items(
 def _raw_items(page: Fetched, source: SourceConfig) -> list[RawItem]:
     if source.kind == "feed":
         return feed_items(page.body)
+    if source.kind == "json":
+        return json_items(page.body, source.selectors, page.encoding, source.id, source.json)
     return extract(page.body, source.selectors, page.encoding, source.id)
 
 
@@ -302,12 +315,13 @@ def fetch_pages(
 ) -> list[Fetched]:
     """The listing pages; page 1 conditionally when the last fetch's validators are given."""
     return [
-        fetcher.fetch(
+        fetch_source_page(
+            fetcher,
+            source,
             page_url(source, number),
             etag=validators.etag if validators and number == 1 else None,
             last_modified=validators.last_modified if validators and number == 1 else None,
-            robots=source.robots,
-            accept=FEED_TYPES if source.kind == "feed" else HTML_TYPES,
+            accept=accepted_types(source, FEED_TYPES),
         )
         for number in range(1, source.pages + 1)
     ]

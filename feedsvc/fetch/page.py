@@ -1,0 +1,44 @@
+"""Fetch one page of a source the way the source asks: over HTTP with its headers, or
+rendered in the browser (`fetch = "browser"`)."""
+
+from __future__ import annotations
+
+from feedsvc.config import SourceConfig
+from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher
+
+JSON_TYPES = ("application/json", "text/json", "application/ld+json", "text/plain")
+
+
+def fetch_source_page(
+    fetcher: Fetcher,
+    source: SourceConfig,
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    accept: tuple[str, ...] = HTML_TYPES,
+) -> Fetched:
+    """One page of `source`; the browser is loaded only for the sources that ask for it."""
+    if source.fetch == "browser":
+        from feedsvc.fetch.browser import render  # Playwright, imported when first needed
+
+        return render(
+            fetcher, url, wait_for=source.wait_for, robots=source.robots, headers=source.headers
+        )
+    return fetcher.fetch(
+        url,
+        etag=etag,
+        last_modified=last_modified,
+        robots=source.robots,
+        accept=accept,
+        headers=source.headers,
+    )
+
+
+def accepted_types(source: SourceConfig, feed_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The media types a source's page may come as: a feed, a JSON document, or HTML."""
+    if source.kind == "feed":
+        return feed_types
+    if source.kind == "json" and source.json is None:
+        return JSON_TYPES
+    return HTML_TYPES

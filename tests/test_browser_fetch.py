@@ -1,0 +1,441 @@
+"""`fetch = "browser"`: pages whose list a script builds, rendered in Debian's headless Chromium
+(through Playwright) from a real server on 127.0.0.1, every request routed through feedsvc's
+fetcher and its address guard.
+
+`make test` installs chromium (as root) and Playwright (the test extra); where either is
+missing these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import FAST_INGEST, ROBOTS_PATH, PageServer, Reply, send
+from lxml import html
+
+from feedsvc.cli.main import main
+from feedsvc.config import Config, IngestConfig, load
+from feedsvc.fetch import browser
+from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, page_guard, render
+from feedsvc.fetch.client import Fetcher, FetchError, make_fetcher, user_agent
+from feedsvc.fetch.guard import RefusedURL
+from feedsvc.ingest.backfill import backfill
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.keys import FeedKey
+from feedsvc.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "browser"
+TOPIC = "harbours"
+JS = {"Content-Type": "application/javascript"}
+JSON = {"Content-Type": "application/json; charset=UTF-8"}
+QUICK = IngestConfig(timeout_seconds=5, host_delay_seconds=0, backoff_seconds=0.01)
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"needs Debian's chromium at {CHROMIUM} (make test installs it when run as root)",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="needs Playwright: pip install 'feedsvc[browser]' (the test extra has it)",
+    ),
+]
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def browser_config(folder: Path, url: str, source: str, ingest: str = "") -> Config:
+    """A config with one `fetch = "browser"` source whose selectors are `source`."""
+    path = folder / "config.toml"
+    path.write_text(
+        f"""
+[service]
+database = "sqlite:///var/feedsvc.sqlite3"
+base_url = "http://feeds.test"
+
+[ingest]
+timeout_seconds = 5
+{FAST_INGEST}{ingest}
+
+[[topics]]
+slug = "{TOPIC}"
+title = "Harbours"
+
+  [[topics.sources]]
+  url = "{url}"
+  fetch = "browser"
+{source}
+""",
+        encoding="utf-8",
+    )
+    return load(path)
+
+
+NEXT_SOURCE = """
+  wait_for = "article.post-card"
+  [topics.sources.selectors]
+  item = "article.post-card"
+  title = "h2 a"
+  link = { css = "h2 a", attr = "href" }
+  date = { css = "time", attr = "datetime" }
+  type = ".post-card__type"
+  summary = ".post-card__excerpt"
+"""
+
+
+@pytest.fixture
+def next_site(server: PageServer) -> str:
+    """A Next.js-style page: an empty #__next, the posts in __NEXT_DATA__, a bundle renders them."""
+    server.serve("/newsroom", fixture("next-newsroom.html"))
+    server.serve("/_next/static/chunks/main-3f2ab1.js", fixture("next-main.js"), headers=JS)
+    server.serve(
+        "/_next/static/css/app.css", b"main{display:block}", headers={"Content-Type": "text/css"}
+    )
+    return server.url("/newsroom")
+
+
+def ingest_once(store: Store, config: Config) -> list:
+    fetcher = make_fetcher(config)
+    try:
+        return run_cycle(store, fetcher, config, targets(config))
+    finally:
+        fetcher.close()
+
+
+@pytest.fixture
+def store_of() -> Iterator[Callable[[Config], Store]]:
+    opened: list[Store] = []
+
+    def open_for(config: Config) -> Store:
+        store = Store(config.service.database)
+        store.create_schema()
+        opened.append(store)
+        return store
+
+    yield open_for
+    for store in opened:
+        store.close()
+
+
+def stored(store: Store, config: Config) -> list[tuple[str, str, str]]:
+    """(title, link, published) of every stored item, newest first."""
+    entries = store.entries(FeedKey(TOPIC), 50)
+    return [(e.title, e.link, e.published.isoformat() if e.published else "") for e in entries]
+
+
+def test_a_list_built_from_an_inline_json_blob_is_read_after_the_script_ran(
+    tmp_path: Path, server: PageServer, next_site: str, store_of
+) -> None:
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE)
+    store = store_of(config)
+    [report] = ingest_once(store, config)
+    assert report.ok and report.new == 3, report.line()
+    assert stored(store, config) == [
+        (
+            "Ports and Power: Who Runs the Harbours",
+            server.url("/newsroom/ports-and-power-2024"),
+            "2024-05-02T09:00:00+00:00",
+        ),
+        (
+            "Grain Corridors After the Strait Closure",
+            server.url("/newsroom/grain-corridors"),
+            "2024-04-18T14:30:00+00:00",
+        ),
+        (
+            "The Fisheries Data Gap",
+            server.url("/newsroom/fisheries-data-gap"),
+            "2024-03-29T08:15:00+00:00",
+        ),
+    ]
+    paths = [path for path, _ in server.requests]
+    assert "/_next/static/chunks/main-3f2ab1.js" in paths  # the bundle came through our fetcher
+    assert all(p.endswith((".js", ".css")) or p == "/newsroom" for p in paths), paths
+    assert not [p for p in paths if p.startswith("/images/") or p.endswith(".woff2")]
+    assert all(h["User-Agent"].startswith("feedsvc/") for _, h in server.requests)
+    assert server.robots_requests  # robots.txt was asked before the page
+
+
+def test_the_same_page_over_http_yields_no_items(
+    tmp_path: Path, server: PageServer, next_site: str, store_of
+) -> None:
+    """Why the browser is there: the server's HTML holds an empty root element."""
+    config = browser_config(
+        tmp_path, next_site, NEXT_SOURCE.replace('wait_for = "article.post-card"', "")
+    )
+    path = config.path
+    path.write_text(path.read_text().replace('fetch = "browser"', 'fetch = "http"'))
+    http_config = load(path)
+    [report] = ingest_once(store_of(http_config), http_config)
+    assert not report.ok and 'no items matched item selector "article.post-card"' in report.error
+
+
+def test_a_list_the_script_fetches_from_a_json_api(
+    tmp_path: Path, server: PageServer, store_of
+) -> None:
+    server.serve("/publications", fixture("react-shell.html"))
+    server.serve("/static/js/main.8c1f2e7a.js", fixture("react-main.js"), headers=JS)
+    server.serve("/wp-json/wp/v2/posts?per_page=3", fixture("wp-posts.json"), headers=JSON)
+    source = """
+  headers = { "Cookie" = "consent=yes" }
+  [topics.sources.selectors]
+  item = "li.publication"
+  title = "a.publication__link"
+  link = { css = "a.publication__link", attr = "href" }
+  date = ".publication__date"
+  summary = ".publication__excerpt"
+"""  # no wait_for: the browser waits until the network is quiet
+    config = browser_config(tmp_path, server.url("/publications"), source)
+    store = store_of(config)
+    [report] = ingest_once(store, config)
+    assert report.ok and report.new == 3, report.line()
+    titles = [title for title, _, _ in stored(store, config)]
+    assert titles == [
+        "Tidal Energy Permits, State by State",
+        "Who Insures the Coast? \u2013 A Primer",
+        "The Dredging Backlog",
+    ]
+    api = [h for p, h in server.requests if p.startswith("/wp-json/")]
+    assert len(api) == 1 and api[0]["User-Agent"].startswith("feedsvc/")
+    sent = {name.lower(): value for name, value in api[0].items()}
+    assert sent["accept"] == "application/json"  # as the page's script asked
+    assert all(h["Cookie"] == "consent=yes" for _, h in server.requests)  # the source's profile
+
+
+def test_check_fetch_and_preview_read_a_browser_source(
+    tmp_path: Path, next_site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE)
+    assert main(["--config", str(config.path), "check", "--fetch"]) == 0
+    assert f"{TOPIC}:1 {next_site}: 3 items" in capsys.readouterr().out
+    assert main(["--config", str(config.path), "preview", "--topic", TOPIC, "--json"]) == 0
+    titles = [i["title"] for i in json.loads(capsys.readouterr().out)["sources"][0]["items"]]
+    assert titles[0] == "Ports and Power: Who Runs the Harbours" and len(titles) == 3
+
+
+def test_a_request_to_a_forbidden_address_is_refused_before_any_connection(
+    server: PageServer,
+) -> None:
+    """The page's script, frame and XHR aim at a second 127.0.0.1 port that the test marks
+    forbidden: nothing reaches it, each refusal is reported, the rest of the page renders."""
+    forbidden = PageServer()
+    try:
+        port = forbidden.httpd.server_address[1]
+        page = fixture("reaches-out.html").replace(b"FORBIDDEN_PORT", str(port).encode())
+        server.serve("/briefings", page)
+        server.serve("/api/briefings.json", fixture("briefings.json"), headers=JSON)
+        real = page_guard(server.url("/briefings"))
+
+        def guard(url: str) -> None:
+            if url.startswith(forbidden.base):
+                raise RefusedURL(f"refused {url}: port {port} is forbidden in this test")
+            real(url)
+
+        fetcher = Fetcher(QUICK, agent=user_agent("http://feeds.test"))
+        try:
+            rendered = render(
+                fetcher, server.url("/briefings"), wait_for="article.briefing", guard=guard
+            )
+        finally:
+            fetcher.close()
+        assert forbidden.history == [] and forbidden.requests == []
+        refused = {note.split()[2].rstrip(":") for note in rendered.notes if "is forbidden" in note}
+        assert refused == {
+            f"{forbidden.base}/tracker.js",
+            f"{forbidden.base}/frame.html",
+            f"{forbidden.base}/latest/meta-data/iam/security-credentials/",
+        }, rendered.notes
+        articles = html.fromstring(rendered.body).cssselect("article.briefing h3 a")
+        assert [a.text for a in articles] == [
+            "Briefing: Arctic Shipping Lanes",
+            "Briefing: Undersea Cables",
+        ]
+    finally:
+        forbidden.close()
+
+
+def test_the_page_guard_refuses_internal_addresses_for_a_public_source() -> None:
+    """IP literals only: the guard decides without a lookup and nothing is sent anywhere."""
+    guard = page_guard("http://93.184.215.14/news")
+    guard("http://93.184.215.15/app.js")  # another public host (a CDN) is fine
+    for url in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:8080/",
+        "http://10.0.0.5/",
+    ):
+        with pytest.raises(RefusedURL, match="address"):
+            guard(url)
+    with pytest.raises(RefusedURL, match="only http"):
+        guard("file:///etc/passwd")
+
+
+def test_a_page_that_never_settles_is_reported_and_the_last_good_feed_kept(
+    tmp_path: Path, server: PageServer, next_site: str, store_of
+) -> None:
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE, "browser_timeout_seconds = 2\n")
+    store = store_of(config)
+    [first] = ingest_once(store, config)
+    assert first.ok and first.new == 3, first.line()
+    before = stored(store, config)
+    feed = store.rendered(FeedKey(TOPIC), "rss", 50).body
+    server.serve("/newsroom", fixture("never-settles.html"))
+    started = time.monotonic()
+    [report] = ingest_once(store, config)
+    assert time.monotonic() - started < 15
+    assert report.error == "browser: timed out after 2 s waiting for `article.post-card`"
+    assert stored(store, config) == before
+    assert store.rendered(FeedKey(TOPIC), "rss", 50).body == feed
+    status = store.source(TOPIC, next_site)
+    assert status.last_error == report.error and status.last_success_at is not None
+    assert any(p.startswith("/api/poll") for p, _ in server.requests)  # it did keep polling
+
+
+def test_one_browser_serves_every_page_and_closes_when_idle(
+    server: PageServer, next_site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    BROWSERS.close()
+    monkeypatch.setattr(browser, "IDLE_SECONDS", 0.5)
+    launches = BROWSERS.launches
+    fetcher = Fetcher(QUICK, agent=user_agent("http://feeds.test"))
+    try:
+        for _ in range(2):
+            page = render(fetcher, next_site, wait_for="article.post-card")
+            assert page.body.count(b"<article") == 3
+            assert BROWSERS.pids()
+    finally:
+        fetcher.close()
+    assert BROWSERS.launches == launches + 1
+    deadline = time.monotonic() + 10
+    while BROWSERS.pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not BROWSERS.pids()
+
+
+def test_discover_says_an_app_shell_needs_the_browser_then_reads_it_with_one(
+    server: PageServer, next_site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["discover", next_site]) == 1
+    said = capsys.readouterr().err
+    assert 'the page looks built by JavaScript: an empty root element <div id="__next">' in said
+    assert 'json = "script#__NEXT_DATA__"' in said and 'fetch = "browser"' in said
+    assert main(["discover", next_site, "--fetch", "browser"]) == 0
+    block = capsys.readouterr().out
+    assert 'fetch = "browser"\nwait_for = "' in block
+    assert "Ports and Power: Who Runs the Harbours" in block
+    assert "Grain Corridors After the Strait Closure" in block
+    source = tomllib.loads(block)["topics"]["sources"][0]
+    assert source["wait_for"] == source["selectors"]["item"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_browser_concurrency_bounds_the_pages_open_at_once(
+    server: PageServer, concurrency: int
+) -> None:
+    """Each page's script asks /api/slow, which the server holds for 1.5 s: with one page
+    at a time those requests never overlap, with two they do."""
+    lock, open_now, most = threading.Lock(), [0], [0]
+
+    def slow(handler) -> None:
+        with lock:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+        time.sleep(1.5)
+        with lock:
+            open_now[0] -= 1
+        send(handler, Reply(b'{"ok": true}', headers=JSON))
+
+    page = b"<html><body><script>fetch('/api/slow').then(function () { document.body.innerHTML = '<p class=done>done</p>'; });</script></body></html>"
+    for name in ("/a", "/b"):
+        server.serve(name, page)
+    server.routes["/api/slow"] = slow
+    BROWSERS.close()
+    settings = replace(QUICK, browser_concurrency=concurrency)
+    results: list[bytes] = []
+
+    def one(path: str) -> None:
+        fetcher = Fetcher(settings, agent=user_agent("http://feeds.test"))
+        try:
+            results.append(render(fetcher, server.url(path), wait_for="p.done").body)
+        finally:
+            fetcher.close()
+
+    threads = [threading.Thread(target=one, args=(path,)) for path in ("/a", "/b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    BROWSERS.close()
+    assert len(results) == 2 and all(b'class="done"' in body for body in results)
+    assert most[0] == concurrency
+
+
+def quick_render(url: str, **settings: object) -> object:
+    fetcher = Fetcher(replace(QUICK, **settings), agent=user_agent("http://feeds.test"))
+    try:
+        return render(fetcher, url, wait_for="article.post-card")
+    finally:
+        fetcher.close()
+
+
+def test_redirects_are_followed_and_counted(server: PageServer, next_site: str) -> None:
+    server.serve("/old-newsroom", b"", status=301, headers={"Location": "/newsroom"})
+    rendered = quick_render(server.url("/old-newsroom"))
+    assert rendered.url == next_site  # links on the page resolve against where it ended
+    assert html.fromstring(rendered.body).cssselect("article.post-card")
+    with pytest.raises(FetchError, match=r"too many redirects \(more than 0\)"):
+        quick_render(server.url("/old-newsroom"), max_redirects=0)
+
+
+def test_a_rendered_page_over_max_bytes_is_refused(server: PageServer) -> None:
+    grows = b"<html><body><script>document.body.innerHTML = '<article class=\"post-card\">' + 'x'.repeat(50000) + '</article>';</script></body></html>"
+    server.serve("/grows", grows)
+    with pytest.raises(
+        BrowserError, match=r"the rendered page holds \d+ bytes, more than the 20000-byte cap"
+    ):
+        quick_render(server.url("/grows"), max_bytes=20_000)
+
+
+def test_robots_txt_is_asked_for_what_the_page_loads(server: PageServer, next_site: str) -> None:
+    server.serve(
+        ROBOTS_PATH, b"User-agent: *\nDisallow: /_next/\n", headers={"Content-Type": "text/plain"}
+    )
+    with pytest.raises(
+        BrowserError, match=r"timed out after 2 s waiting for `article\.post-card`"
+    ):  # the bundle was refused, so the list never came
+        quick_render(next_site, browser_timeout_seconds=2)
+    assert "main-3f2ab1.js" not in str([path for path, _ in server.requests])
+
+
+def test_backfill_reads_older_pages_through_the_browser(
+    tmp_path: Path, server: PageServer, next_site: str, store_of
+) -> None:
+    older = fixture("next-newsroom.html")
+    for new, old in (
+        (b"ports-and-power-2024", b"harbour-history-1"),
+        (b"grain-corridors", b"harbour-history-2"),
+        (b"fisheries-data-gap", b"harbour-history-3"),
+    ):
+        older = older.replace(new, old)
+    older = older.replace(b"2024-0", b"2019-0")
+    server.serve("/newsroom?page=2", older)
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE)
+    store = store_of(config)
+    [report] = ingest_once(store, config)
+    assert report.ok and report.new == 3
+    fetcher = make_fetcher(config)
+    try:
+        summary = backfill(store, fetcher, config, TOPIC, config.topics[0].sources[0])
+    finally:
+        fetcher.close()
+    assert (summary.pages_read, summary.items_new, summary.done) == (1, 3, True), summary.line()
+    assert summary.oldest.date().isoformat() == "2019-03-29"
+    assert "/newsroom?page=3" in [path for path, _ in server.requests]  # 404: the last page
