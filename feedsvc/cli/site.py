@@ -42,7 +42,7 @@ def discover(config: Config | None, args: argparse.Namespace) -> int:
         print(f"feedsvc: discover: {exc}", file=sys.stderr)
         return Exit.FAILED
     except NothingFound as exc:
-        print(f"feedsvc: {exc}; tried:", file=sys.stderr)
+        print(f"feedsvc: {exc}: tried:", file=sys.stderr)
         for step in exc.tried:
             print(f"  - {step}", file=sys.stderr)
         return Exit.FAILED

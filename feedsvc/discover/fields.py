@@ -34,7 +34,7 @@ DATE_LIKE = re.compile(
 DATE_ATTRIBUTES = ("datetime", "content", "data-date", "data-datetime", "data-published")
 STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image table gets
 MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
-CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*$")
+CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*\Z")
 UNSTABLE_CLASS = re.compile(r"\d|^(?:first|last|odd|even|active|is-|js-)", re.IGNORECASE)
 MIN_SUMMARY_CHARS = 40
 MAX_LABEL_CHARS = 40
@@ -69,7 +69,12 @@ def signature(element: lxml.html.HtmlElement, classes: Iterable[str] | None = No
     """`tag.class.class`, with the element's stable classes (or the ones given)."""
     names = element.get("class", "").split() if classes is None else list(classes)
     stable = [c for c in names if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)]
-    return element.tag + "".join(f".{c}" for c in stable[:MAX_CLASSES])
+    return css_tag(element) + "".join(f".{c}" for c in stable[:MAX_CLASSES])
+
+
+def css_tag(element: lxml.html.HtmlElement) -> str:
+    """The tag as CSS can name it; `*` for a tag broken bytes made ("a=", "p\ufffd")."""
+    return element.tag if CSS_CLASS.match(element.tag) else "*"
 
 
 Element = lxml.html.HtmlElement
@@ -279,9 +284,10 @@ def _best_selector(items: list[Element], targets: list[Element | None]) -> tuple
 def _candidates(target: Element) -> list[str]:
     """Selectors for an element: its tag, its tag with each class, then with its parent's."""
     names = (target.get("class") or "").split()
-    own = [target.tag, *(f"{target.tag}.{c}" for c in names if CSS_CLASS.match(c))]
+    tag = css_tag(target)
+    own = [tag, *(f"{tag}.{c}" for c in names if CSS_CLASS.match(c))]
     parent = target.getparent()
     if parent is not None:
         own += [f"{signature(parent)} > {o}" for o in own[:3]]
-        own += [f"{signature(parent)} {target.tag}"]
+        own += [f"{signature(parent)} {tag}"]
     return own

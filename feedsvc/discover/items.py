@@ -21,11 +21,12 @@ from feedsvc.discover.fields import (
     CSS_CLASS,
     UNSTABLE_CLASS,
     Field,
+    css_tag,
     find_fields,
     signature,
     title_and_link,
 )
-from feedsvc.extract.listing import parse_html
+from feedsvc.extract.listing import ExtractError, parse_html
 
 MIN_ITEMS = 2
 # Page furniture: what a class or id naming one of these holds is never a list of items.
@@ -43,7 +44,7 @@ class NothingFound(Exception):
     """No group of items on the page; `tried` says what was looked for."""
 
     def __init__(self, tried: list[str]) -> None:
-        super().__init__("discover: found no list of items on the page")
+        super().__init__("discover: found no list of items")
         self.tried = tried
 
 
@@ -59,8 +60,11 @@ class Discovery:
 
 def discover(body: bytes | str, page_url: str, encoding: str | None = None) -> Discovery:
     """Selectors for the items of this page; raises NothingFound with what was tried."""
-    linked = json_ld_links(body, page_url, encoding)
-    document = parse_html(body, encoding)
+    try:
+        linked = json_ld_links(body, page_url, encoding)
+        document = parse_html(body, encoding)
+    except ExtractError as exc:
+        raise NothingFound([exc.reason]) from None
     groups = list(_candidate_groups(document))
     if not groups:
         raise NothingFound(
@@ -77,6 +81,8 @@ def discover(body: bytes | str, page_url: str, encoding: str | None = None) -> D
     item, notes = item_selector(document, members)
     items = document.cssselect(item)
     fields, field_notes = find_fields(items)
+    if "title" not in fields or "link" not in fields:
+        raise NothingFound([f"items {item!r}: no one selector picks a title and a link"])
     notes.extend(field_notes)
     if linked:
         on_page = {_absolute(page_url, title_and_link(m)[1]) for m in members}
@@ -86,16 +92,14 @@ def discover(body: bytes | str, page_url: str, encoding: str | None = None) -> D
 
 def json_ld_links(body: bytes | str, page_url: str, encoding: str | None = None) -> set[str]:
     """Item URLs named by schema.org JSON-LD (ItemList elements, Articles) in the page."""
-    if isinstance(body, bytes) and encoding:
-        body = body.decode(encoding, errors="replace")
-    document = lxml.html.document_fromstring(body)
+    document = parse_html(body, encoding, keep_scripts=True)
     links: set[str] = set()
     for script in document.xpath('//script[@type="application/ld+json"]/text()'):
         try:
-            data = json.loads(script)
-        except ValueError:
+            nodes = list(_nodes(json.loads(script)))
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
             continue
-        for node in _nodes(data):
+        for node in nodes:
             kind = node.get("@type")
             kinds = set(kind) if isinstance(kind, list) else {kind}
             if "ListItem" in kinds or kinds & {"Article", "NewsArticle", "BlogPosting", "Report"}:
@@ -188,9 +192,11 @@ def item_selector(document: lxml.html.HtmlElement, members: list) -> tuple[str, 
             for c in parent.get("class", "").split()
             if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)
         ]
-        candidates += [f"{parent.tag}.{name} > {child}" for name in names]
+        candidates += [f"{css_tag(parent)}.{name} > {child}" for name in names]
         candidates.append(f"{signature(parent)} > {child}")
-        holder = next((a for a in parent.iterancestors() if a.get("id")), None)
+        holder = next(
+            (a for a in parent.iterancestors() if CSS_CLASS.match(a.get("id") or "")), None
+        )
         if holder is not None:
             candidates.append(f"#{holder.get('id')} {signature(parent)} > {child}")
         candidates.append(_path(parent) + f" > {child}")
@@ -211,6 +217,5 @@ def item_selector(document: lxml.html.HtmlElement, members: list) -> tuple[str, 
 
 def _path(element: lxml.html.HtmlElement) -> str:
     """The element's chain of signatures from below <body>: specific, if brittle."""
-    chain = [element, *element.iterancestors()]
-    chain = [e for e in chain if e.tag not in ("html", "body")]
+    chain = [element, *(e for e in element.iterancestors() if e.tag not in ("html", "body"))]
     return " > ".join(signature(e) for e in reversed(chain))
