@@ -171,3 +171,31 @@ def test_the_commented_sources_in_the_shipped_config_load(tmp_path: Path) -> Non
     assert drupal.selectors.image[0].pattern == "url\\(['\"]?([^'\")]+)"
     assert drupal.enrich and drupal.type_rules[0].path_prefix == "/reports/"
     assert site_feed.kind == "feed" and site_feed.exclude.search("Sponsored")
+
+
+def test_languages_are_language_tags(tmp_path) -> None:
+    """`languages` takes BCP 47 tags; anything else is named with its key."""
+    from feedsvc.config import parse
+
+    def source(languages: object) -> dict:
+        return {
+            "service": {"database": "sqlite://", "base_url": "http://127.0.0.1"},
+            "topics": [
+                {
+                    "slug": "t",
+                    "title": "T",
+                    "sources": [
+                        {
+                            "url": "https://example.org/",
+                            "languages": languages,
+                            "selectors": {"item": "li", "title": "a", "link": "a"},
+                        }
+                    ],
+                }
+            ],
+        }
+
+    parsed = parse(source(["de", "pt-BR"]), tmp_path / "c.toml")
+    assert parsed.topics[0].sources[0].languages == ("de", "pt-br")
+    with pytest.raises(ConfigError, match=r"languages.*language tags"):
+        parse(source(["German!"]), tmp_path / "c.toml")

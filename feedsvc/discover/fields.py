@@ -13,10 +13,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import lxml.html
-from dateutil import parser as date_parser
 
+from feedsvc.extract.dates import parse_date
 from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
 from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
 
@@ -26,11 +27,14 @@ TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGN
 AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
 ACTION_TEXT = re.compile(r"^(read|read more|more|listen|watch|view|download|learn more)\W*$", re.I)
 MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
+WORD_AND_DIGIT = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d")
 DATE_LIKE = re.compile(
     rf"\b\d{{4}}-\d{{2}}-\d{{2}}|\b\d{{1,2}}[./]\d{{1,2}}[./](?:19|20)\d{{2}}\b"
     rf"|(?:\b(?:{MONTH})[a-z]*\.?\s+\d{{1,2}}|\b\d{{1,2}}\.?\s+(?:{MONTH})[a-z]*).*\b(?:19|20)\d{{2}}\b",
     re.IGNORECASE,
 )
+MAX_DATE_CHARS = 60
 DATE_ATTRIBUTES = ("datetime", "content", "data-date", "data-datetime", "data-published")
 STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image table gets
 MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
@@ -92,8 +96,8 @@ def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
     if title is not None:
         link = _link_of(title, item)
     else:
-        links = [a for a in item.iter("a") if _usable(a) and len(_words(a)) >= 4]
-        title = link = max(links, key=lambda a: len(_words(a)), default=None)
+        links = [a for a in item.iter("a") if _usable(a) and title_size(_text(a)) >= 4]
+        title = link = max(links, key=lambda a: title_size(_text(a)), default=None)
     if title is None or link is None:
         return None, None
     return _clean_title(title, link), link
@@ -137,15 +141,28 @@ def _words(element: Element) -> list[str]:
     return _text(element).split()
 
 
-def find_fields(items: list[Element]) -> tuple[dict[str, Field], list[str]]:
-    """The selector of every field found in enough items, with a note on each."""
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def title_size(text: str) -> float:
+    """Words, with Chinese, Japanese and Korean characters counted as half a word each
+    (their titles have no spaces: "市政府召开安全生产工作会议" is a title, not one word)."""
+    cjk = len(CJK.findall(text))
+    return len(CJK.sub(" ", text).split()) + cjk / 2
+
+
+def find_fields(
+    items: list[Element], languages: tuple[str, ...] = ()
+) -> tuple[dict[str, Field], list[str]]:
+    """The selector of every field found in enough items, with a note on each; `languages`
+    (the page's) decide what reads as a date, as they do in extract."""
     pairs = [title_and_link(item) for item in items]
     fields: dict[str, Field] = {}
     notes: list[str] = []
     taken = {
         "title": [p[0] for p in pairs],
         "link": [p[1] for p in pairs],
-        "date": [_date_element(i) for i in items],
+        "date": [_date_element(i, p[0], languages) for i, p in zip(items, pairs, strict=True)],
         "image": [_image_element(i) for i in items],
         "type": [_labelled(i, TYPE_CLASS) for i in items],
         "author": [_labelled(i, AUTHOR_CLASS) for i in items],
@@ -164,16 +181,20 @@ def find_fields(items: list[Element]) -> tuple[dict[str, Field], list[str]]:
             notes.append(f"{name}: found in {found} items, but no one selector picks it")
             continue
         css, hits = chosen
-        fields[name] = _as_field(name, css, targets)
+        fields[name] = _as_field(name, css, targets, languages)
         notes.append(f"{name}: {fields[name].toml()} picks it in {hits} of {len(items)} items")
     return fields, notes
 
 
-def _as_field(name: str, css: str, targets: list[Element | None]) -> Field:
+def _as_field(
+    name: str, css: str, targets: list[Element | None], languages: tuple[str, ...]
+) -> Field:
     """A table only where the value is in an attribute a plain selector does not read."""
     sample = next(t for t in targets if t is not None)
-    if name == "date" and not DATE_LIKE.search(_date_value(sample)):
-        attr = next(a for a in DATE_ATTRIBUTES if DATE_LIKE.search(sample.get(a) or ""))
+    if name == "date" and not is_date(_date_value(sample), languages):
+        attr = next(
+            (a for a in DATE_ATTRIBUTES if is_date(sample.get(a) or "", languages)), "content"
+        )
         return Field(css, attr=attr)
     if name == "image" and sample.tag != "img" and BACKGROUND.search(sample.get("style") or ""):
         return Field(css, attr="style", pattern=STYLE_URL_PATTERN)
@@ -198,27 +219,34 @@ def _date_value(element: Element) -> str:
     return _text(element)
 
 
-def _date_element(item: Element) -> Element | None:
-    """A <time>, else the smallest element with a date as text, else one in an attribute."""
-    time = next((t for t in item.iter("time") if DATE_LIKE.search(_date_value(t))), None)
+def _date_element(
+    item: Element, title: Element | None, languages: tuple[str, ...]
+) -> Element | None:
+    """A <time>, else the first innermost element with a date as text (not the title, nor
+    one holding it), else one with a date in an attribute."""
+    time = next((t for t in item.iter("time") if is_date(_date_value(t), languages)), None)
     if time is not None:
         return time
-    dated = [e for e in item.iter() if _is_date(_text(e))]
-    if dated:
-        return min(reversed(dated), key=lambda e: len(_text(e)))  # the innermost of equals
+    near_title = set() if title is None else {*title.iter(), *title.iterancestors()}
+    dated = [e for e in item.iter() if e not in near_title and is_date(_text(e), languages)]
+    if dated:  # the first innermost: a thread's start before its last post, a day before a time
+        inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
+        return inner[0]
     return next(
-        (e for e in item.iter() if any(_is_date(e.get(a) or "") for a in DATE_ATTRIBUTES)), None
+        (
+            e
+            for e in item.iter()
+            if any(is_date(e.get(a) or "", languages) for a in DATE_ATTRIBUTES)
+        ),
+        None,
     )
 
 
-def _is_date(text: str) -> bool:
-    if len(text) > 60 or not DATE_LIKE.search(text):
-        return False
-    try:
-        date_parser.parse(text, fuzzy=True)
-    except (ValueError, OverflowError):
-        return False
-    return True
+def is_date(text: str, languages: tuple[str, ...] = ()) -> bool:
+    """What extract will read as a date (the same parser, the page's languages)."""
+    if len(text) > MAX_DATE_CHARS or not (YEAR.search(text) or WORD_AND_DIGIT.search(text)):
+        return False  # "12", "3/4": a count or a score, not a date
+    return parse_date(text, UTC, datetime.now(UTC), (), languages).value is not None
 
 
 def _image_element(item: Element) -> Element | None:

@@ -26,7 +26,7 @@ from feedsvc.discover.fields import (
     signature,
     title_and_link,
 )
-from feedsvc.extract.listing import ExtractError, parse_html
+from feedsvc.extract.listing import ExtractError, page_language, parse_html
 
 MIN_ITEMS = 2
 # Page furniture: what a class or id naming one of these holds is never a list of items.
@@ -80,7 +80,8 @@ def discover(body: bytes | str, page_url: str, encoding: str | None = None) -> D
     members = max(groups, key=lambda group: _score(group, linked, page_url))
     item, notes = item_selector(document, members)
     items = document.cssselect(item)
-    fields, field_notes = find_fields(items)
+    language = page_language(document)
+    fields, field_notes = find_fields(items, (language,) if language else ())
     if "title" not in fields or "link" not in fields:
         raise NothingFound([f"items {item!r}: no one selector picks a title and a link"])
     notes.extend(field_notes)

@@ -32,6 +32,8 @@ def extraction_fingerprint(source: SourceConfig) -> str:
         "pages": source.pages,
         "page_param": source.page_param,
     }
+    if source.languages:  # only when set: an upgrade does not re-extract every source
+        shaping["languages"] = source.languages
     plain = msgspec.to_builtins(shaping, enc_hook=_plain)
     encoded = json.dumps(plain, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(encoded).hexdigest()

@@ -12,7 +12,7 @@ import copy
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import lxml.html
 from lxml import etree
@@ -60,6 +60,7 @@ class RawItem:
     categories: tuple[str, ...] = ()
     found: frozenset[str] = frozenset()
     text: str = ""  # the item element's whole text on one line: what its selectors saw
+    language: str = ""  # the page's <html lang>: decides how its dates read
 
 
 def extract(
@@ -67,10 +68,28 @@ def extract(
 ) -> list[RawItem]:
     """Every item the item selector finds, in page order."""
     document = parse_html(body, encoding)
+    language = page_language(document)
     return [
-        _item(position, element, selectors, id_chain)
+        replace(_item(position, element, selectors, id_chain), language=language)
         for position, element in enumerate(document.cssselect(selectors.item))
     ]
+
+
+def page_language(document: lxml.html.HtmlElement) -> str:
+    """The page's language: `<html lang>` (or xml:lang), else a Content-Language <meta>."""
+    root = document.getroottree().getroot()
+    tag = (
+        root.get("lang")
+        or root.get("xml:lang")
+        or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    )
+    if not tag:
+        meta = document.xpath(
+            '//meta[translate(@http-equiv, "CONTENTLAGU", "contentlagu")'
+            '="content-language"]/@content'
+        )
+        tag = meta[0] if meta else ""
+    return tag.split(",")[0].strip()[:35]
 
 
 def coverage(raws: list[RawItem]) -> dict[str, int]:
