@@ -35,11 +35,19 @@ DATE_LIKE = re.compile(
     re.IGNORECASE,
 )
 MAX_DATE_CHARS = 60
+EXACT_DATE_ATTRIBUTES = ("datetime", "title", "data-time", "data-timestamp", "content")
 DATE_ATTRIBUTES = ("datetime", "content", "data-date", "data-datetime", "data-published")
 STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image table gets
 MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
 CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*\Z")
-UNSTABLE_CLASS = re.compile(r"\d|^(?:first|last|odd|even|active|is-|js-)", re.IGNORECASE)
+# State and generated names change with the next publish: "odd", "is-open", "ng-star-inserted",
+# "css-1x2y3z", "sc-bdVaJa", "undefined", and anything with a digit (hashes, counters).
+UNSTABLE_CLASS = re.compile(
+    r"\d|^(?:first|last|odd|even|active|current|selected|open|closed|hidden|visible|clearfix"
+    r"|undefined|null|none)$|^(?:is|js|has|ng|css|sc|jsx|svelte|emotion|jss)-"
+    r"|^(?:first|last|odd|even|active|current)[-_]",
+    re.IGNORECASE,
+)
 MIN_SUMMARY_CHARS = 40
 MAX_LABEL_CHARS = 40
 MIN_SHARE = 0.3  # an optional field is proposed when at least this share of items has it
@@ -85,22 +93,18 @@ Element = lxml.html.HtmlElement
 
 
 def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
-    """The element whose text is the item's title and the <a href> it leads to, or Nones."""
-    title = next((h for h in item.iter(*HEADINGS) if _words(h)), None)
-    if title is None:
-        title = next(
-            (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e)),
-            None,
-        )
-    link = None
-    if title is not None:
+    """The element whose text is the item's title and the <a href> it leads to, or Nones:
+    a heading with a link, else an element whose class says "title" with a link (a table's
+    rank cell `td.title` has none), else the item's longest link that reads like a title."""
+    headed = (h for h in item.iter(*HEADINGS) if _words(h))
+    classed = (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e))
+    for title in (*headed, *classed):
         link = _link_of(title, item)
-    else:
-        links = [a for a in item.iter("a") if _usable(a) and title_size(_text(a)) >= 4]
-        title = link = max(links, key=lambda a: title_size(_text(a)), default=None)
-    if title is None or link is None:
-        return None, None
-    return _clean_title(title, link), link
+        if link is not None:
+            return _clean_title(title, link), link
+    links = [a for a in item.iter("a") if _usable(a) and title_size(_text(a)) >= 4]
+    link = max(links, key=lambda a: title_size(_text(a)), default=None)
+    return (link, link) if link is not None else (None, None)
 
 
 def _link_of(title: Element, item: Element) -> Element | None:
@@ -191,6 +195,10 @@ def _as_field(
 ) -> Field:
     """A table only where the value is in an attribute a plain selector does not read."""
     sample = next(t for t in targets if t is not None)
+    if name == "date" and not YEAR.search(_date_value(sample)):  # "55 secs ago", "Mar 14"
+        exact = next((a for a in EXACT_DATE_ATTRIBUTES if YEAR.search(sample.get(a) or "")), None)
+        if exact and is_date(sample.get(exact) or "", languages):
+            return Field(css, attr=exact)  # <span title="2021-07-03 12:00:00Z">55 secs ago
     if name == "date" and not is_date(_date_value(sample), languages):
         attr = next(
             (a for a in DATE_ATTRIBUTES if is_date(sample.get(a) or "", languages)), "content"

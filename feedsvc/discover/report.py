@@ -37,6 +37,8 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
     """The block for `found`, with every field the config accepts, and its preview."""
     fields = {"item": Field(found.item), **found.fields}
     notes = list(found.notes)
+    if found.reasons:
+        notes.insert(0, f"list: score {found.score:.1f}: " + "; ".join(found.reasons))
     while True:
         block = source_block(url, fields)
         try:
