@@ -116,7 +116,7 @@ def measure(name: str, server: PageServer, folder: Path) -> Outcome:
     if crash:
         outcome.tracebacks.append(f"discover: {crash.strip().splitlines()[-1]}")
         return outcome
-    if not block.startswith("[[topics.sources]]"):
+    if "[[topics.sources]]\nurl" not in block:
         outcome.note = (err.strip().splitlines() or ["no block"])[0][:120]
         return outcome
     outcome.proposed = True

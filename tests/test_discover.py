@@ -100,7 +100,7 @@ def test_discover_proposes_a_source_that_extracts_the_page(
         "--config", str(tmp_path / "none.toml"), "discover", server.url(path), cwd=tmp_path
     )
     assert found.returncode == 0, found.stderr
-    assert found.stdout.startswith("[[topics.sources]]\n")
+    assert "\n[[topics.sources]]\nurl = " in "\n" + found.stdout
     assert "[topics.sources.selectors]" in found.stdout and "# Preview:" in found.stdout
 
     config = tmp_path / "config.toml"
@@ -196,3 +196,30 @@ def test_generated_and_state_class_names_are_left_out(names: str) -> None:
     from feedsvc.discover.fields import UNSTABLE_CLASS
 
     assert UNSTABLE_CLASS.search(names)
+
+
+def test_the_pages_own_feed_is_offered_first(tmp_path: Path) -> None:
+    """A page that links its feed: discover says so before its selectors, with a block of
+    kind = "feed" that the config loader takes as it is."""
+    page = DISCOVER / "german-blog-widgets.html"
+    url = "https://nordblick.example/category/analyse/"
+    found = feedsvc("discover", url, "--file", str(page), cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    offer, _, block = found.stdout.partition("\n\n")
+    assert offer.startswith("# The page links its own feed")
+    assert block.startswith("[[topics.sources]]\n")
+    assert "# (also linked: https://nordblick.example/comments/feed/)" in offer
+    feed_block = "\n".join(
+        line.removeprefix("# ")
+        for line in offer.splitlines()
+        if line.startswith("# [[") or line.startswith(("# url", "# kind"))
+    )
+    assert 'url = "https://nordblick.example/category/analyse/feed/"' in feed_block
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[service]\ndatabase = "sqlite:///feeds.sqlite3"\nbase_url = "http://feeds.test"\n'
+        f'[[topics]]\nslug = "found"\ntitle = "Found"\n\n{feed_block}\n',
+        encoding="utf-8",
+    )
+    checked = feedsvc("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import lxml.html
 
+from feedsvc.config.sources import Selector
 from feedsvc.extract.dates import parse_date
 from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
 from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
@@ -62,6 +63,10 @@ class Field:
     pattern: str | None = None
     exclude: str | None = None
 
+    def selector(self) -> Selector:
+        """The selector extract reads with, as the config would give it."""
+        return Selector(self.css, self.attr, self.exclude, self.pattern)
+
     def toml(self) -> str:
         """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
         keys = {"attr": self.attr, "exclude": self.exclude, "pattern": self.pattern}
@@ -95,16 +100,27 @@ Element = lxml.html.HtmlElement
 def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
     """The element whose text is the item's title and the <a href> it leads to, or Nones:
     a heading with a link, else an element whose class says "title" with a link (a table's
-    rank cell `td.title` has none), else the item's longest link that reads like a title."""
+    rank cell `td.title` has none), else the item's link with the longest text."""
     headed = (h for h in item.iter(*HEADINGS) if _words(h))
     classed = (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e))
+    only = _only_link(item)
     for title in (*headed, *classed):
         link = _link_of(title, item)
         if link is not None:
             return _clean_title(title, link), link
-    links = [a for a in item.iter("a") if _usable(a) and title_size(_text(a)) >= 4]
-    link = max(links, key=lambda a: title_size(_text(a)), default=None)
+        if only is not None and title.tag in HEADINGS:  # a card: <h4>Title</h4><a>...</a>
+            return title, only
+    links = [
+        a for a in item.iter("a") if _usable(a) and _text(a) and not ACTION_TEXT.match(_text(a))
+    ]
+    link = max(links, key=lambda a: title_size(_text(a)), default=None)  # how title-like: scored
     return (link, link) if link is not None else (None, None)
+
+
+def _only_link(item: Element) -> Element | None:
+    """The item's link when all its usable links go to one address (a card), else None."""
+    links = [a for a in item.iter("a") if _usable(a)]
+    return links[0] if links and len({a.get("href").strip() for a in links}) == 1 else None
 
 
 def _link_of(title: Element, item: Element) -> Element | None:
@@ -239,7 +255,8 @@ def _date_element(
     dated = [e for e in item.iter() if e not in near_title and is_date(_text(e), languages)]
     if dated:  # the first innermost: a thread's start before its last post, a day before a time
         inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
-        return inner[0]
+        with_year = [e for e in inner if YEAR.search(_text(e))]  # "March 14, 2016" over "Mar 14"
+        return (with_year or inner)[0]
     return next(
         (
             e

@@ -16,6 +16,7 @@ import lxml.html
 from feedsvc.discover.fields import CSS_CLASS, UNSTABLE_CLASS, css_tag, signature, title_and_link
 
 MIN_ITEMS = 2
+MAX_ANCESTORS = 8  # how far up an item selector looks for an id or class to anchor on
 # Page furniture: what a class or id naming one of these holds is never a list of items.
 _FURNITURE_WORDS = (
     r"(?:menu|menus|nav|navbar|navigation|megamenu|breadcrumbs?|skip|cookie|pager|pagination"
@@ -91,27 +92,43 @@ def item_selector(document: lxml.html.HtmlElement, members: list) -> tuple[str, 
         ]
         candidates += [f"{css_tag(parent)}.{name} > {child}" for name in names]
         candidates.append(f"{signature(parent)} > {child}")
-        holder = next(
-            (a for a in parent.iterancestors() if CSS_CLASS.match(a.get("id") or "")), None
-        )
-        if holder is not None:
-            candidates.append(f"#{holder.get('id')} {signature(parent)} > {child}")
+        candidates += _within_ancestor(parent, child)
         candidates.append(_path(parent) + f" > {child}")
     wanted = {id(m) for m in members}
-    for candidate in candidates:
-        matched = document.cssselect(candidate)
-        if wanted <= {id(m) for m in matched} and all(
+
+    def fits(matched: list, strict: bool) -> bool:
+        """Every member, and besides them only their siblings (one list), or when not
+        strict, other items outside the page's furniture (a second list)."""
+        return wanted <= {id(m) for m in matched} and all(
             id(m) in wanted
             or id(m.getparent()) in parents  # a sibling item with a shorter title: one list
-            or (not is_furniture(m) and title_and_link(m)[0] is not None)
+            or (not strict and not is_furniture(m) and title_and_link(m)[0] is not None)
             for m in matched
-        ):
-            extra = len(matched) - len(members)
-            notes = [
-                f"item: {len(matched)} elements" + (f" ({extra} in a second list)" * bool(extra))
-            ]
-            return candidate, notes
+        )
+
+    for strict in (True, False):
+        for candidate in candidates:
+            matched = document.cssselect(candidate)
+            if fits(matched, strict):
+                extra = len(matched) - len(members)
+                second = f" ({extra} in a second list)" * bool(extra and not strict)
+                return candidate, [f"item: {len(matched)} elements{second}"]
     return candidates[-1] if candidates else child, ["item: no selector excludes every other list"]
+
+
+def _within_ancestor(parent: lxml.html.HtmlElement, child: str) -> list[str]:
+    """The list's parent inside its nearest ancestors with a stable id or class, nearest
+    first: `#content ul.List > li`, `section.news ul > li` (no positional path)."""
+    found = []
+    for ancestor in list(parent.iterancestors())[:MAX_ANCESTORS]:
+        if ancestor.tag in ("html", "body"):
+            break
+        ident = ancestor.get("id") or ""
+        if CSS_CLASS.match(ident) and not UNSTABLE_CLASS.search(ident):
+            found.append(f"#{ident} {signature(parent)} > {child}")
+        elif "." in signature(ancestor):
+            found.append(f"{signature(ancestor)} {signature(parent)} > {child}")
+    return found
 
 
 def _path(element: lxml.html.HtmlElement) -> str:

@@ -18,11 +18,13 @@ from urllib.parse import urljoin
 
 import lxml.html
 
+from feedsvc.config.sources import Selectors
 from feedsvc.discover.fields import Field, find_fields, title_and_link
 from feedsvc.discover.groups import MIN_ITEMS, candidate_groups, item_selector
 from feedsvc.discover.score import Candidate, score
-from feedsvc.extract.listing import ExtractError, page_language, parse_html
+from feedsvc.extract.listing import ExtractError, extract_document, page_language, parse_html
 
+FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
 MIN_WHOLE = 0.85  # share of matched items with a title and a link (ingest refuses under 80 %)
 MAX_TRIED = 12  # groups tried, best first, before saying none yields items
 
@@ -46,6 +48,7 @@ class Discovery:
     notes: list[str] = field(default_factory=list)
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)  # the page's own feeds, best first
 
 
 def discover(
@@ -76,10 +79,28 @@ def candidates(
     found = list(_usable(document, ranked, (language,) if language else (), count))
     if not found:
         raise NothingFound(_tried(ranked, linked))
-    if linked:
-        for one in found:
+    feeds = feed_links(document, page_url)
+    for one in found:
+        one.feeds = feeds
+        if linked:
             one.notes.append(f"JSON-LD lists {len(linked)} items")
     return found
+
+
+def feed_links(document: lxml.html.HtmlElement, page_url: str) -> list[str]:
+    """The feeds the page links itself (`<link rel="alternate" type="application/rss+xml">`,
+    Atom, JSON Feed), in page order, each once."""
+    found: dict[str, None] = {}
+    for link in document.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in FEED_TYPES and href:
+            try:
+                found[urljoin(page_url, href)] = None
+            except ValueError:  # "http://[::1": no address
+                continue
+    return list(found)
 
 
 def _usable(
@@ -96,11 +117,13 @@ def _usable(
             continue
         seen.add(item)
         items = document.cssselect(item)
-        whole = sum(title_and_link(i)[1] is not None for i in items)
-        if whole < MIN_WHOLE * len(items):  # ingest would refuse the page: not a list
-            continue
+        if _whole(items) < MIN_WHOLE:  # rows without a link (a table's notes): leave them out
+            item = f"{item}:has(a[href])"
+            items = document.cssselect(item)
+            if not items or _whole(items) < MIN_WHOLE:  # ingest would refuse the page
+                continue
         fields, field_notes = find_fields(items, languages)
-        if "title" not in fields or "link" not in fields:
+        if "title" not in fields or "link" not in fields or not _whole_read(document, item, fields):
             continue
         yield Discovery(
             item, fields, len(items), notes + field_notes, candidate.score, candidate.reasons
@@ -108,6 +131,24 @@ def _usable(
         count -= 1
         if not count:
             return
+
+
+def _whole(items: list[lxml.html.HtmlElement]) -> float:
+    """The share of items with a title and a link."""
+    return sum(title_and_link(i)[1] is not None for i in items) / len(items) if items else 0.0
+
+
+def _whole_read(document: lxml.html.HtmlElement, item: str, fields: dict[str, Field]) -> bool:
+    """Whether extract, with these very selectors, reads a title and a link in enough items
+    for ingest to take the page (what preview and the first ingest will see)."""
+    chosen = Selectors(
+        item=item,
+        title=(fields["title"].selector(),),
+        link=(fields["link"].selector(),),
+    )
+    raws = extract_document(document, chosen)
+    whole = sum(bool(raw.title.strip()) and bool(raw.link) for raw in raws)
+    return bool(raws) and whole >= MIN_WHOLE * len(raws)
 
 
 def _tried(ranked: list[Candidate], linked: set[str]) -> list[str]:

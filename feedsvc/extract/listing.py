@@ -67,7 +67,13 @@ def extract(
     body: bytes | str, selectors: Selectors, encoding: str | None = None, id_chain: Chain = ()
 ) -> list[RawItem]:
     """Every item the item selector finds, in page order."""
-    document = parse_html(body, encoding)
+    return extract_document(parse_html(body, encoding), selectors, id_chain)
+
+
+def extract_document(
+    document: lxml.html.HtmlElement, selectors: Selectors, id_chain: Chain = ()
+) -> list[RawItem]:
+    """Every item of a parsed page (discover checks its proposal with this very reading)."""
     language = page_language(document)
     return [
         replace(_item(position, element, selectors, id_chain), language=language)
