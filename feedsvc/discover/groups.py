@@ -50,13 +50,19 @@ def candidate_groups(document: lxml.html.HtmlElement) -> Iterable[list]:
     for parent in document.iter():
         if not isinstance(parent.tag, str):
             continue
-        by_tag: dict[str, list] = {}
+        if is_furniture(parent):
+            continue
+        kinds: dict[tuple[str, str], list] = {}
         for child in parent:
-            if isinstance(child.tag, str):
-                by_tag.setdefault(child.tag, []).append(child)
-        for siblings in by_tag.values():
-            members = [c for c in siblings if title_and_link(c)[0] is not None]
-            if len(members) >= MIN_ITEMS and not is_furniture(parent):
+            if isinstance(child.tag, str) and title_and_link(child)[0] is not None:
+                kinds.setdefault((child.tag, ""), []).append(child)
+                if name := _first_stable_class(child):
+                    kinds.setdefault((child.tag, name), []).append(child)
+        seen: set[tuple[int, ...]] = set()
+        for members in kinds.values():  # siblings of one tag, and of one tag and class
+            key = tuple(id(m) for m in members)
+            if len(members) >= MIN_ITEMS and key not in seen:
+                seen.add(key)
                 yield members
     articles = [
         a
@@ -66,6 +72,12 @@ def candidate_groups(document: lxml.html.HtmlElement) -> Iterable[list]:
     articles = [a for a in articles if not is_furniture(a)]
     if len(articles) >= MIN_ITEMS:
         yield articles
+
+
+def _first_stable_class(element: lxml.html.HtmlElement) -> str:
+    """The element's first class that survives a publish ("item", not "post-123" or "odd")."""
+    names = (element.get("class") or "").split()
+    return next((c for c in names if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)), "")
 
 
 def common_classes(elements: list) -> list[str]:
@@ -90,6 +102,9 @@ def item_selector(document: lxml.html.HtmlElement, members: list) -> tuple[str, 
             for c in parent.get("class", "").split()
             if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)
         ]
+        ident = parent.get("id") or ""
+        if CSS_CLASS.match(ident) and not UNSTABLE_CLASS.search(ident):
+            candidates.append(f"#{ident} > {child}")
         candidates += [f"{css_tag(parent)}.{name} > {child}" for name in names]
         candidates.append(f"{signature(parent)} > {child}")
         candidates += _within_ancestor(parent, child)
@@ -97,14 +112,15 @@ def item_selector(document: lxml.html.HtmlElement, members: list) -> tuple[str, 
     wanted = {id(m) for m in members}
 
     def fits(matched: list, strict: bool) -> bool:
-        """Every member, and besides them only their siblings (one list), or when not
-        strict, other items outside the page's furniture (a second list)."""
-        return wanted <= {id(m) for m in matched} and all(
-            id(m) in wanted
-            or id(m.getparent()) in parents  # a sibling item with a shorter title: one list
-            or (not strict and not is_furniture(m) and title_and_link(m)[0] is not None)
-            for m in matched
-        )
+        """Every member; besides them their siblings (one list) and items outside the
+        page's furniture: a few when strict (a "featured" box above the list), any number
+        when not (a second list)."""
+        if not wanted <= {id(m) for m in matched}:
+            return False
+        others = [m for m in matched if id(m) not in wanted and id(m.getparent()) not in parents]
+        if strict and len(others) > len(members) // 2:
+            return False
+        return all(not is_furniture(m) and title_and_link(m)[0] is not None for m in others)
 
     for strict in (True, False):
         for candidate in candidates:

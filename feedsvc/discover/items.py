@@ -26,7 +26,7 @@ from feedsvc.extract.listing import ExtractError, extract_document, page_languag
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
 MIN_WHOLE = 0.85  # share of matched items with a title and a link (ingest refuses under 80 %)
-MAX_TRIED = 12  # groups tried, best first, before saying none yields items
+MAX_TRIED = 24  # groups tried, best first, before saying none yields items
 
 
 class NothingFound(Exception):
@@ -76,7 +76,8 @@ def candidates(
         key=lambda c: -c.score,
     )
     language = page_language(document)
-    found = list(_usable(document, ranked, (language,) if language else (), count))
+    languages = (language,) if language else ()
+    found = list(_usable(document, ranked, languages, count, page_url, linked))
     if not found:
         raise NothingFound(_tried(ranked, linked))
     feeds = feed_links(document, page_url)
@@ -108,23 +109,33 @@ def _usable(
     ranked: list[Candidate],
     languages: tuple[str, ...],
     count: int,
+    page_url: str,
+    linked: set[str],
 ) -> Iterator[Discovery]:
-    """Discoveries for the best groups whose items give a title and a link, each selector once."""
-    seen: set[str] = set()
+    """Discoveries for the best lists whose items give a title and a link, each selector
+    once. The best groups get their item selector first and are scored again on what it
+    matches: that, not the group, is what preview and ingest will read."""
+    selected: dict[str, tuple[Candidate, list[str]]] = {}
     for candidate in ranked[:MAX_TRIED]:
         item, notes = item_selector(document, candidate.members)
-        if item in seen:
-            continue
-        seen.add(item)
         items = document.cssselect(item)
         if _whole(items) < MIN_WHOLE:  # rows without a link (a table's notes): leave them out
             item = f"{item}:has(a[href])"
             items = document.cssselect(item)
             if not items or _whole(items) < MIN_WHOLE:  # ingest would refuse the page
                 continue
+        if item not in selected and len(items) >= MIN_ITEMS:
+            selected[item] = (score(items, page_url, linked), notes)
+    for item, (candidate, notes) in sorted(selected.items(), key=lambda s: -s[1][0].score):
+        items = candidate.members
         fields, field_notes = find_fields(items, languages)
-        if "title" not in fields or "link" not in fields or not _whole_read(document, item, fields):
+        if "title" not in fields or "link" not in fields:
             continue
+        if not _whole_read(document, item, fields):  # a filter box among the cards: only
+            item = f"{item}:has({fields['title'].css})"  # the elements holding a title
+            if not _whole_read(document, item, fields):
+                continue
+            items = document.cssselect(item)
         yield Discovery(
             item, fields, len(items), notes + field_notes, candidate.score, candidate.reasons
         )

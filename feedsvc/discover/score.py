@@ -36,7 +36,7 @@ MAIN = re.compile(
 )
 ASIDE = re.compile(
     r"(?:^|[-_])(?:sidebar|side|aside|widget|widgets|tags?|tagcloud|cloud|labels?|related"
-    r"|popular|trending|recommended|ads?|banner|promo|comments?|archives?|calendar|blogroll"
+    r"|popular|trending|recommended|ads?|banner|promo|comments?|calendar|blogroll"
     r"|footer|header|menu|share|social|login)(?:$|[-_]|\d)",
     re.IGNORECASE,
 )
