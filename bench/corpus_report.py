@@ -25,14 +25,15 @@ def section(outcomes: list[Outcome], seconds: float, when: datetime) -> str:
         "(`make bench-discover`).",
         "",
         "| Page | Block | Recall | Precision | Titles exact | Dates right / wrong / missing "
-        "| discover = preview = ingest | Usable | Traceback |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| discover = preview = ingest | Survives | Usable | Traceback |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         lines.append(
             f"| {o.name} | {'yes' if o.proposed else 'no'} | {o.recall:.0%} | {o.precision:.0%} "
             f"| {o.titles} of {o.hits} | {o.right} / {o.wrong} / {o.missing} of {o.dated} "
-            f"| {' / '.join(map(str, o.counts))} | {'yes' if o.usable else 'no'} "
+            f"| {' / '.join(map(str, o.counts))} | {'yes' if o.survives else 'no'} "
+            f"| {'yes' if o.usable else 'no'} "
             f"| {o.tracebacks[0] if o.tracebacks else ''} |"
         )
     dated = sum(o.dated for o in outcomes)
@@ -41,7 +42,11 @@ def section(outcomes: list[Outcome], seconds: float, when: datetime) -> str:
         "",
         f"Total: a block on {sum(o.proposed for o in outcomes)} of {len(outcomes)} pages; usable "
         f"(recall and precision ≥ 90 %, first ingest accepted) on "
-        f"{sum(o.usable for o in outcomes)}; tracebacks on "
+        f"{sum(o.usable for o in outcomes)}; selectors that pick the same items after one is "
+        f"added at the top and one removed at the bottom on "
+        f"{sum(bool(o.survives) for o in outcomes)}"
+        f"; one truth (discover's count = preview = first ingest) on "
+        f"{sum(len(set(o.counts)) == 1 and o.counts[0] > 0 for o in outcomes)}; tracebacks on "
         f"{sum(bool(o.tracebacks) for o in outcomes)}; titles exact "
         f"{sum(o.titles for o in outcomes)} of {sum(o.hits for o in outcomes)} items found; dates "
         f"right {right}, wrong {sum(o.wrong for o in outcomes)}, missing "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import json
 import sys
@@ -26,6 +27,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bench.corpus_report import write_section
 from feedsvc.cli.main import main as feedsvc
+from feedsvc.config import SourceConfig, load
+from feedsvc.extract.listing import extract_document, parse_html
+from feedsvc.fetch.charset import page_encoding
 from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from tests.support.config import FAST_INGEST
@@ -54,6 +58,7 @@ class Outcome:
     missing: int = 0
     ingested: bool = False
     counts: tuple[int, int, int] = (0, 0, 0)  # discover's preview, preview, first ingest
+    survives: bool | None = None  # same items after one added at the top, one removed below
     tracebacks: list[str] = field(default_factory=list)
     note: str = ""
 
@@ -124,6 +129,7 @@ def measure(name: str, server: PageServer, folder: Path) -> Outcome:
     said = next((ln for ln in block.splitlines() if ln.startswith("# Preview: ")), "")
     config = folder / "config.toml"
     config.write_text(config_text(block, folder), encoding="utf-8")
+    outcome.survives = survives(load(config).topics[0].sources[0], server.url(served), name)
     status, shown, err, crash = run_cli(
         ["--config", str(config), "preview", "--topic", "found", "--json"]
     )
@@ -147,6 +153,25 @@ def measure(name: str, server: PageServer, folder: Path) -> Outcome:
     outcome.counts = (first_said, len(previewed), len(stored))
     compare(outcome, label, previewed if outcome.ingested else [])
     return outcome
+
+
+def survives(source: SourceConfig, url: str, name: str) -> bool:
+    """Whether the selectors read the same items after the site adds one at the top and
+    drops one at the bottom (a copy of the first, with a new link)."""
+    body = (CORPUS / "pages" / f"{name}.html").read_bytes()
+    encoding = page_encoding(body, None)
+    document = parse_html(body, encoding)
+    before = [raw.link for raw in extract_document(document, source.selectors)]
+    elements = document.cssselect(source.selectors.item)
+    if len(elements) < 2:
+        return False
+    added = copy.deepcopy(elements[0])
+    for link in added.iter("a"):
+        link.set("href", (link.get("href") or "") + "-added")
+    elements[0].addprevious(added)
+    elements[-1].drop_tree()
+    after = [raw.link for raw in extract_document(document, source.selectors)]
+    return after == [before[0] + "-added" if before[0] else "", *before[:-1]]
 
 
 def compare(outcome: Outcome, label: dict, previewed: list[dict]) -> None:
@@ -206,7 +231,7 @@ def row(o: Outcome) -> str:
         f"{o.name:<28} {'block' if o.proposed else 'none ':<5} "
         f"recall {o.recall:4.0%} precision {o.precision:4.0%} "
         f"titles {o.titles}/{o.hits} dates {o.right}/{o.wrong}/{o.missing} of {o.dated} "
-        f"counts {said} {'USABLE' if o.usable else ''}"
+        f"counts {said} {'survives' if o.survives else 'FRAGILE'} {'USABLE' if o.usable else ''}"
         + (f" TRACEBACK {o.tracebacks[0]}" if o.tracebacks else "")
         + (f" ({o.note})" if o.note and not o.usable else "")
     )
@@ -221,6 +246,8 @@ def total(outcomes: list[Outcome], seconds: float) -> str:
         f"; titles exact {sum(o.titles for o in outcomes)} of {sum(o.hits for o in outcomes)} found"
         f"; dates right {sum(o.right for o in outcomes)} wrong {sum(o.wrong for o in outcomes)}"
         f" missing {sum(o.missing for o in outcomes)} of {dated} dated items found"
+        f"; selectors survive an added and a removed item on "
+        f"{sum(bool(o.survives) for o in outcomes)}"
         f"; one truth (discover = preview = ingest) on "
         f"{sum(len(set(o.counts)) == 1 and o.counts[0] > 0 for o in outcomes)} pages"
         f"; {seconds:.0f} s"

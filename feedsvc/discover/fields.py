@@ -49,6 +49,7 @@ UNSTABLE_CLASS = re.compile(
     r"|^(?:first|last|odd|even|active|current)[-_]",
     re.IGNORECASE,
 )
+CELLS = ("td", "th")
 MIN_SUMMARY_CHARS = 40
 MAX_LABEL_CHARS = 40
 MIN_SHARE = 0.3  # an optional field is proposed when at least this share of items has it
@@ -339,6 +340,11 @@ def _candidates(target: Element) -> list[str]:
     names = (target.get("class") or "").split()
     tag = css_tag(target)
     own = [tag, *(f"{tag}.{c}" for c in names if CSS_CLASS.match(c))]
+    cell = next((e for e in (target, *target.iterancestors()) if e.tag in CELLS), None)
+    if cell is not None:  # a table's columns share their classes: the column's number
+        place = 1 + sum(1 for _ in cell.itersiblings(cell.tag, preceding=True))
+        column = f"{cell.tag}:nth-of-type({place})"
+        own.append(column if cell is target else f"{column} {tag}")
     parent = target.getparent()
     if parent is not None:
         own += [f"{signature(parent)} > {o}" for o in own[:3]]

@@ -124,6 +124,7 @@ def _usable(
             items = document.cssselect(item)
             if not items or _whole(items) < MIN_WHOLE:  # ingest would refuse the page
                 continue
+            notes = [f"item: {len(items)} elements (those holding a link)"]
         if item not in selected and len(items) >= MIN_ITEMS:
             selected[item] = (score(items, page_url, linked), notes)
     for item, (candidate, notes) in sorted(selected.items(), key=lambda s: -s[1][0].score):
@@ -136,6 +137,7 @@ def _usable(
             if not _whole_read(document, item, fields):
                 continue
             items = document.cssselect(item)
+            notes = [f"item: {len(items)} elements (those holding a title)"]
         yield Discovery(
             item, fields, len(items), notes + field_notes, candidate.score, candidate.reasons
         )
