@@ -42,9 +42,11 @@ STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image t
 MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
 CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*\Z")
 # State and generated names change with the next publish: "odd", "is-open", "ng-star-inserted",
-# "css-1x2y3z", "sc-bdVaJa", "undefined", and anything with a digit (hashes, counters).
+# "css-1x2y3z", "sc-bdVaJa", "undefined", counters ("post-1234", "item-12") and hashes
+# ("a8Xk2b"); a single digit in a name ("h1-title", "nconzxl1", "col-6") is kept.
 UNSTABLE_CLASS = re.compile(
-    r"\d|^(?:first|last|odd|even|active|current|selected|open|closed|hidden|visible|clearfix"
+    r"(?:^|[-_])\d{2,}(?:$|[-_])|\d{3,}|(?:^|[-_])(?=[^-_]*\d[^-_]*\d)[^-_]*[a-z][^-_]*(?:$|[-_])"
+    r"|^(?:first|last|odd|even|active|current|selected|open|closed|hidden|visible|clearfix"
     r"|undefined|null|none)$|^(?:is|js|has|ng|css|sc|jsx|svelte|emotion|jss)-"
     r"|^(?:first|last|odd|even|active|current)[-_]",
     re.IGNORECASE,

@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -75,10 +76,32 @@ def extract_document(
 ) -> list[RawItem]:
     """Every item of a parsed page (discover checks its proposal with this very reading)."""
     language = page_language(document)
-    return [
-        replace(_item(position, element, selectors, id_chain), language=language)
-        for position, element in enumerate(document.cssselect(selectors.item))
-    ]
+    base = base_href(document)
+    items = []
+    for position, element in enumerate(document.cssselect(selectors.item)):
+        raw = _item(position, element, selectors, id_chain)
+        items.append(replace(raw, language=language, link=_resolved(base, raw.link)))
+    return items
+
+
+def _resolved(base: str, link: str) -> str:
+    """The link against the page's <base href>; as found when there is none or it is no URL."""
+    if not base or not link:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:  # "http://[::1": normalize says why it is no link
+        return link
+
+
+def base_href(document: lxml.html.HtmlElement) -> str:
+    """The page's absolute `<base href>`: its relative links resolve against it, not the
+    page's address (as a browser resolves them)."""
+    for base in document.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href.lower().startswith(("http://", "https://")):
+            return href
+    return ""
 
 
 def page_language(document: lxml.html.HtmlElement) -> str:
