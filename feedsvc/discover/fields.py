@@ -249,18 +249,18 @@ def _date_value(element: Element) -> str:
 def _date_element(
     item: Element, title: Element | None, languages: tuple[str, ...]
 ) -> Element | None:
-    """A <time>, else the first innermost element with a date as text (not the title, nor
-    one holding it), else one with a date in an attribute."""
+    """A <time>, else the first innermost element with a date and a year as text (not the
+    title, nor one holding it), else one with a date in an attribute, else a date with no
+    year ("Mar 14")."""
     time = next((t for t in item.iter("time") if is_date(_date_value(t), languages)), None)
     if time is not None:
         return time
     near_title = set() if title is None else {*title.iter(), *title.iterancestors()}
     dated = [e for e in item.iter() if e not in near_title and is_date(_text(e), languages)]
-    if dated:  # the first innermost: a thread's start before its last post, a day before a time
-        inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
-        with_year = [e for e in inner if YEAR.search(_text(e))]  # "March 14, 2016" over "Mar 14"
-        return (with_year or inner)[0]
-    return next(
+    # the first innermost: a thread's start before its last post, a day before a time
+    inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
+    with_year = [e for e in inner if YEAR.search(_text(e))]  # "March 14, 2016" over "Mar 14"
+    in_attribute = next(
         (
             e
             for e in item.iter()
@@ -268,6 +268,9 @@ def _date_element(
         ),
         None,
     )
+    if with_year or in_attribute is None:
+        return (with_year or inner or [None])[0]
+    return in_attribute  # <meta itemprop="startDate" content="2016-03-14"> over "Mar 14"
 
 
 def is_date(text: str, languages: tuple[str, ...] = ()) -> bool:
