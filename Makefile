@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-load bench-cluster clean
+.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-load bench-cluster bench-discover clean
 
 install: $(STAMP)
 
@@ -97,6 +97,12 @@ bench: install tools
 # wrk drives the load when installed (apt-get install wrk, done here when run as root).
 bench-load: install tools
 	$(BIN)/python -m bench.load --seconds 60 --connections 200
+
+# discover -> preview -> ingest on every real page of ../shared/realpages (served from
+# 127.0.0.1), scored against its labels; skips when the corpus is absent. Rewrites the
+# bench-discover section of docs/benchmarks.md.
+bench-discover: install
+	$(BIN)/python -m bench.discover
 
 # Two hosts on one throwaway PostgreSQL (bench/cluster.py): failover and cross-host
 # invalidation times under load, and PostgreSQL against SQLite (ingest, cached feed req/s);

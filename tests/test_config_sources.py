@@ -222,3 +222,31 @@ def test_browser_and_proxy_settings_load(tmp_path: Path, monkeypatch: pytest.Mon
         load(write_config(tmp_path, "http://127.0.0.1:9/x.html")).ingest.browser_timeout_seconds
         == 30
     )
+
+
+def test_languages_are_language_tags(tmp_path) -> None:
+    """`languages` takes BCP 47 tags; anything else is named with its key."""
+    from feedsvc.config import parse
+
+    def source(languages: object) -> dict:
+        return {
+            "service": {"database": "sqlite://", "base_url": "http://127.0.0.1"},
+            "topics": [
+                {
+                    "slug": "t",
+                    "title": "T",
+                    "sources": [
+                        {
+                            "url": "https://example.org/",
+                            "languages": languages,
+                            "selectors": {"item": "li", "title": "a", "link": "a"},
+                        }
+                    ],
+                }
+            ],
+        }
+
+    parsed = parse(source(["de", "pt-BR"]), tmp_path / "c.toml")
+    assert parsed.topics[0].sources[0].languages == ("de", "pt-br")
+    with pytest.raises(ConfigError, match=r"languages.*language tags"):
+        parse(source(["German!"]), tmp_path / "c.toml")

@@ -33,13 +33,36 @@ def test_every_date_string_of_the_golden_table(case: list) -> None:
 
 def test_table_is_large_enough() -> None:
     assert len(GOLDEN["cases"]) >= 40
+    other = [c for c in GOLDEN["in_languages"] if c[0] and not c[0][0].startswith("en")]
+    assert len(other) >= 40
+    assert len({c[0][0].split("-")[0] for c in other}) >= 8
+
+
+@pytest.mark.parametrize(
+    "case",
+    GOLDEN["in_languages"],
+    ids=[f"{'/'.join(c[0]) or '-'}:{c[1]}" for c in GOLDEN["in_languages"]],
+)
+def test_every_date_in_another_language(case: list) -> None:
+    """The page's language decides; an ambiguous date is reported, never guessed."""
+    languages, text, instant, *reason = case
+    parsed = parse_date(text, ZONE, NOW, (), tuple(languages))
+    if instant is None:
+        assert parsed.value is None and parsed.problem.startswith(reason[0]), parsed
+        assert repr(text) in parsed.problem
+    else:
+        assert parsed.value is not None, parsed.problem
+        assert parsed.value.isoformat() == instant
 
 
 def test_strptime_formats_are_tried_first() -> None:
     """An operator's format settles what dateutil would guess the other way round (day first)."""
     parsed = parse_date("03/04/2018", ZONE, NOW, ("%d/%m/%Y",))
     assert parsed.value.isoformat() == "2018-04-03T04:00:00+00:00" and parsed.day_only
-    assert parse_date("03/04/2018", ZONE, NOW).value.isoformat() == "2018-03-04T05:00:00+00:00"
+    us = parse_date("03/04/2018", ZONE, NOW, (), ("en-US",))
+    assert us.value.isoformat() == "2018-03-04T05:00:00+00:00"
+    guessed = parse_date("03/04/2018", ZONE, NOW)  # no language: reported, not guessed
+    assert guessed.value is None and guessed.problem.startswith("ambiguous")
 
 
 def test_day_only_is_told_apart_from_an_instant() -> None:

@@ -100,7 +100,7 @@ def test_discover_proposes_a_source_that_extracts_the_page(
         "--config", str(tmp_path / "none.toml"), "discover", server.url(path), cwd=tmp_path
     )
     assert found.returncode == 0, found.stderr
-    assert found.stdout.startswith("[[topics.sources]]\n")
+    assert "\n[[topics.sources]]\nurl = " in "\n" + found.stdout
     assert "[topics.sources.selectors]" in found.stdout and "# Preview:" in found.stdout
 
     config = tmp_path / "config.toml"
@@ -154,3 +154,72 @@ def test_discover_says_what_it_tried_when_the_page_has_no_list(
     assert "found no list of items" in found.stderr
     assert "outside nav, header, footer and menus" in found.stderr
     assert "JSON-LD" in found.stderr
+
+
+def test_candidates_are_ranked_by_evidence_and_pick_writes_another(tmp_path: Path) -> None:
+    """A comments widget with more links than the post list loses on evidence: the posts
+    have dates, headings and a place in <main>; the widget sits in an <aside>."""
+    page = DISCOVER / "german-blog-widgets.html"
+    url = "https://nordblick.example/category/analyse/"
+    listed = feedsvc("discover", url, "--file", str(page), "--candidates", "2", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    first, second = listed.stdout.split("\n2. ")
+    assert first.startswith("1. item = 'article.post.type-post': 6 items, score ")
+    assert "100% have a date" in first and "(main content)" in first
+    assert second.startswith("item = 'li.recentcomments'") and "(sidebar, widget, cloud)" in second
+    assert "   - Neue Wege in der Hafenpolitik der Ostsee  <" in first
+
+    picked = feedsvc("discover", url, "--file", str(page), "--pick", "2", cwd=tmp_path)
+    assert picked.returncode == 0, picked.stderr
+    assert 'item = "li.recentcomments"' in picked.stdout
+    too_far = feedsvc("discover", url, "--file", str(page), "--pick", "9", cwd=tmp_path)
+    assert too_far.returncode == 1 and "--pick 9" in too_far.stderr
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        "event-grid-name",  # starts with "even": a stable name all the same
+        "post-title",
+    ],
+)
+def test_stable_class_names_are_kept(names: str) -> None:
+    from feedsvc.discover.fields import UNSTABLE_CLASS
+
+    assert not UNSTABLE_CLASS.search(names)
+
+
+@pytest.mark.parametrize(
+    "names", ["undefined", "ng-star-inserted", "css-1x2y3z", "sc-bdVaJa", "odd", "is-active"]
+)
+def test_generated_and_state_class_names_are_left_out(names: str) -> None:
+    from feedsvc.discover.fields import UNSTABLE_CLASS
+
+    assert UNSTABLE_CLASS.search(names)
+
+
+def test_the_pages_own_feed_is_offered_first(tmp_path: Path) -> None:
+    """A page that links its feed: discover says so before its selectors, with a block of
+    kind = "feed" that the config loader takes as it is."""
+    page = DISCOVER / "german-blog-widgets.html"
+    url = "https://nordblick.example/category/analyse/"
+    found = feedsvc("discover", url, "--file", str(page), cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    offer, _, block = found.stdout.partition("\n\n")
+    assert offer.startswith("# The page links its own feed")
+    assert block.startswith("[[topics.sources]]\n")
+    assert "# (also linked: https://nordblick.example/comments/feed/)" in offer
+    feed_block = "\n".join(
+        line.removeprefix("# ")
+        for line in offer.splitlines()
+        if line.startswith("# [[") or line.startswith(("# url", "# kind"))
+    )
+    assert 'url = "https://nordblick.example/category/analyse/feed/"' in feed_block
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[service]\ndatabase = "sqlite:///feeds.sqlite3"\nbase_url = "http://feeds.test"\n'
+        f'[[topics]]\nslug = "found"\ntitle = "Found"\n\n{feed_block}\n',
+        encoding="utf-8",
+    )
+    checked = feedsvc("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -133,3 +133,55 @@ title = "Arctic"
     assert (ports.type_slug, ports.type_label) == ("report", "Report")
     assert ports.published == datetime(2024, 1, 31, 23, 0, tzinfo=UTC)  # midnight in Berlin
     assert ports.author is None and ports.image_url is None
+
+
+def _news_list(lang: str, date: str, head: str = "") -> bytes:
+    """A small newsroom list as Norwegian or British pages print it."""
+    return f"""<!DOCTYPE html><html lang="{lang}"><head>{head}</head><body><ul class="news">
+    <li><a href="nyheter/ny-rute">Ny rute til Seattle fra mai</a> <span class="dato">{date}</span></li>
+    <li><a href="nyheter/sommer">Sommerprogrammet er klart</a> <span class="dato">16.02.2016</span></li>
+    </ul></body></html>""".encode()
+
+
+@pytest.mark.parametrize(
+    ("lang", "configured", "day"),
+    [("no", (), "2015-10-02"), ("en-GB", (), "2015-10-02"), ("en-US", (), "2015-02-10"),
+     ("", ("nb",), "2015-10-02"), ("en-US", ("de",), "2015-10-02")],
+)  # fmt: skip
+def test_the_pages_language_decides_a_numeric_dates_order(
+    lang: str, configured: tuple[str, ...], day: str
+) -> None:
+    """<html lang> (or the source's `languages`, which wins) orders 02.10.2015."""
+    from feedsvc.config.sources import Selector, Selectors, SourceConfig
+
+    selectors = Selectors(
+        "ul.news > li", (Selector("a"),), (Selector("a"),), date=(Selector("span.dato"),)
+    )
+    source = SourceConfig("https://www.example.no/", selectors, languages=configured)
+    context = Context("https://www.example.no/", source, {}, datetime(2026, 1, 1, tzinfo=UTC))
+    first = normalize(extract(_news_list(lang, "02.10.2015"), selectors, "utf-8")[0], context)
+    assert first.published.date().isoformat() == day
+
+
+def test_an_ambiguous_date_with_no_language_is_reported_not_guessed() -> None:
+    from feedsvc.config.sources import Selector, Selectors, SourceConfig
+
+    selectors = Selectors(
+        "ul.news > li", (Selector("a"),), (Selector("a"),), date=(Selector("span.dato"),)
+    )
+    source = SourceConfig("https://www.example.no/", selectors)
+    context = Context("https://www.example.no/", source, {}, datetime(2026, 1, 1, tzinfo=UTC))
+    first = normalize(extract(_news_list("", "02.10.2015"), selectors, "utf-8")[0], context)
+    assert first.published is None and first.date_problem.startswith("ambiguous")
+
+
+def test_links_resolve_against_the_pages_base_href() -> None:
+    from feedsvc.config.sources import Selector, Selectors
+
+    selectors = Selectors("ul.news > li", (Selector("a"),), (Selector("a"),))
+    body = _news_list("no", "02.10.2015", '<base href="https://cdn.example.no/nyheter/2016/">')
+    links = [raw.link for raw in extract(body, selectors, "utf-8")]
+    assert links == [
+        "https://cdn.example.no/nyheter/2016/nyheter/ny-rute",
+        "https://cdn.example.no/nyheter/2016/nyheter/sommer",
+    ]

@@ -18,9 +18,12 @@ from feedsvc.config import Config, IngestConfig, SourceConfig
 from feedsvc.model import Item
 
 if TYPE_CHECKING:
+    from feedsvc.discover.items import Discovery
+    from feedsvc.discover.report import Proposal
     from feedsvc.ingest.preview import SourcePreview
 
 TITLE_WIDTH, LINK_WIDTH, TYPE_WIDTH = 40, 56, 16
+CANDIDATE_PREVIEW = 3  # items shown per list by `discover --candidates`
 
 
 def _discover_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,37 +38,65 @@ def _discover_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait-for", metavar="CSS", help="with --fetch browser: wait until this matches"
     )
+    parser.add_argument(
+        "--candidates",
+        type=_positive,
+        metavar="N",
+        help="print the best N lists on the page, each with its score's reasons and a preview",
+    )
+    parser.add_argument(
+        "--pick",
+        type=_positive,
+        default=1,
+        metavar="K",
+        help="write the block of the K-th best list (see --candidates); default 1",
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {text!r}")
+    return int(text)
 
 
 def discover(config: Config | None, args: argparse.Namespace) -> int:
-    """Print a proposed source block for the page, or what was tried and exit 1."""
-    from feedsvc.discover.items import NothingFound, discover
+    """Print a proposed source block for the page (or the best lists with --candidates),
+    or what was tried and exit 1."""
+    from feedsvc.discover.items import NothingFound, candidates
     from feedsvc.discover.jsonblock import looks_like_json, propose_json
     from feedsvc.discover.report import propose
     from feedsvc.extract.listing import ExtractError
     from feedsvc.fetch.client import FetchError
 
+    wanted = args.candidates or args.pick
     try:
         body, encoding = _page(config, args)
         if looks_like_json(body):  # an API's answer: a kind = "json" block
             proposal = propose_json(body, args.url)
             print(proposal.block, end="")
             return Exit.OK if proposal.items else Exit.FAILED
-        found = discover(body, args.url, encoding)
+        found = candidates(body, args.url, encoding, wanted)
+        if not args.candidates and len(found) < args.pick:
+            raise NothingFound([f"--pick {args.pick}: the page has {len(found)} lists"])
     except (FetchError, ExtractError, OSError, ValueError) as exc:
         print(f"feedsvc: discover: {exc}", file=sys.stderr)
         return Exit.FAILED
     except NothingFound as exc:
-        print(f"feedsvc: {exc}; tried:", file=sys.stderr)
+        print(f"feedsvc: {exc}: tried:", file=sys.stderr)
         for step in exc.tried:
             print(f"  - {step}", file=sys.stderr)
         _advise_on_app_shell(body, args.url, encoding)
         return Exit.FAILED
-    proposal = propose(found, args.url, body, encoding)
+    if args.candidates:
+        for rank, one in enumerate(found, 1):
+            print(_candidate_text(rank, one, propose(one, args.url, body, encoding)))
+        return Exit.OK
+    chosen = found[args.pick - 1]
+    proposal = propose(chosen, args.url, body, encoding)
     block = proposal.block
     if args.fetch == "browser":  # the block reads the page as discover read it
         url_line = block.splitlines(keepends=True)[1]
-        wait_for = args.wait_for or found.item
+        wait_for = args.wait_for or chosen.item
         block = block.replace(
             url_line, f'{url_line}fetch = "browser"\nwait_for = "{wait_for}"\n', 1
         )
@@ -80,6 +111,18 @@ def _advise_on_app_shell(body: bytes, url: str, encoding: str | None) -> None:
     shell = app_shell(body, url, encoding)
     for line in shell.advice() if shell else ():
         print(f"  - {line}", file=sys.stderr)
+
+
+def _candidate_text(rank: int, found: Discovery, proposal: Proposal) -> str:
+    """One candidate list: its item selector, score, reasons and first three items."""
+    lines = [
+        f"{rank}. item = {found.item!r}: {len(proposal.items)} items, score {found.score:.1f}",
+        "   because: " + "; ".join(found.reasons),
+    ]
+    lines += [
+        f"   - {item.title[:70]}  <{item.link}>" for item in proposal.items[:CANDIDATE_PREVIEW]
+    ]
+    return "\n".join(lines)
 
 
 def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:

@@ -39,6 +39,9 @@ MSGSPEC_TYPES = {
 }
 
 
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
 class ConfigError(Exception):
     """An unusable config file; the message names the file, the key and what was expected."""
 
@@ -98,6 +101,7 @@ class _SourceSpec(msgspec.Struct, forbid_unknown_fields=True):
     type_rules: list[_TypeRuleSpec] = []
     type_map: dict[str, str] = {}
     timezone: str = "UTC"
+    languages: list[str] = []
     pages: Annotated[int, msgspec.Meta(ge=1, le=50)] = 1
     page_param: str = "page"
     robots: bool = True
@@ -151,6 +155,7 @@ class SourceConfig:
     preset: str | None = None
     type_rules: tuple[TypeRule, ...] = ()
     timezone: ZoneInfo = UTC_ZONE
+    languages: tuple[str, ...] = ()  # BCP 47 tags; () = the page's <html lang>
     pages: int = 1
     page_param: str = "page"
     robots: bool = True
@@ -198,6 +203,7 @@ def parse_source(
             for i, r in enumerate(spec.type_rules)
         ),
         timezone=_zone(spec.timezone, path, key("timezone")),
+        languages=tuple(_language(tag, path, key("languages")) for tag in spec.languages),
         pages=spec.pages,
         page_param=spec.page_param,
         robots=spec.robots,
@@ -363,6 +369,13 @@ def _http_url(value: str, path: Path, key: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(path, key, f"expected an http:// or https:// URL, got {value!r}")
     return value
+
+
+def _language(tag: str, path: Path, key: str) -> str:
+    """A BCP 47 language tag ("de", "pt-BR"), lower case."""
+    if not LANGUAGE_TAG.fullmatch(tag):
+        raise ConfigError(path, key, f'expected language tags such as "de" or "pt-BR", got {tag!r}')
+    return tag.lower()
 
 
 def _zone(name: str, path: Path, key: str) -> ZoneInfo:

@@ -13,10 +13,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import lxml.html
-from dateutil import parser as date_parser
 
+from feedsvc.config.sources import Selector
+from feedsvc.extract.dates import parse_date
 from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
 from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
 
@@ -26,16 +28,30 @@ TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGN
 AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
 ACTION_TEXT = re.compile(r"^(read|read more|more|listen|watch|view|download|learn more)\W*$", re.I)
 MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
+WORD_AND_DIGIT = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d")
 DATE_LIKE = re.compile(
     rf"\b\d{{4}}-\d{{2}}-\d{{2}}|\b\d{{1,2}}[./]\d{{1,2}}[./](?:19|20)\d{{2}}\b"
     rf"|(?:\b(?:{MONTH})[a-z]*\.?\s+\d{{1,2}}|\b\d{{1,2}}\.?\s+(?:{MONTH})[a-z]*).*\b(?:19|20)\d{{2}}\b",
     re.IGNORECASE,
 )
+MAX_DATE_CHARS = 60
+EXACT_DATE_ATTRIBUTES = ("datetime", "title", "data-time", "data-timestamp", "content")
 DATE_ATTRIBUTES = ("datetime", "content", "data-date", "data-datetime", "data-published")
 STYLE_URL_PATTERN = r"url\(['\"]?([^'\")]+)"  # the `pattern` a proposed image table gets
 MAX_CLASSES = 2  # classes kept in a selector: enough to be specific, few enough to survive
-CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*$")
-UNSTABLE_CLASS = re.compile(r"\d|^(?:first|last|odd|even|active|is-|js-)", re.IGNORECASE)
+CSS_CLASS = re.compile(r"^-?[A-Za-z_][\w-]*\Z")
+# State and generated names change with the next publish: "odd", "is-open", "ng-star-inserted",
+# "css-1x2y3z", "sc-bdVaJa", "undefined", counters ("post-1234", "item-12") and hashes
+# ("a8Xk2b"); a single digit in a name ("h1-title", "nconzxl1", "col-6") is kept.
+UNSTABLE_CLASS = re.compile(
+    r"(?:^|[-_])\d{2,}(?:$|[-_])|\d{3,}|(?:^|[-_])(?=[^-_]*\d[^-_]*\d)[^-_]*[a-z][^-_]*(?:$|[-_])"
+    r"|^(?:first|last|odd|even|active|current|selected|open|closed|hidden|visible|clearfix"
+    r"|undefined|null|none)$|^(?:is|js|has|ng|css|sc|jsx|svelte|emotion|jss)-"
+    r"|^(?:first|last|odd|even|active|current)[-_]",
+    re.IGNORECASE,
+)
+CELLS = ("td", "th")
 MIN_SUMMARY_CHARS = 40
 MAX_LABEL_CHARS = 40
 MIN_SHARE = 0.3  # an optional field is proposed when at least this share of items has it
@@ -49,6 +65,10 @@ class Field:
     attr: str | None = None
     pattern: str | None = None
     exclude: str | None = None
+
+    def selector(self) -> Selector:
+        """The selector extract reads with, as the config would give it."""
+        return Selector(self.css, self.attr, self.exclude, self.pattern)
 
     def toml(self) -> str:
         """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
@@ -69,29 +89,41 @@ def signature(element: lxml.html.HtmlElement, classes: Iterable[str] | None = No
     """`tag.class.class`, with the element's stable classes (or the ones given)."""
     names = element.get("class", "").split() if classes is None else list(classes)
     stable = [c for c in names if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)]
-    return element.tag + "".join(f".{c}" for c in stable[:MAX_CLASSES])
+    return css_tag(element) + "".join(f".{c}" for c in stable[:MAX_CLASSES])
+
+
+def css_tag(element: lxml.html.HtmlElement) -> str:
+    """The tag as CSS can name it; `*` for a tag broken bytes made ("a=", "p\ufffd")."""
+    return element.tag if CSS_CLASS.match(element.tag) else "*"
 
 
 Element = lxml.html.HtmlElement
 
 
 def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
-    """The element whose text is the item's title and the <a href> it leads to, or Nones."""
-    title = next((h for h in item.iter(*HEADINGS) if _words(h)), None)
-    if title is None:
-        title = next(
-            (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e)),
-            None,
-        )
-    link = None
-    if title is not None:
+    """The element whose text is the item's title and the <a href> it leads to, or Nones:
+    a heading with a link, else an element whose class says "title" with a link (a table's
+    rank cell `td.title` has none), else the item's link with the longest text."""
+    headed = (h for h in item.iter(*HEADINGS) if _words(h))
+    classed = (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e))
+    only = _only_link(item)
+    for title in (*headed, *classed):
         link = _link_of(title, item)
-    else:
-        links = [a for a in item.iter("a") if _usable(a) and len(_words(a)) >= 4]
-        title = link = max(links, key=lambda a: len(_words(a)), default=None)
-    if title is None or link is None:
-        return None, None
-    return _clean_title(title, link), link
+        if link is not None:
+            return _clean_title(title, link), link
+        if only is not None and title.tag in HEADINGS:  # a card: <h4>Title</h4><a>...</a>
+            return title, only
+    links = [
+        a for a in item.iter("a") if _usable(a) and _text(a) and not ACTION_TEXT.match(_text(a))
+    ]
+    link = max(links, key=lambda a: title_size(_text(a)), default=None)  # how title-like: scored
+    return (link, link) if link is not None else (None, None)
+
+
+def _only_link(item: Element) -> Element | None:
+    """The item's link when all its usable links go to one address (a card), else None."""
+    links = [a for a in item.iter("a") if _usable(a)]
+    return links[0] if links and len({a.get("href").strip() for a in links}) == 1 else None
 
 
 def _link_of(title: Element, item: Element) -> Element | None:
@@ -132,15 +164,28 @@ def _words(element: Element) -> list[str]:
     return _text(element).split()
 
 
-def find_fields(items: list[Element]) -> tuple[dict[str, Field], list[str]]:
-    """The selector of every field found in enough items, with a note on each."""
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def title_size(text: str) -> float:
+    """Words, with Chinese, Japanese and Korean characters counted as half a word each
+    (their titles have no spaces: "市政府召开安全生产工作会议" is a title, not one word)."""
+    cjk = len(CJK.findall(text))
+    return len(CJK.sub(" ", text).split()) + cjk / 2
+
+
+def find_fields(
+    items: list[Element], languages: tuple[str, ...] = ()
+) -> tuple[dict[str, Field], list[str]]:
+    """The selector of every field found in enough items, with a note on each; `languages`
+    (the page's) decide what reads as a date, as they do in extract."""
     pairs = [title_and_link(item) for item in items]
     fields: dict[str, Field] = {}
     notes: list[str] = []
     taken = {
         "title": [p[0] for p in pairs],
         "link": [p[1] for p in pairs],
-        "date": [_date_element(i) for i in items],
+        "date": [_date_element(i, p[0], languages) for i, p in zip(items, pairs, strict=True)],
         "image": [_image_element(i) for i in items],
         "type": [_labelled(i, TYPE_CLASS) for i in items],
         "author": [_labelled(i, AUTHOR_CLASS) for i in items],
@@ -159,16 +204,24 @@ def find_fields(items: list[Element]) -> tuple[dict[str, Field], list[str]]:
             notes.append(f"{name}: found in {found} items, but no one selector picks it")
             continue
         css, hits = chosen
-        fields[name] = _as_field(name, css, targets)
+        fields[name] = _as_field(name, css, targets, languages)
         notes.append(f"{name}: {fields[name].toml()} picks it in {hits} of {len(items)} items")
     return fields, notes
 
 
-def _as_field(name: str, css: str, targets: list[Element | None]) -> Field:
+def _as_field(
+    name: str, css: str, targets: list[Element | None], languages: tuple[str, ...]
+) -> Field:
     """A table only where the value is in an attribute a plain selector does not read."""
     sample = next(t for t in targets if t is not None)
-    if name == "date" and not DATE_LIKE.search(_date_value(sample)):
-        attr = next(a for a in DATE_ATTRIBUTES if DATE_LIKE.search(sample.get(a) or ""))
+    if name == "date" and not YEAR.search(_date_value(sample)):  # "55 secs ago", "Mar 14"
+        exact = next((a for a in EXACT_DATE_ATTRIBUTES if YEAR.search(sample.get(a) or "")), None)
+        if exact and is_date(sample.get(exact) or "", languages):
+            return Field(css, attr=exact)  # <span title="2021-07-03 12:00:00Z">55 secs ago
+    if name == "date" and not is_date(_date_value(sample), languages):
+        attr = next(
+            (a for a in DATE_ATTRIBUTES if is_date(sample.get(a) or "", languages)), "content"
+        )
         return Field(css, attr=attr)
     if name == "image" and sample.tag != "img" and BACKGROUND.search(sample.get("style") or ""):
         return Field(css, attr="style", pattern=STYLE_URL_PATTERN)
@@ -193,27 +246,38 @@ def _date_value(element: Element) -> str:
     return _text(element)
 
 
-def _date_element(item: Element) -> Element | None:
-    """A <time>, else the smallest element with a date as text, else one in an attribute."""
-    time = next((t for t in item.iter("time") if DATE_LIKE.search(_date_value(t))), None)
+def _date_element(
+    item: Element, title: Element | None, languages: tuple[str, ...]
+) -> Element | None:
+    """A <time>, else the first innermost element with a date and a year as text (not the
+    title, nor one holding it), else one with a date in an attribute, else a date with no
+    year ("Mar 14")."""
+    time = next((t for t in item.iter("time") if is_date(_date_value(t), languages)), None)
     if time is not None:
         return time
-    dated = [e for e in item.iter() if _is_date(_text(e))]
-    if dated:
-        return min(reversed(dated), key=lambda e: len(_text(e)))  # the innermost of equals
-    return next(
-        (e for e in item.iter() if any(_is_date(e.get(a) or "") for a in DATE_ATTRIBUTES)), None
+    near_title = set() if title is None else {*title.iter(), *title.iterancestors()}
+    dated = [e for e in item.iter() if e not in near_title and is_date(_text(e), languages)]
+    # the first innermost: a thread's start before its last post, a day before a time
+    inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
+    with_year = [e for e in inner if YEAR.search(_text(e))]  # "March 14, 2016" over "Mar 14"
+    in_attribute = next(
+        (
+            e
+            for e in item.iter()
+            if any(is_date(e.get(a) or "", languages) for a in DATE_ATTRIBUTES)
+        ),
+        None,
     )
+    if with_year or in_attribute is None:
+        return (with_year or inner or [None])[0]
+    return in_attribute  # <meta itemprop="startDate" content="2016-03-14"> over "Mar 14"
 
 
-def _is_date(text: str) -> bool:
-    if len(text) > 60 or not DATE_LIKE.search(text):
-        return False
-    try:
-        date_parser.parse(text, fuzzy=True)
-    except (ValueError, OverflowError):
-        return False
-    return True
+def is_date(text: str, languages: tuple[str, ...] = ()) -> bool:
+    """What extract will read as a date (the same parser, the page's languages)."""
+    if len(text) > MAX_DATE_CHARS or not (YEAR.search(text) or WORD_AND_DIGIT.search(text)):
+        return False  # "12", "3/4": a count or a score, not a date
+    return parse_date(text, UTC, datetime.now(UTC), (), languages).value is not None
 
 
 def _image_element(item: Element) -> Element | None:
@@ -279,9 +343,15 @@ def _best_selector(items: list[Element], targets: list[Element | None]) -> tuple
 def _candidates(target: Element) -> list[str]:
     """Selectors for an element: its tag, its tag with each class, then with its parent's."""
     names = (target.get("class") or "").split()
-    own = [target.tag, *(f"{target.tag}.{c}" for c in names if CSS_CLASS.match(c))]
+    tag = css_tag(target)
+    own = [tag, *(f"{tag}.{c}" for c in names if CSS_CLASS.match(c))]
+    cell = next((e for e in (target, *target.iterancestors()) if e.tag in CELLS), None)
+    if cell is not None:  # a table's columns share their classes: the column's number
+        place = 1 + sum(1 for _ in cell.itersiblings(cell.tag, preceding=True))
+        column = f"{cell.tag}:nth-of-type({place})"
+        own.append(column if cell is target else f"{column} {tag}")
     parent = target.getparent()
     if parent is not None:
         own += [f"{signature(parent)} > {o}" for o in own[:3]]
-        own += [f"{signature(parent)} {target.tag}"]
+        own += [f"{signature(parent)} {tag}"]
     return own

@@ -1,101 +1,195 @@
 """Find the items of a listing page nobody has written selectors for; pure, no I/O.
 
-The items are the largest group of repeated sibling elements (or `<article>`s) that each
-hold a link with heading-like text, outside navigation, page headers, footers and menus.
-Schema.org JSON-LD `ItemList`/`Article` links, when the page has them, tip the choice.
-The fields inside the items are chosen by `discover_fields`; `discover_report` turns the
-result into a `[[topics.sources]]` block and previews it with the real extract/normalize.
+Every group of repeated elements (discover.groups) is scored by the evidence that it is
+the list a subscriber wants (discover.score), not by its size; the best group whose items
+yield a title and a link wins, or the K-th when the operator picks another
+(`discover --candidates N`, `--pick K`). Schema.org JSON-LD `ItemList`/`Article` links,
+when the page has them, count as evidence. The fields inside the items are chosen by
+discover.fields; discover.report turns the result into a `[[topics.sources]]` block and
+previews it with the real extract and normalize.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import lxml.html
 
-from feedsvc.discover.fields import (
-    CSS_CLASS,
-    UNSTABLE_CLASS,
-    Field,
-    find_fields,
-    signature,
-    title_and_link,
-)
-from feedsvc.extract.listing import parse_html
+from feedsvc.config.sources import Selectors
+from feedsvc.discover.fields import Field, find_fields, title_and_link
+from feedsvc.discover.groups import MIN_ITEMS, candidate_groups, item_selector
+from feedsvc.discover.score import Candidate, score
+from feedsvc.extract.listing import ExtractError, extract_document, page_language, parse_html
 
-MIN_ITEMS = 2
-# Page furniture: what a class or id naming one of these holds is never a list of items.
-FURNITURE = re.compile(
-    r"(?:^|[-_])(?:menu|menus|nav|navbar|navigation|megamenu|breadcrumbs?|skip|cookie|pager"
-    r"|pagination|social|share)(?:$|[-_])",
-    re.IGNORECASE,
-)
-# Carousels repeat slides at both ends as clones: items, but never wanted twice.
-CLONE_CLASS = re.compile(r"clone|duplicate", re.IGNORECASE)
-FURNITURE_ROLES = {"navigation", "menu", "menubar", "banner", "contentinfo", "search"}
+FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
+MIN_WHOLE = 0.85  # share of matched items with a title and a link (ingest refuses under 80 %)
+MAX_TRIED = 24  # groups tried, best first, before saying none yields items
 
 
 class NothingFound(Exception):
     """No group of items on the page; `tried` says what was looked for."""
 
     def __init__(self, tried: list[str]) -> None:
-        super().__init__("discover: found no list of items on the page")
+        super().__init__("discover: found no list of items")
         self.tried = tried
 
 
 @dataclass
 class Discovery:
-    """What discover found: the item selector, the field selectors and how it chose them."""
+    """What discover found: the item selector, the field selectors, how it chose them and
+    the evidence (score and reasons) that this group is the list."""
 
     item: str
     fields: dict[str, Field]
     items: int
     notes: list[str] = field(default_factory=list)
+    score: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)  # the page's own feeds, best first
 
 
-def discover(body: bytes | str, page_url: str, encoding: str | None = None) -> Discovery:
-    """Selectors for the items of this page; raises NothingFound with what was tried."""
-    linked = json_ld_links(body, page_url, encoding)
-    document = parse_html(body, encoding)
-    groups = list(_candidate_groups(document))
-    if not groups:
-        raise NothingFound(
-            [
-                "looked for repeated sibling elements and <article>s outside nav, header, "
-                "footer and menus that each hold a link with a heading-like text: "
-                f"no group of {MIN_ITEMS} or more",
-                f"schema.org JSON-LD: {len(linked)} item links, but no such elements hold them"
-                if linked
-                else "schema.org JSON-LD: no ItemList or Article on the page",
-            ]
+def discover(
+    body: bytes | str, page_url: str, encoding: str | None = None, pick: int = 1
+) -> Discovery:
+    """Selectors for the items of this page (the `pick`-th best group); raises NothingFound
+    with what was tried."""
+    found = candidates(body, page_url, encoding, pick)
+    if len(found) < pick:
+        raise NothingFound([f"--pick {pick}: the page has only {len(found)} candidate lists"])
+    return found[pick - 1]
+
+
+def candidates(
+    body: bytes | str, page_url: str, encoding: str | None = None, count: int = 1
+) -> list[Discovery]:
+    """The best `count` lists on the page, best first; raises NothingFound when none."""
+    try:
+        linked = json_ld_links(body, page_url, encoding)
+        document = parse_html(body, encoding)
+    except ExtractError as exc:
+        raise NothingFound([exc.reason]) from None
+    ranked = sorted(
+        (score(group, page_url, linked) for group in candidate_groups(document)),
+        key=lambda c: -c.score,
+    )
+    language = page_language(document)
+    languages = (language,) if language else ()
+    found = list(_usable(document, ranked, languages, count, page_url, linked))
+    if not found:
+        raise NothingFound(_tried(ranked, linked))
+    feeds = feed_links(document, page_url)
+    for one in found:
+        one.feeds = feeds
+        if linked:
+            one.notes.append(f"JSON-LD lists {len(linked)} items")
+    return found
+
+
+def feed_links(document: lxml.html.HtmlElement, page_url: str) -> list[str]:
+    """The feeds the page links itself (`<link rel="alternate" type="application/rss+xml">`,
+    Atom, JSON Feed), in page order, each once."""
+    found: dict[str, None] = {}
+    for link in document.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in FEED_TYPES and href:
+            try:
+                found[urljoin(page_url, href)] = None
+            except ValueError:  # "http://[::1": no address
+                continue
+    return list(found)
+
+
+def _usable(
+    document: lxml.html.HtmlElement,
+    ranked: list[Candidate],
+    languages: tuple[str, ...],
+    count: int,
+    page_url: str,
+    linked: set[str],
+) -> Iterator[Discovery]:
+    """Discoveries for the best lists whose items give a title and a link, each selector
+    once. The best groups get their item selector first and are scored again on what it
+    matches: that, not the group, is what preview and ingest will read."""
+    selected: dict[str, tuple[Candidate, list[str]]] = {}
+    for candidate in ranked[:MAX_TRIED]:
+        item, notes = item_selector(document, candidate.members)
+        items = document.cssselect(item)
+        if _whole(items) < MIN_WHOLE:  # rows without a link (a table's notes): leave them out
+            item = f"{item}:has(a[href])"
+            items = document.cssselect(item)
+            if not items or _whole(items) < MIN_WHOLE:  # ingest would refuse the page
+                continue
+            notes = [f"item: {len(items)} elements (those holding a link)"]
+        if item not in selected and len(items) >= MIN_ITEMS:
+            selected[item] = (score(items, page_url, linked), notes)
+    for item, (candidate, notes) in sorted(selected.items(), key=lambda s: -s[1][0].score):
+        items = candidate.members
+        fields, field_notes = find_fields(items, languages)
+        if "title" not in fields or "link" not in fields:
+            continue
+        if not _whole_read(document, item, fields):  # a filter box among the cards: only
+            item = f"{item}:has({fields['title'].css})"  # the elements holding a title
+            if not _whole_read(document, item, fields):
+                continue
+            items = document.cssselect(item)
+            notes = [f"item: {len(items)} elements (those holding a title)"]
+        yield Discovery(
+            item, fields, len(items), notes + field_notes, candidate.score, candidate.reasons
         )
-    members = max(groups, key=lambda group: _score(group, linked, page_url))
-    item, notes = item_selector(document, members)
-    items = document.cssselect(item)
-    fields, field_notes = find_fields(items)
-    notes.extend(field_notes)
-    if linked:
-        on_page = {_absolute(page_url, title_and_link(m)[1]) for m in members}
-        notes.append(f"JSON-LD lists {len(linked)} items; {len(linked & on_page)} are among them")
-    return Discovery(item, fields, len(items), notes)
+        count -= 1
+        if not count:
+            return
+
+
+def _whole(items: list[lxml.html.HtmlElement]) -> float:
+    """The share of items with a title and a link."""
+    return sum(title_and_link(i)[1] is not None for i in items) / len(items) if items else 0.0
+
+
+def _whole_read(document: lxml.html.HtmlElement, item: str, fields: dict[str, Field]) -> bool:
+    """Whether extract, with these very selectors, reads a title and a link in enough items
+    for ingest to take the page (what preview and the first ingest will see)."""
+    chosen = Selectors(
+        item=item,
+        title=(fields["title"].selector(),),
+        link=(fields["link"].selector(),),
+    )
+    raws = extract_document(document, chosen)
+    whole = sum(bool(raw.title.strip()) and bool(raw.link) for raw in raws)
+    return bool(raws) and whole >= MIN_WHOLE * len(raws)
+
+
+def _tried(ranked: list[Candidate], linked: set[str]) -> list[str]:
+    """What was looked for, for the operator, when no group gives items."""
+    return [
+        "looked for repeated sibling elements (table rows too) and <article>s outside nav, "
+        "header, footer and menus that each hold a link with a title-like text: "
+        + (
+            f"{len(ranked)} groups, but in none does one selector pick a title and a link"
+            if ranked
+            else f"no group of {MIN_ITEMS} or more"
+        ),
+        f"schema.org JSON-LD: {len(linked)} item links, but no such elements hold them"
+        if linked
+        else "schema.org JSON-LD: no ItemList or Article on the page",
+    ]
 
 
 def json_ld_links(body: bytes | str, page_url: str, encoding: str | None = None) -> set[str]:
     """Item URLs named by schema.org JSON-LD (ItemList elements, Articles) in the page."""
-    if isinstance(body, bytes) and encoding:
-        body = body.decode(encoding, errors="replace")
-    document = lxml.html.document_fromstring(body)
+    document = parse_html(body, encoding, keep_scripts=True)
     links: set[str] = set()
     for script in document.xpath('//script[@type="application/ld+json"]/text()'):
         try:
-            data = json.loads(script)
-        except ValueError:
+            nodes = list(_nodes(json.loads(script)))
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
             continue
-        for node in _nodes(data):
+        for node in nodes:
             kind = node.get("@type")
             kinds = set(kind) if isinstance(kind, list) else {kind}
             if "ListItem" in kinds or kinds & {"Article", "NewsArticle", "BlogPosting", "Report"}:
@@ -117,100 +211,12 @@ def _nodes(data: object) -> Iterable[dict]:
             yield from _nodes(value)
 
 
-def is_furniture(element: lxml.html.HtmlElement) -> bool:
-    """Inside navigation, a menu, or the page's own header or footer (not an article's)."""
-    for node in [element, *element.iterancestors()]:
-        if node.tag == "nav" or node.get("role") in FURNITURE_ROLES:
-            return True
-        if node.tag in ("header", "footer") and next(node.iterancestors("article"), None) is None:
-            return True
-        names = f"{node.get('class') or ''} {node.get('id') or ''}".split()
-        if any(FURNITURE.search(name) for name in names):
-            return True
-    return False
-
-
-def _candidate_groups(document: lxml.html.HtmlElement) -> Iterable[list]:
-    """Sibling elements of one tag that each hold a headed link; and every outer <article>."""
-    for parent in document.iter():
-        if not isinstance(parent.tag, str):
-            continue
-        by_tag: dict[str, list] = {}
-        for child in parent:
-            if isinstance(child.tag, str):
-                by_tag.setdefault(child.tag, []).append(child)
-        for siblings in by_tag.values():
-            members = [c for c in siblings if title_and_link(c)[0] is not None]
-            if len(members) >= MIN_ITEMS and not is_furniture(parent):
-                yield members
-    articles = [
-        a
-        for a in document.iter("article")
-        if next(a.iterancestors("article"), None) is None and title_and_link(a)[0] is not None
-    ]
-    articles = [a for a in articles if not is_furniture(a)]
-    if len(articles) >= MIN_ITEMS:
-        yield articles
-
-
-def _score(members: list, linked: set[str], page_url: str) -> tuple[int, int]:
-    """More items first; JSON-LD links count twice; then the group with more text."""
-    hits = 0
-    if linked:
-        hits = sum(_absolute(page_url, title_and_link(m)[1]) in linked for m in members)
-    return len(members) + 2 * hits, sum(len(m.text_content()) for m in members)
-
-
-def _absolute(page_url: str, link: lxml.html.HtmlElement | None) -> str:
-    href = (link.get("href") or "") if link is not None else ""
-    return urljoin(page_url, href.strip()).split("#")[0]
-
-
-def common_classes(elements: list) -> list[str]:
-    """The classes every element has, in the first one's order."""
-    first = elements[0].get("class", "").split()
-    others = [set(e.get("class", "").split()) for e in elements[1:]]
-    return [c for c in first if all(c in o for o in others)]
-
-
-def item_selector(document: lxml.html.HtmlElement, members: list) -> tuple[str, list[str]]:
-    """The shortest selector that matches every member and nothing in menus or page furniture."""
-    clones = {c for m in members for c in m.get("class", "").split() if CLONE_CLASS.search(c)}
-    members = [m for m in members if not clones & set(m.get("class", "").split())]
-    child = signature(members[0], common_classes(members))
-    child += "".join(f":not(.{c})" for c in sorted(clones) if CSS_CLASS.match(c))
-    candidates = [child] if "." in child or child == "article" else []
-    parents = {id(m.getparent()): m.getparent() for m in members}
-    if len(parents) == 1:
-        parent = members[0].getparent()
-        names = [
-            c
-            for c in parent.get("class", "").split()
-            if CSS_CLASS.match(c) and not UNSTABLE_CLASS.search(c)
-        ]
-        candidates += [f"{parent.tag}.{name} > {child}" for name in names]
-        candidates.append(f"{signature(parent)} > {child}")
-        holder = next((a for a in parent.iterancestors() if a.get("id")), None)
-        if holder is not None:
-            candidates.append(f"#{holder.get('id')} {signature(parent)} > {child}")
-        candidates.append(_path(parent) + f" > {child}")
-    wanted = {id(m) for m in members}
-    for candidate in candidates:
-        matched = document.cssselect(candidate)
-        if wanted <= {id(m) for m in matched} and all(
-            id(m) in wanted or (not is_furniture(m) and title_and_link(m)[0] is not None)
-            for m in matched
-        ):
-            extra = len(matched) - len(members)
-            notes = [
-                f"item: {len(matched)} elements" + (f" ({extra} in a second list)" * bool(extra))
-            ]
-            return candidate, notes
-    return candidates[-1] if candidates else child, ["item: no selector excludes every other list"]
-
-
-def _path(element: lxml.html.HtmlElement) -> str:
-    """The element's chain of signatures from below <body>: specific, if brittle."""
-    chain = [element, *element.iterancestors()]
-    chain = [e for e in chain if e.tag not in ("html", "body")]
-    return " > ".join(signature(e) for e in reversed(chain))
+def _nodes(data: object) -> Iterable[dict]:
+    """Every JSON object in a JSON-LD document, nested ones included."""
+    if isinstance(data, dict):
+        yield data
+        for value in data.values():
+            yield from _nodes(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _nodes(value)

@@ -37,6 +37,8 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
     """The block for `found`, with every field the config accepts, and its preview."""
     fields = {"item": Field(found.item), **found.fields}
     notes = list(found.notes)
+    if found.reasons:
+        notes.insert(0, f"list: score {found.score:.1f}: " + "; ".join(found.reasons))
     while True:
         block = source_block(url, fields)
         try:
@@ -50,7 +52,24 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
             notes.append(f"{name}: left out, this version's config does not take it ({problem})")
             del fields[name]
     items, skipped = preview_items(source, url, body, encoding)
-    return Proposal(block + _comments(notes, items, skipped, found.items), source, items, skipped)
+    comments = _comments(notes, items, skipped, found.items)
+    return Proposal(feed_offer(found.feeds) + block + comments, source, items, skipped)
+
+
+def feed_offer(feeds: list[str]) -> str:
+    """The page's own feed first, as a `kind = "feed"` block to use instead (commented out:
+    pasting both would read the same items twice)."""
+    if not feeds:
+        return ""
+    lines = [
+        '# The page links its own feed: a source of kind = "feed" reads the site\'s items as',
+        "# it publishes them. To use it instead of the selectors below, paste this block:",
+        "# [[topics.sources]]",
+        f"# url = {Field(feeds[0]).toml()}",
+        '# kind = "feed"',
+    ]
+    lines += [f"# (also linked: {other})" for other in feeds[1:]]
+    return "\n".join(lines) + "\n\n"
 
 
 def source_block(url: str, fields: dict[str, Field]) -> str:

@@ -3,6 +3,9 @@
 python-dateutil does the general parsing; what it gets wrong is fixed before it
 sees the text: a JavaScript `Date` string's "GMT-0400" (dateutil reads the sign
 the POSIX way, 8 hours off) and US zone abbreviations (ignored, with a warning).
+A numeric date's day/month order comes from the page's language or is reported as
+ambiguous (extract.languages); what dateutil cannot read (other languages, relative
+forms) goes to dateparser; a date inside other words (a byline) is read alone.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
+
+from feedsvc.extract.languages import AMBIGUOUS, date_inside, in_language, numeric_order
 
 EARLIEST_YEAR = 1800
 FUTURE_SLACK = timedelta(days=1)
@@ -60,20 +65,54 @@ class ParsedDate:
     problem: str | None = None
 
 
-def parse_date(text: str, zone: tzinfo, now: datetime, formats: tuple[str, ...] = ()) -> ParsedDate:
-    """The instant `text` names; a date without a zone is in `zone`, without a time midnight."""
+def parse_date(
+    text: str,
+    zone: tzinfo,
+    now: datetime,
+    formats: tuple[str, ...] = (),
+    languages: tuple[str, ...] = (),
+) -> ParsedDate:
+    """The instant `text` names; a date without a zone is in `zone`, without a time midnight.
+    `languages` (the source's, else the page's) decide a numeric date's order."""
     text = LEAD_IN.sub("", " ".join(text.split())[:MAX_DATE_CHARS])
     if not text:
         return ParsedDate()
-    parsed = _relative(text, zone, now) or _strptime(text, formats) or _general(text, now)
+    if (exact := _strptime(text, formats)) is not None:
+        return _checked(exact, text, zone, now, not HAS_TIME.search(text))
+    found = _read(text, zone, now, languages)
+    if found.value is not None or (found.problem or "").startswith(AMBIGUOUS):
+        return found
+    inside = date_inside(text)  # "Jane Roe | Jun 26, 2022": the one date in it
+    return _read(inside, zone, now, languages, text) if inside else found
+
+
+def _read(
+    text: str, zone: tzinfo, now: datetime, languages: tuple[str, ...], shown: str = ""
+) -> ParsedDate:
+    """One reading of `text`: relative English, dateutil, then dateparser; `shown` is the
+    whole text it came from, for messages."""
+    ordered, ambiguous = numeric_order(text, languages)
+    if ambiguous:
+        return ParsedDate(problem=f"{ambiguous} in {shown or text!r}")
+    parsed = _relative(ordered, zone, now) or _general(ordered, now)
+    day_only = not HAS_TIME.search(ordered) and not _is_relative_time(ordered)
     if parsed is None:
-        return ParsedDate(problem=f"not a date: {text!r}")
+        parsed, day_only = in_language(ordered, zone, now, languages)
+    if parsed is None:
+        return ParsedDate(problem=f"not a date: {shown or text!r}")
+    return _checked(parsed, shown or text, zone, now, day_only)
+
+
+def _checked(
+    parsed: datetime, text: str, zone: tzinfo, now: datetime, day_only: bool
+) -> ParsedDate:
+    """The instant in UTC, unless before 1800 or in the future."""
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     parsed = parsed.astimezone(UTC)
     if parsed.year < EARLIEST_YEAR or parsed > now + FUTURE_SLACK:
         return ParsedDate(problem=f"out of range ({parsed:%Y-%m-%d}): {text!r}")
-    return ParsedDate(parsed, day_only=not HAS_TIME.search(text) and not _is_relative_time(text))
+    return ParsedDate(parsed, day_only=bool(day_only))
 
 
 def _relative(text: str, zone: tzinfo, now: datetime) -> datetime | None:

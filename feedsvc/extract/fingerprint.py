@@ -32,12 +32,14 @@ def extraction_fingerprint(source: SourceConfig) -> str:
         "pages": source.pages,
         "page_param": source.page_param,
     }
-    # added later: only when set, so that the sources configured before keep their digest
+    # keys added later count only when set: an upgrade does not re-extract every source
     shaping |= {
         key: getattr(source, key)
         for key in ("fetch", "json")
         if getattr(source, key) not in (None, "http")
     }
+    if source.languages:
+        shaping["languages"] = source.languages
     plain = msgspec.to_builtins(shaping, enc_hook=_plain)
     encoded = json.dumps(plain, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(encoded).hexdigest()

@@ -7,11 +7,13 @@ report can say per field how many items had a value.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -19,8 +21,11 @@ from lxml import etree
 from feedsvc.config.sources import Chain, Selector, Selectors
 from feedsvc.extract.images import image_caption, image_source
 
-# lxml refuses a str that still declares its bytes' encoding (XHTML pages do).
-XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# lxml refuses a str that still declares its bytes' encoding (XHTML pages do), BOM or not.
+XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
+# C0 controls no page means; lxml refuses some of them in a str (NUL, form feed are kept out too).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ITEM_TEXT_CHARS = 160  # how much of an item's text an error message quotes
 FIELDS = ("title", "link", "type", "date", "summary", "image", "author")
 
@@ -56,17 +61,64 @@ class RawItem:
     categories: tuple[str, ...] = ()
     found: frozenset[str] = frozenset()
     text: str = ""  # the item element's whole text on one line: what its selectors saw
+    language: str = ""  # the page's <html lang>: decides how its dates read
 
 
 def extract(
     body: bytes | str, selectors: Selectors, encoding: str | None = None, id_chain: Chain = ()
 ) -> list[RawItem]:
     """Every item the item selector finds, in page order."""
-    document = parse_html(body, encoding)
-    return [
-        _item(position, element, selectors, id_chain)
-        for position, element in enumerate(document.cssselect(selectors.item))
-    ]
+    return extract_document(parse_html(body, encoding), selectors, id_chain)
+
+
+def extract_document(
+    document: lxml.html.HtmlElement, selectors: Selectors, id_chain: Chain = ()
+) -> list[RawItem]:
+    """Every item of a parsed page (discover checks its proposal with this very reading)."""
+    language = page_language(document)
+    base = base_href(document)
+    items = []
+    for position, element in enumerate(document.cssselect(selectors.item)):
+        raw = _item(position, element, selectors, id_chain)
+        items.append(replace(raw, language=language, link=_resolved(base, raw.link)))
+    return items
+
+
+def _resolved(base: str, link: str) -> str:
+    """The link against the page's <base href>; as found when there is none or it is no URL."""
+    if not base or not link:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:  # "http://[::1": normalize says why it is no link
+        return link
+
+
+def base_href(document: lxml.html.HtmlElement) -> str:
+    """The page's absolute `<base href>`: its relative links resolve against it, not the
+    page's address (as a browser resolves them)."""
+    for base in document.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href.lower().startswith(("http://", "https://")):
+            return href
+    return ""
+
+
+def page_language(document: lxml.html.HtmlElement) -> str:
+    """The page's language: `<html lang>` (or xml:lang), else a Content-Language <meta>."""
+    root = document.getroottree().getroot()
+    tag = (
+        root.get("lang")
+        or root.get("xml:lang")
+        or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    )
+    if not tag:
+        meta = document.xpath(
+            '//meta[translate(@http-equiv, "CONTENTLAGU", "contentlagu")'
+            '="content-language"]/@content'
+        )
+        tag = meta[0] if meta else ""
+    return tag.split(",")[0].strip()[:35]
 
 
 def coverage(raws: list[RawItem]) -> dict[str, int]:
@@ -77,19 +129,27 @@ def coverage(raws: list[RawItem]) -> dict[str, int]:
 def parse_html(
     body: bytes | str, encoding: str | None = None, *, keep_scripts: bool = False
 ) -> lxml.html.HtmlElement:
-    """Parse leniently; scripts and styles are dropped so their text never leaks into items
-    (kept only to read JSON-LD, which is data)."""
+    """Parse leniently whatever the bytes are; scripts and styles are dropped so their text
+    never leaks into items (kept only to read JSON-LD, which is data), and comments and
+    processing instructions too, so every node below is an element with text."""
     if isinstance(body, bytes) and encoding:
-        body = XML_DECLARATION.sub("", body.decode(encoding, errors="replace"), count=1)
+        body = body.decode(encoding, errors="replace")
+    if isinstance(body, str):
+        body = CONTROL_CHARACTERS.sub("", XML_DECLARATION.sub("", body, count=1))
+    elif not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # lxml sniffs these
+        body = CONTROL_BYTES.sub(b"", body)
     if not body or not body.strip():
         raise ExtractError("the page is empty")
     try:
         document = lxml.html.document_fromstring(body)
-    except (etree.ParserError, ValueError) as exc:
+    except (etree.LxmlError, ValueError) as exc:
         raise ExtractError(f"not parseable as HTML ({exc})") from None
+    unwanted = [etree.Comment, etree.ProcessingInstruction]
+    etree.strip_elements(document, *unwanted, with_tail=False)
     if not keep_scripts:
         for element in document.xpath("//script | //style | //template"):
-            element.drop_tree()
+            if element.getparent() is not None:  # a page that is one <style> keeps it
+                element.drop_tree()
     return document
 
 
@@ -163,7 +223,8 @@ def _value(target: lxml.html.HtmlElement, selector: Selector, read: Read) -> str
     if selector.exclude:
         target = copy.deepcopy(target)
         for unwanted in target.cssselect(selector.exclude):
-            unwanted.drop_tree()
+            if unwanted is not target:  # CSS matches the element itself too
+                unwanted.drop_tree()
     value = target.get(selector.attr) or "" if selector.attr else read(target)
     if selector.pattern:
         match = re.search(selector.pattern, value)

@@ -93,7 +93,8 @@ def normalize(raw: RawItem, context: Context) -> Item:
         canonical_link(raw.image_src, context.page_url, keep_query=True) if raw.image_src else None
     )
     caption = image_caption(raw.image_alt, raw.image_title) if image_url else None
-    date = parse_date(raw.date_text, source.timezone, context.now, raw.date_formats)
+    languages = source.languages or ((raw.language,) if raw.language else ())
+    date = parse_date(raw.date_text, source.timezone, context.now, raw.date_formats, languages)
     return Item(
         guid=item_guid(link, raw.item_id),
         link=link,
