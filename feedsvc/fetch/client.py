@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
@@ -22,7 +22,8 @@ import urllib3.exceptions
 
 from feedsvc.config import Config, IngestConfig
 from feedsvc.fetch.charset import page_encoding
-from feedsvc.fetch.guard import Guard, RefusedURL
+from feedsvc.fetch.dial import Dialer, guarded_by
+from feedsvc.fetch.guard import Guard, RefusedURL, source_guard
 from feedsvc.fetch.politeness import HOSTS, Hosts, retry_after_seconds
 from feedsvc.version import __version__
 
@@ -87,22 +88,29 @@ def user_agent(base_url: str) -> str:
     return f"{AGENT_TOKEN}/{__version__} (+{base_url})"
 
 
-def make_fetcher(config: Config) -> Fetcher:
-    """The fetcher the config asks for."""
-    return Fetcher(config.ingest, agent=user_agent(config.service.base_url))
+def make_fetcher(config: Config, dialer: Dialer | None = None) -> Fetcher:
+    """The fetcher the config asks for; `dialer` resolves and refuses otherwise (tests)."""
+    return Fetcher(config.ingest, agent=user_agent(config.service.base_url), dialer=dialer)
 
 
 class Fetcher:
     """One requests session with timeouts, a User-Agent, a size cap and good manners."""
 
-    def __init__(self, settings: IngestConfig, *, agent: str, hosts: Hosts = HOSTS) -> None:
+    def __init__(
+        self,
+        settings: IngestConfig,
+        *,
+        agent: str,
+        hosts: Hosts = HOSTS,
+        dialer: Dialer | None = None,
+    ) -> None:
         timeout = settings.timeout_seconds
         self.timeout = (min(timeout, 10.0), timeout)
         self.deadline = timeout
         self.max_bytes = settings.max_bytes
         self.policy = settings
         self.hosts = hosts
-        self.session = requests.Session()
+        self.session = (dialer or Dialer()).session()  # the only way out: see fetch.dial
         self.session.max_redirects = self.policy.max_redirects
         self.session.headers["User-Agent"] = agent
         self.session.headers["Accept"] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -121,10 +129,12 @@ class Fetcher:
         guard: Guard | None = None,
     ) -> Fetched:
         """GET an HTML page (or what `accept` lists), conditionally when validators from the
-        last fetch are given; `guard` vets the URL and every redirect before connecting."""
+        last fetch are given. `guard` (by default `source_guard(url)`: the URL is the
+        operator's) vets the URL, robots.txt and every redirect before each connection."""
+        guard = guard or source_guard(url)
         _vet(guard, url)
         if robots:
-            self._check_robots(url)
+            self._check_robots(url, guard)
         else:
             log.warning("robots.txt not consulted for %s (robots = false for this source)", url)
         headers = {}
@@ -143,32 +153,33 @@ class Fetcher:
             raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
 
-    def head(self, url: str, *, robots: bool = True) -> Fetched:
+    def head(self, url: str, guard: Guard, *, robots: bool = True) -> Fetched:
         """HEAD a file a page links to (an item's image) with the same manners as a page fetch.
 
         The answer carries the file's announced Content-Length and Content-Type and no body.
         """
+        _vet(guard, url)
         if robots:
-            self._check_robots(url)
-        fetched = self._get(url, {"Accept": "image/*,*/*;q=0.5"}, method="HEAD")
+            self._check_robots(url, guard)
+        fetched = self._get(url, {"Accept": "image/*,*/*;q=0.5"}, guard, method="HEAD")
         if fetched.status != 200:
             raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from HEAD {url}")
         return fetched
 
-    def _check_robots(self, url: str) -> None:
+    def _check_robots(self, url: str, guard: Guard) -> None:
         """Refuse a URL the host's robots.txt keeps from us; read it at most once an hour."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         rules = self.hosts.robots(origin)
         if rules is None:
-            rules = self._read_robots(origin + "/robots.txt")
+            rules = self._read_robots(origin + "/robots.txt", guard)
             self.hosts.remember_robots(origin, rules)
         if not rules.can_fetch(AGENT_TOKEN, url):
             raise FetchError(f"{origin}/robots.txt disallows {url} for {AGENT_TOKEN}")
 
-    def _read_robots(self, robots_url: str) -> RobotFileParser:
+    def _read_robots(self, robots_url: str, guard: Guard) -> RobotFileParser:
         """RFC 9309: 4xx means no rules, 401/403 keeps us out; an unreadable file stops us."""
-        fetched = self._get(robots_url, {})
+        fetched = self._get(robots_url, {}, guard)
         rules = RobotFileParser(robots_url)
         if fetched.status in (401, 403):
             rules.disallow_all = True
@@ -182,7 +193,7 @@ class Fetcher:
         self,
         url: str,
         headers: dict[str, str],
-        guard: Guard | None = None,
+        guard: Guard,
         method: str = "GET",
     ) -> Fetched:
         """One GET (or HEAD) with bounded retries; raises FetchError once they are spent."""
@@ -219,24 +230,15 @@ class Fetcher:
         jittered = backoff * random.uniform(0.5, 1.0)  # spread retries of many sources apart
         return max(jittered, failure.wait or 0.0)
 
-    def _get_once(
-        self, url: str, headers: dict[str, str], guard: Guard | None, method: str
-    ) -> Fetched:
+    def _get_once(self, url: str, headers: dict[str, str], guard: Guard, method: str) -> Fetched:
         """One request; any transient failure becomes _Retryable, a final one FetchError."""
-
-        def vet_redirect(resp: requests.Response, *args: object, **kwargs: object) -> None:
-            if resp.is_redirect:
-                _vet(guard, urljoin(resp.url, resp.headers["Location"]))
-
         try:
-            with self.session.request(
-                method,
-                url,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-                hooks={"response": vet_redirect},
-            ) as resp:
+            with (
+                guarded_by(guard),
+                self.session.request(
+                    method, url, headers=headers, timeout=self.timeout, stream=True
+                ) as resp,
+            ):
                 status = resp.status_code
                 # read whole, so the connection can be reused; a HEAD has no body to read
                 body = b"" if method == "HEAD" else self._read_capped(resp, url)
@@ -260,6 +262,8 @@ class Fetcher:
                     content_type=content_type or None,
                     content_length=_declared_length(resp.headers.get("Content-Length")),
                 )
+        except RefusedURL as exc:
+            raise Refused(str(exc)) from None
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
         except requests.TooManyRedirects:
@@ -283,9 +287,12 @@ class Fetcher:
             if attempt:
                 time.sleep(PING_BACKOFF_SECONDS * 2 ** (attempt - 1))
             try:
-                with self.session.post(
-                    hub, data=form, timeout=PING_TIMEOUT, allow_redirects=False
-                ) as resp:
+                with (
+                    guarded_by(source_guard(hub)),
+                    self.session.post(
+                        hub, data=form, timeout=PING_TIMEOUT, allow_redirects=False
+                    ) as resp,
+                ):
                     if 200 <= resp.status_code < 300:
                         return
                     reason = f"HTTP {resp.status_code} {resp.reason}"
@@ -293,6 +300,9 @@ class Fetcher:
                         break
             except requests.RequestException as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            except RefusedURL as exc:
+                reason = str(exc)
+                break
         raise PingError(f"hub {hub} did not take the ping for {urls[0]}: {reason}")
 
     def _read_capped(self, resp: requests.Response, url: str) -> bytes:
@@ -317,13 +327,13 @@ class Fetcher:
         return b"".join(chunks)
 
 
-def _vet(guard: Guard | None, url: str) -> None:
-    """Refuse a URL the guard rejects, as a fetch error, before any connection is made."""
-    if guard is not None:
-        try:
-            guard(url)
-        except RefusedURL as exc:
-            raise Refused(str(exc)) from None
+def _vet(guard: Guard, url: str) -> None:
+    """Refuse a URL whose scheme or host the guard rejects, as a fetch error, before any
+    lookup; its addresses are checked as each connection is made (fetch.dial)."""
+    try:
+        guard.vet_url(url)
+    except RefusedURL as exc:
+        raise Refused(str(exc)) from None
 
 
 def _declared_length(value: str | None) -> int | None:
