@@ -48,10 +48,11 @@ class Dialer:
 
     resolve: Resolver = system_resolver
     forbidden: Forbidden = field(default_factory=frozenset)
+    source_kinds: dict[str, set[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def destination(self, url: str, guard: Guard) -> Destination:
         """The checked address `url` may be fetched from; RefusedURL when there is none."""
-        return destination(url, guard, self.resolve, self.forbidden)
+        return destination(url, guard, self.resolve, self.forbidden, self.source_kinds)
 
     def session(self) -> requests.Session:
         """A requests session that can only connect through this dialer: no proxies from

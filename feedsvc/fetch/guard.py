@@ -83,22 +83,33 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def destination(
-    url: str, guard: Guard, resolve: Resolver = system_resolver, forbidden: Forbidden = ()
+    url: str,
+    guard: Guard,
+    resolve: Resolver = system_resolver,
+    forbidden: Forbidden = (),
+    known_kinds: dict[str, set[str]] | None = None,
 ) -> Destination:
     """Resolve the URL's host once, refuse it when any address is refused, else say which
-    address to connect to. `forbidden` lists addresses refused whatever their kind."""
+    address to connect to. `forbidden` lists addresses refused whatever their kind.
+
+    The source's own kinds of address are learnt once per `known_kinds` (a fetcher's
+    life: one cycle) from its first answer, or from its IP literal, so a source whose DNS
+    answers a public address first cannot point a later request at a private one."""
     scheme, host, port = guard.vet_url(url)
     addresses = _addresses(host, port, resolve)
-    source_kinds: set[str] | None = None  # resolved only when needed: most links are public
+    known = {} if known_kinds is None else known_kinds
+    if host == guard.source_host and host not in known:
+        known[host] = {address_kind(a) for a in addresses}  # no second lookup for it
     for address in addresses:
         if (str(address), port) in forbidden or (str(address), None) in forbidden:
             raise RefusedURL(f"refused {url}: {address} port {port} is forbidden")
         kind = address_kind(address)
         if kind == "public":
             continue
-        if source_kinds is None:
-            source_kinds = {address_kind(a) for a in _addresses(guard.source_host, port, resolve)}
-        if kind not in source_kinds:
+        if guard.source_host not in known:  # looked up only when needed: most links are public
+            source = _addresses(guard.source_host, port, resolve)
+            known[guard.source_host] = {address_kind(a) for a in source}
+        if kind not in known[guard.source_host]:
             article = "an" if kind[0] in "aeiou" else "a"
             raise RefusedURL(f"refused {url}: {host} is {article} {kind} address ({address})")
     return Destination(scheme, host, port, str(addresses[0]))
