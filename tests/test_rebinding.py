@@ -18,7 +18,7 @@ from conftest import TOPIC_PATH, PageServer, page, write_config
 from faults import Site, assert_unchanged, fault_config, snapshot
 
 from feedsvc.config import load
-from feedsvc.fetch.client import Refused, make_fetcher
+from feedsvc.fetch.client import FetchError, Refused, make_fetcher
 from feedsvc.fetch.dial import Dialer
 from feedsvc.fetch.guard import RefusedURL, address_guard, source_guard
 from feedsvc.jobs.cycle import prepare, run_cycle, targets
@@ -168,3 +168,37 @@ def test_an_item_link_resolving_to_a_private_address_is_refused_before_any_conne
     [item] = store.entries(FeedKey(topic="security-cooperation"), 5)
     assert item.title == "Secret" and not store.due_tasks("enrich", [item.guid], 3)  # final
     store.close()
+
+
+def test_tls_goes_to_the_checked_address_and_is_verified_against_the_host_name(
+    tmp_path: Path,
+) -> None:
+    """The pinned connection sends the host name as SNI and checks the certificate against
+    it: a certificate for the name passes, one for another name is refused."""
+    config = load(write_config(tmp_path, "https://feeds.test/topics/"))
+    right = upstreams.TLSServer(tmp_path, "feeds.test")
+    wrong = upstreams.TLSServer(tmp_path, "elsewhere.test")
+    lookups: list[str] = []
+
+    def fetch(server: upstreams.TLSServer) -> bytes:
+        def resolve(host: str, port: int) -> list[str]:
+            lookups.append(host)
+            return ["127.0.0.1"]
+
+        fetcher = make_fetcher(config, Dialer(resolve=resolve))
+        fetcher.session.verify = str(server.certificate)  # trust this one self-signed cert
+        try:
+            return fetcher.fetch(f"https://feeds.test:{server.port}/", robots=False).body
+        finally:
+            fetcher.close()
+
+    assert fetch(right) == b"secure"
+    assert right.server_names == ["feeds.test"]
+    assert right.hosts == [f"feeds.test:{right.port}"]
+    assert lookups == ["feeds.test"]
+    mismatch = r"SSLError .*hostname 'feeds\.test' doesn't match 'elsewhere\.test'"
+    with pytest.raises(FetchError, match=mismatch):
+        fetch(wrong)
+    assert wrong.server_names[0] == "feeds.test" and wrong.hosts == []
+    right.close()
+    wrong.close()

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import ssl
+import subprocess
+import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from dnslib import QTYPE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
@@ -107,3 +111,63 @@ def _feed(doctype: str, *titles: str) -> bytes:
         f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n{doctype}\n]>\n<rss version="2.0"><channel>'
         f"<title>Hostile</title><link>https://www.example.org/</link>{items}</channel></rss>"
     ).encode()
+
+
+class TLSServer:
+    """An HTTPS server on 127.0.0.1 whose self-signed certificate names `name`; it keeps the
+    server name each client asked for in its TLS handshake (SNI) and each Host header."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.certificate, key = folder / f"{name}.pem", folder / f"{name}.key"
+        files = ["-keyout", str(key), "-out", str(self.certificate)]
+        subject = ["-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"]
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                *files,
+                *subject,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.server_names: list[str | None] = []
+        self.hosts: list[str | None] = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.certificate, key)
+        context.sni_callback = lambda sock, server_name, ctx: self.server_names.append(server_name)
+        hosts = self.hosts
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                hosts.append(self.headers["Host"])
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", "6")
+                self.end_headers()
+                self.wfile.write(b"secure")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
