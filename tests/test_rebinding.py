@@ -21,6 +21,7 @@ from feedsvc.config import load
 from feedsvc.fetch.client import FetchError, Refused, make_fetcher
 from feedsvc.fetch.dial import Dialer
 from feedsvc.fetch.guard import RefusedURL, address_guard, source_guard
+from feedsvc.ingest.backfill import backfill
 from feedsvc.jobs.cycle import prepare, run_cycle, targets
 from feedsvc.keys import FeedKey
 from feedsvc.store import Store
@@ -56,13 +57,15 @@ def test_the_connection_goes_to_the_address_that_was_checked(
     fetcher = make_fetcher(config, dialer)
     url = f"http://rebind.test:{port}/page.html"
 
-    first = fetcher.fetch(url, robots=False)
+    first = fetcher.fetch(url, robots=False, guard=source_guard(url))
     assert first.body == b"<p>the source</p>"
     assert dns.queries == ["rebind.test."]  # one lookup, checked, dialled: no second answer
     assert server.requests[-1][1]["Host"] == f"rebind.test:{port}"
 
     with pytest.raises(Refused, match=rf"^fetch: refused {url}: 127\.0\.0\.2 port {port} is "):
-        fetcher.fetch(url, robots=False)  # the next answer is checked in its turn
+        fetcher.fetch(
+            url, robots=False, guard=source_guard(url)
+        )  # the next answer is checked in its turn
     assert dns.queries == ["rebind.test."] * 2
     fetcher.close()
 
@@ -188,7 +191,8 @@ def test_tls_goes_to_the_checked_address_and_is_verified_against_the_host_name(
         fetcher = make_fetcher(config, Dialer(resolve=resolve))
         fetcher.session.verify = str(server.certificate)  # trust this one self-signed cert
         try:
-            return fetcher.fetch(f"https://feeds.test:{server.port}/", robots=False).body
+            url = f"https://feeds.test:{server.port}/"
+            return fetcher.fetch(url, robots=False, guard=source_guard(url)).body
         finally:
             fetcher.close()
 
@@ -202,3 +206,35 @@ def test_tls_goes_to_the_checked_address_and_is_verified_against_the_host_name(
     assert wrong.server_names[0] == "feeds.test" and wrong.hosts == []
     right.close()
     wrong.close()
+
+
+def test_a_backfill_next_link_may_reach_only_what_the_source_may(
+    tmp_path: Path, server: PageServer
+) -> None:
+    """The `next` link of page 1 names a host (test DNS: 10.0.0.5) other than the source's
+    (127.0.0.1): the walk stops, refused, before any connection to it."""
+    port = server.httpd.server_address[1]
+    server.serve(
+        "/listing.html",
+        b'<ul><li class="result"><h3><a href="/a.html">A</a></h3></li></ul>'
+        b'<a class="next" href="http://internal.test/page-2.html">Older</a>',
+    )
+    path = write_config(tmp_path, f"http://site.test:{port}/listing.html")
+    source = """[topics.sources.selectors]
+  item = "li.result"
+  title = "h3"
+  link = "h3 a"
+  next = "a.next\""""
+    path.write_text(path.read_text().replace('preset = "rand-topic"', source))
+    config = load(path)
+    prepare(config)
+    store = Store(config.service.database)
+    answers = {"site.test": ["127.0.0.1"], "internal.test": ["10.0.0.5"]}
+    fetcher = make_fetcher(config, Dialer(resolve=lambda host, port: answers[host]))
+    [(topic, source_config)] = targets(config)
+
+    with pytest.raises(Refused, match=r"internal\.test is a private address \(10\.0\.0\.5\)"):
+        backfill(store, fetcher, config, topic.slug, source_config, pages=2)
+    fetcher.close()
+    assert [p for p, _ in server.requests] == ["/listing.html"]
+    store.close()

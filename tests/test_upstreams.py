@@ -172,6 +172,14 @@ HOSTILE = [
         seconds=10,
     ),
     Hostile(
+        "headers trickling one byte a second",
+        lambda up: upstreams.header_drip(1.0),
+        r"fetch: timed out after 1\.5 s fetching {url}",
+        2,
+        ("timeout_seconds = 0.5", "timeout_seconds = 1.5"),
+        seconds=10,
+    ),
+    Hostile(
         "endless redirects",
         lambda up: endless(up),
         r"fetch: too many redirects \(more than 5\) from {url}",

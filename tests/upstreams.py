@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import faults
 from dnslib import QTYPE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 from faults import Route
@@ -66,6 +67,23 @@ def header_flood(count: int) -> Route:
         handler.send_header("Content-Length", "2")
         handler.end_headers()
         handler.wfile.write(b"ok")
+
+    return route
+
+
+def header_drip(every: float) -> Route:
+    """A status line, then header bytes one every `every` seconds, never ending: each read
+    is quick, only a deadline on the whole request stops it."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            while not faults.release.wait(every):
+                handler.wfile.write(b"X")
+                handler.wfile.flush()
+        except OSError:  # the client gave up, as it should
+            pass
+        handler.close_connection = True
 
     return route
 

@@ -55,6 +55,7 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     """The page's bytes and encoding: from --file, or fetched politely like any source."""
     from feedsvc.fetch.charset import page_encoding
     from feedsvc.fetch.client import Fetcher, user_agent
+    from feedsvc.fetch.guard import source_guard
 
     if args.file:
         body = Path(args.file).read_bytes()
@@ -63,7 +64,7 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     base_url = config.service.base_url if config else "http://127.0.0.1"
     fetcher = Fetcher(settings, agent=user_agent(base_url))
     try:
-        fetched = fetcher.fetch(args.url)
+        fetched = fetcher.fetch(args.url, guard=source_guard(args.url))
     finally:
         fetcher.close()
     return fetched.body, fetched.encoding or page_encoding(fetched.body, None)

@@ -22,7 +22,7 @@ import urllib3.exceptions
 
 from feedsvc.config import Config, IngestConfig
 from feedsvc.fetch.charset import page_encoding
-from feedsvc.fetch.dial import Dialer, guarded_by
+from feedsvc.fetch.dial import Deadline, Dialer, deadline, guarded_by
 from feedsvc.fetch.guard import Guard, RefusedURL, source_guard
 from feedsvc.fetch.politeness import HOSTS, Hosts, retry_after_seconds
 from feedsvc.version import __version__
@@ -125,13 +125,13 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         robots: bool = True,
+        guard: Guard,
         accept: tuple[str, ...] = HTML_TYPES,
-        guard: Guard | None = None,
     ) -> Fetched:
         """GET an HTML page (or what `accept` lists), conditionally when validators from the
-        last fetch are given. `guard` (by default `source_guard(url)`: the URL is the
-        operator's) vets the URL, robots.txt and every redirect before each connection."""
-        guard = guard or source_guard(url)
+        last fetch are given. `guard` vets the URL, robots.txt and every redirect before
+        each connection: `source_guard(source.url)` for a source's own pages, whatever
+        page a link came from, `address_guard` for item pages."""
         _vet(guard, url)
         if robots:
             self._check_robots(url, guard)
@@ -232,48 +232,67 @@ class Fetcher:
 
     def _get_once(self, url: str, headers: dict[str, str], guard: Guard, method: str) -> Fetched:
         """One request; any transient failure becomes _Retryable, a final one FetchError."""
-        try:
-            with (
-                guarded_by(guard),
-                self.session.request(
-                    method, url, headers=headers, timeout=self.timeout, stream=True
-                ) as resp,
-            ):
-                status = resp.status_code
-                # read whole, so the connection can be reused; a HEAD has no body to read
-                body = b"" if method == "HEAD" else self._read_capped(resp, url)
-                if status == 429 or status >= 500:
-                    raise _Retryable(
-                        f"HTTP {status} {_reason(status)} from {url}",
-                        retry_after_seconds(resp.headers.get("Retry-After"))
-                        if status in (429, 503)
-                        else None,
-                    )
-                content_type = resp.headers.get("Content-Type", "")
-                return Fetched(
-                    url=resp.url,
-                    status=status,
-                    body=body,
-                    encoding=page_encoding(
-                        body, resp.encoding if "charset" in content_type else None
-                    ),
-                    etag=resp.headers.get("ETag"),
-                    last_modified=resp.headers.get("Last-Modified"),
-                    content_type=content_type or None,
-                    content_length=_declared_length(resp.headers.get("Content-Length")),
+        with deadline(self.deadline) as limit:
+            try:
+                fetched = self._exchange(url, headers, guard, method, limit)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, RefusedURL) as exc:
+                raise self._failure(exc, url, limit) from None
+            if limit.expired.is_set():  # headers cut short by the deadline can look complete
+                raise self._failure(TimeoutError(), url, limit)
+            return fetched
+
+    def _exchange(
+        self, url: str, headers: dict[str, str], guard: Guard, method: str, limit: Deadline
+    ) -> Fetched:
+        """The request, its redirects and its body, read whole (so the connection can be
+        reused); a HEAD has no body to read."""
+        with (
+            guarded_by(guard),
+            self.session.request(
+                method, url, headers=headers, timeout=self.timeout, stream=True
+            ) as resp,
+        ):
+            status = resp.status_code
+            body = b"" if method == "HEAD" else self._read_capped(resp, url, limit)
+            if status == 429 or status >= 500:
+                raise _Retryable(
+                    f"HTTP {status} {_reason(status)} from {url}",
+                    retry_after_seconds(resp.headers.get("Retry-After"))
+                    if status in (429, 503)
+                    else None,
                 )
-        except RefusedURL as exc:
-            raise Refused(str(exc)) from None
-        except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            raise _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
-        except requests.TooManyRedirects:
-            raise FetchError(
+            content_type = resp.headers.get("Content-Type", "")
+            return Fetched(
+                url=resp.url,
+                status=status,
+                body=body,
+                encoding=page_encoding(body, resp.encoding if "charset" in content_type else None),
+                etag=resp.headers.get("ETag"),
+                last_modified=resp.headers.get("Last-Modified"),
+                content_type=content_type or None,
+                content_length=_declared_length(resp.headers.get("Content-Length")),
+            )
+
+    def _failure(self, exc: Exception, url: str, limit: Deadline) -> Exception:
+        """What a failed request is reported as: refused and final, or worth another try."""
+        if isinstance(exc, RefusedURL):
+            return Refused(str(exc))
+        if limit.expired.is_set() and limit.received:
+            return _Retryable(
+                f"response took longer than {self.deadline:g} s to arrive ({limit.received} "
+                f"bytes so far): {url}"
+            )
+        if limit.expired.is_set() or isinstance(
+            exc, requests.Timeout | urllib3.exceptions.TimeoutError
+        ):  # silent, or its headers trickling in
+            return _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}")
+        if isinstance(exc, requests.TooManyRedirects):
+            return FetchError(
                 f"too many redirects (more than {self.policy.max_redirects}) from {url}"
-            ) from None
-        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as exc:
-            raise _Retryable(f"{type(exc).__name__} fetching {url}: {exc}") from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from None
+            )
+        if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+            return _Retryable(f"{type(exc).__name__} fetching {url}: {exc}")
+        return FetchError(f"{type(exc).__name__} fetching {url}: {exc}")
 
     def ping_hub(self, hub: str, urls: Sequence[str]) -> None:
         """Tell a WebSub hub that `urls` changed: one form-encoded POST, retried with backoff.
@@ -305,20 +324,20 @@ class Fetcher:
                 break
         raise PingError(f"hub {hub} did not take the ping for {urls[0]}: {reason}")
 
-    def _read_capped(self, resp: requests.Response, url: str) -> bytes:
+    def _read_capped(self, resp: requests.Response, url: str, limit: Deadline) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""
         declared = _declared_length(resp.headers.get("Content-Length"))
         if declared is not None and declared > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )
-        started = time.monotonic()
         chunks, size = [], 0
         while chunk := resp.raw.read1(CHUNK_BYTES, decode_content=True):
             size += len(chunk)
+            limit.received = size
             if size > self.max_bytes:
                 raise FetchError(f"response exceeds the {self.max_bytes}-byte cap: {url}")
-            if time.monotonic() - started > self.deadline:
+            if time.monotonic() - limit.started > self.deadline:
                 raise _Retryable(
                     f"response took longer than {self.deadline:g} s to arrive ({size} bytes "
                     f"so far): {url}"

@@ -14,15 +14,20 @@ Something that makes requests of its own (a browser's request interception) asks
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.connection
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from feedsvc.fetch.guard import (
     Destination,
@@ -35,6 +40,82 @@ from feedsvc.fetch.guard import (
 )
 
 _GUARD: ContextVar[Guard | None] = ContextVar("feedsvc_fetch_guard", default=None)
+_DEADLINE: ContextVar[Deadline | None] = ContextVar("feedsvc_fetch_deadline", default=None)
+
+
+class Deadline:
+    """A whole request's time limit, headers and body and redirects included: a server that
+    trickles a byte before each read timeout never ends otherwise. When it passes, every
+    socket the request reads from is shut, so the blocked read returns at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.received = 0  # body bytes read so far, for the message
+        self.expired = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut `sock` when the deadline passes (at once if it has)."""
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired.is_set():
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):  # closed already
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Requests made inside share one deadline of `seconds`."""
+    limit = Deadline(seconds)
+    token = _DEADLINE.set(limit)
+    limit._timer.start()
+    try:
+        yield limit
+    finally:
+        limit._timer.cancel()
+        _DEADLINE.reset(token)
+
+
+class _Watched:
+    """A connection that puts its socket under the current request's deadline."""
+
+    sock: socket.socket | None
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        limit = _DEADLINE.get()
+        if limit is not None and self.sock is not None:
+            limit.watch(self.sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
 
 
 @dataclass(frozen=True)
@@ -81,6 +162,11 @@ class PinnedAdapter(HTTPAdapter):
     def __init__(self, dialer: Dialer) -> None:
         super().__init__()
         self.dialer = dialer
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Pools whose connections keep to the request's deadline."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def get_connection_with_tls_context(
         self,

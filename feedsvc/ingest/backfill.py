@@ -17,6 +17,7 @@ from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.listing import parse_html
 from feedsvc.extract.normalize import canonical_link
 from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher, FetchError
+from feedsvc.fetch.guard import source_guard
 from feedsvc.ingest.source import page_url, read_pages
 from feedsvc.model import Item
 from feedsvc.store import Store
@@ -108,7 +109,9 @@ def _start(store: Store, fetcher: Fetcher, topic: str, source: SourceConfig) -> 
 def _fetch(fetcher: Fetcher, source: SourceConfig, url: str) -> Fetched | None:
     """The page, or None past the last one (404, 410); other failures stop the run."""
     try:
-        return fetcher.fetch(url, robots=source.robots, accept=HTML_TYPES)
+        # a `next` link comes from a page: it may reach what the source's own host may
+        guard = source_guard(source.url)
+        return fetcher.fetch(url, robots=source.robots, guard=guard, accept=HTML_TYPES)
     except FetchError as exc:
         if exc.reason.startswith(GONE):
             return None

@@ -19,6 +19,7 @@ from feedsvc.extract.listing import ExtractError, RawItem, coverage, extract
 from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
 from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
 from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher, FetchError
+from feedsvc.fetch.guard import source_guard
 from feedsvc.ingest.enrichment import MAX_ATTEMPTS, TASK, enrich_new
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
@@ -307,6 +308,7 @@ def fetch_pages(
             etag=validators.etag if validators and number == 1 else None,
             last_modified=validators.last_modified if validators and number == 1 else None,
             robots=source.robots,
+            guard=source_guard(source.url),
             accept=FEED_TYPES if source.kind == "feed" else HTML_TYPES,
         )
         for number in range(1, source.pages + 1)
