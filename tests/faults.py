@@ -1,4 +1,5 @@
-"""Faults a web server can commit, as PageServer routes: each answers one request badly.
+"""Faults a web server can commit, as PageServer routes: each answers one request badly;
+and the Site they are tried on, with the check that nothing stored changed.
 
 A route is a callable taking the request handler, so a fault can do what a well
 behaved server never would: reset the connection, stall, drip, cut the body short.

@@ -3,13 +3,15 @@
 Every request of every path (listing pages, site feeds, robots.txt, item pages, image
 probes, backfill, WebSub pings) goes through a requests session whose only adapter is
 `PinnedAdapter`, redirects hop by hop included. For each request it asks
-`guard.destination` for the one checked address and gives urllib3 a pool that dials
+`fetch.guard.destination` for the one checked address and gives urllib3 a pool that dials
 that address, while the Host header, TLS SNI and certificate check keep the host
 name. No second lookup happens between the check and the connection, so a DNS answer
 that changes (rebinding) cannot move a request to an address that was never checked.
 
-Something that makes requests of its own (a browser's request interception) asks
-`Dialer.destination(url, guard)` first, or fetches through the same `Fetcher`.
+A browser must not resolve or connect by itself either: its request interception
+(Playwright's `route()`) is meant to hand every request a page makes to a `Fetcher` of
+this dialer and fulfil it with the answer, or to refuse it when `Dialer.destination(url,
+guard)` raises RefusedURL, so the browser's requests keep to the same check.
 """
 
 from __future__ import annotations

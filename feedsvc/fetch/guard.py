@@ -37,8 +37,9 @@ class Destination:
 @dataclass(frozen=True)
 class Guard:
     """What one fetch may reach: http(s) only; `hosts` only (None: any host); and no
-    loopback, private, link-local or unspecified address unless `source_host` itself
-    resolves to one of that kind (an operator who runs a source on 10.x means it)."""
+    loopback, private, link-local or unspecified address unless `source_host` itself is
+    one of that kind (an operator who runs a source on 10.x means it): its IP literal, or
+    its first DNS answer of the fetcher's life (see `destination`)."""
 
     source_host: str
     hosts: frozenset[str] | None = None
