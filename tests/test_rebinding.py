@@ -8,6 +8,7 @@ again. Addresses that must never be dialled are only decided on (no connection).
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,6 +179,8 @@ def test_tls_goes_to_the_checked_address_and_is_verified_against_the_host_name(
 ) -> None:
     """The pinned connection sends the host name as SNI and checks the certificate against
     it: a certificate for the name passes, one for another name is refused."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to serve")
     config = load(write_config(tmp_path, "https://feeds.test/topics/"))
     right = upstreams.TLSServer(tmp_path, "feeds.test")
     wrong = upstreams.TLSServer(tmp_path, "elsewhere.test")
@@ -238,3 +241,43 @@ def test_a_backfill_next_link_may_reach_only_what_the_source_may(
     fetcher.close()
     assert [p for p, _ in server.requests] == ["/listing.html"]
     store.close()
+
+
+def test_every_path_resolves_and_connects_through_the_one_place(
+    tmp_path: Path, server: PageServer
+) -> None:
+    """Listing page, robots.txt, image probes and the WebSub ping, all on names only the
+    test's resolver knows: a path that resolved or connected by itself would fail (the
+    tripwire refuses real lookups), and each request's Host names the host."""
+    port = server.httpd.server_address[1]
+    server.serve(TOPIC_PATH, page("rand-2015.html"))
+    url = f"http://site.test:{port}{TOPIC_PATH}"
+    path = write_config(tmp_path, url, f'[websub]\nhub = "http://hub.test:{port}/hub"\n')
+    path.write_text(
+        path.read_text().replace("image_probes_per_run = 0", "image_probes_per_run = 2")
+    )
+    config = load(path)
+    prepare(config)
+    store = Store(config.service.database)
+    lookups: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    fetcher = make_fetcher(config, Dialer(resolve=resolve))
+    [report] = run_cycle(store, fetcher, config, targets(config))
+    fetcher.close()
+    store.close()
+
+    assert report.ok and report.new == 21, report.error
+    assert server.robots_requests[0][1]["Host"] == f"site.test:{port}"
+    assert (server.requests[0][0], server.requests[0][1]["Host"]) == (
+        TOPIC_PATH,
+        f"site.test:{port}",
+    )
+    assert len(server.head_requests) == 2  # image probes, on the source's host
+    assert [p for p, _ in server.posts] == ["/hub"] * len(server.posts) and server.posts
+    assert set(lookups) == {"site.test", "hub.test"}
+    # one lookup per request: robots.txt, the page, two HEADs, each ping
+    assert len(lookups) == 1 + 1 + 2 + len(server.posts)
