@@ -281,3 +281,18 @@ def test_every_path_resolves_and_connects_through_the_one_place(
     assert set(lookups) == {"site.test", "hub.test"}
     # one lookup per request: robots.txt, the page, two HEADs, each ping
     assert len(lookups) == 1 + 1 + 2 + len(server.posts)
+
+
+def test_a_name_that_does_not_resolve_is_a_network_fault_tried_again(tmp_path: Path) -> None:
+    config = load(write_config(tmp_path, "http://gone.test/topics/", "attempts = 2\n"))
+    fetcher = make_fetcher(config, Dialer(resolve=lambda host, port: []))
+    with pytest.raises(FetchError) as failure:
+        fetcher.fetch(
+            "http://gone.test/topics/", robots=False, guard=source_guard("http://gone.test/")
+        )
+    fetcher.close()
+    assert not isinstance(failure.value, Refused)  # not final: the next run tries again
+    assert str(failure.value) == (
+        "fetch: ConnectionError fetching http://gone.test/topics/: cannot resolve gone.test "
+        "(no address)"
+    )

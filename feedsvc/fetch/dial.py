@@ -37,6 +37,7 @@ from feedsvc.fetch.guard import (
     Guard,
     RefusedURL,
     Resolver,
+    Unresolved,
     destination,
     system_resolver,
 )
@@ -182,7 +183,10 @@ class PinnedAdapter(HTTPAdapter):
         guard = _GUARD.get()
         if guard is None:
             raise RefusedURL(f"refused {request.url}: no guard was given for this request")
-        target = self.dialer.destination(request.url or "", guard)
+        try:
+            target = self.dialer.destination(request.url or "", guard)
+        except Unresolved as exc:  # a failed lookup is a network fault, tried again later
+            raise requests.ConnectionError(str(exc), request=request) from None
         host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
         host_params["host"] = target.address
         if target.scheme == "https":

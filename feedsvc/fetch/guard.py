@@ -24,6 +24,10 @@ class RefusedURL(Exception):
     """A URL the guard will not let the fetcher connect to; the message says why."""
 
 
+class Unresolved(RefusedURL):
+    """A host with no address now: nothing to connect to, but a later lookup may find one."""
+
+
 @dataclass(frozen=True)
 class Destination:
     """Where one request connects: the URL's host and port, and the address that was checked."""
@@ -124,10 +128,10 @@ def _addresses(host: str, port: int, resolve: Resolver) -> list[Address]:
     except ValueError:
         try:
             found = [ipaddress.ip_address(a) for a in resolve(host, port)]
-        except (OSError, UnicodeError, ValueError):
-            raise RefusedURL(f"cannot resolve {host}") from None
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise Unresolved(f"cannot resolve {host} ({exc})") from None
     if not found:
-        raise RefusedURL(f"cannot resolve {host}")
+        raise Unresolved(f"cannot resolve {host} (no address)")
     return [
         a.ipv4_mapped if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped else a
         for a in found
