@@ -83,6 +83,7 @@ class ImageProbe:
     guid: str
     image_url: str
     attempts: int
+    source_url: str  # whose page showed the image: the guard allows that source's kinds
 
 
 @dataclass(frozen=True)

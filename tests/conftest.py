@@ -20,6 +20,7 @@ from feedsvc.ingest.source import SourceReport
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.store import Store
 from tests.support.config import FAST_INGEST, write_config
+from tests.support.net import Tripwire
 from tests.support.pages import ROBOTS_PATH, PageServer, Reply, send
 from tests.support.pgcluster import PostgresCluster
 
@@ -39,6 +40,19 @@ def page(name: str) -> bytes:
 def expected(name: str) -> list[dict]:
     """A fixture page's expected items, written by hand from the seed capture."""
     return json.loads((PAGES / name).read_text(encoding="utf-8"))
+
+
+TRIPWIRE = Tripwire()
+TRIPWIRE.install()  # at import, before any test or fixture can open a connection
+
+
+@pytest.fixture(autouse=True)
+def loopback_only() -> Iterator[None]:
+    """Every test fails when it tried to connect off this host or to look a name up."""
+    before = len(TRIPWIRE.attempts)
+    yield
+    tried = TRIPWIRE.attempts[before:]
+    assert not tried, f"the test tried to leave 127.0.0.1: {tried}"
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Faults a web server can commit, as PageServer routes: each answers one request badly.
+"""Faults a web server can commit, as PageServer routes: each answers one request badly;
+and the Site they are tried on, with the check that nothing stored changed.
 
 A route is a callable taking the request handler, so a fault can do what a well
 behaved server never would: reset the connection, stall, drip, cut the body short.
@@ -12,17 +13,88 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import lxml.html
-from conftest import Reply, send
+from conftest import TOPIC_PATH, PageServer, Reply, send, write_config
 from sqlalchemy import select
 
+from feedsvc.config import Config, load
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.fetch.dial import Dialer
+from feedsvc.ingest.source import SourceReport
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.keys import FeedKey
 from feedsvc.store import Store
-from feedsvc.store.schema import metadata
+from feedsvc.store.schema import ingest_runs, metadata
+from feedsvc.web import create_app
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 release = threading.Event()
+
+TOPIC = "security-cooperation"
+FEED_PATHS = [
+    f"/{key.path}/feed.{fmt}"
+    for key in (FeedKey(topic=TOPIC), FeedKey(type="commentary"), FeedKey(TOPIC, "report"))
+    for fmt in ("rss", "atom", "json")
+]
+CAP = 1_000_000
+TEN_MB = 10 * 1024 * 1024
+
+
+def fault_config(tmp_path: Path, url: str, extra: str = "") -> Config:
+    """The test config with short timeouts and few attempts, so each fault costs a second."""
+    path = write_config(
+        tmp_path,
+        url,
+        extra=f"attempts = 2\nmax_wait_seconds = 3\nmax_bytes = {CAP}\n{extra}",
+    )
+    path.write_text(path.read_text().replace("timeout_seconds = 5", "timeout_seconds = 0.5"))
+    return load(path)
+
+
+@dataclass
+class Site:
+    """A source that was ingested once and is about to misbehave."""
+
+    server: PageServer
+    config: Config
+    store: Store
+    dialer: Dialer | None = None  # how names resolve and which addresses are forbidden
+
+    @property
+    def url(self) -> str:
+        return self.server.url(TOPIC_PATH)
+
+    def ingest(self, **kwargs: bool) -> SourceReport:
+        fetcher = make_fetcher(self.config, self.dialer)
+        try:
+            [report] = run_cycle(self.store, fetcher, self.config, targets(self.config), **kwargs)
+        finally:
+            fetcher.close()
+        return report
+
+    def feeds(self) -> dict[str, bytes]:
+        client = create_app(self.config).test_client()
+        return {path: client.get(path).data for path in FEED_PATHS}
+
+
+def assert_unchanged(site: Site, before: dict[str, list[tuple]], feeds: dict[str, bytes]) -> None:
+    """Nothing lost, nothing changed: every table but the source's status row by row (items,
+    feeds, rendered bytes...), and every feed as served, byte for byte. The run log only
+    gains this run's row, which stores no items."""
+    after = snapshot(site.store)
+    for table, rows in before.items():
+        if table not in ("sources", "ingest_runs"):
+            assert after[table] == rows, f"{table} changed"
+    runs = after["ingest_runs"]
+    assert runs[: len(before["ingest_runs"])] == before["ingest_runs"], "ingest_runs changed"
+    [added] = runs[len(before["ingest_runs"]) :]
+    run = dict(zip(ingest_runs.c.keys(), added, strict=True))
+    assert run["items_on_page"] is None and run["new_items"] == 0
+    assert site.feeds() == feeds
 
 
 def _head(handler: BaseHTTPRequestHandler, length: int | None, status: int = 200) -> None:

@@ -24,9 +24,10 @@ from lxml import html
 from feedsvc.cli.main import main
 from feedsvc.config import Config, IngestConfig, load
 from feedsvc.fetch import browser
-from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, page_guard, render
+from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, render
 from feedsvc.fetch.client import Fetcher, FetchError, make_fetcher, user_agent
-from feedsvc.fetch.guard import RefusedURL
+from feedsvc.fetch.dial import Dialer
+from feedsvc.fetch.guard import RefusedURL, source_guard
 from feedsvc.ingest.backfill import backfill
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
@@ -233,18 +234,10 @@ def test_a_request_to_a_forbidden_address_is_refused_before_any_connection(
         page = fixture("reaches-out.html").replace(b"FORBIDDEN_PORT", str(port).encode())
         server.serve("/briefings", page)
         server.serve("/api/briefings.json", fixture("briefings.json"), headers=JSON)
-        real = page_guard(server.url("/briefings"))
-
-        def guard(url: str) -> None:
-            if url.startswith(forbidden.base):
-                raise RefusedURL(f"refused {url}: port {port} is forbidden in this test")
-            real(url)
-
-        fetcher = Fetcher(QUICK, agent=user_agent("http://feeds.test"))
+        dialer = Dialer(forbidden={("127.0.0.1", port)})  # no packet may reach it
+        fetcher = Fetcher(QUICK, agent=user_agent("http://feeds.test"), dialer=dialer)
         try:
-            rendered = render(
-                fetcher, server.url("/briefings"), wait_for="article.briefing", guard=guard
-            )
+            rendered = render(fetcher, server.url("/briefings"), wait_for="article.briefing")
         finally:
             fetcher.close()
         assert forbidden.history == [] and forbidden.requests == []
@@ -263,9 +256,9 @@ def test_a_request_to_a_forbidden_address_is_refused_before_any_connection(
         forbidden.close()
 
 
-def test_the_page_guard_refuses_internal_addresses_for_a_public_source() -> None:
+def test_a_page_of_a_public_source_may_not_reach_internal_addresses() -> None:
     """IP literals only: the guard decides without a lookup and nothing is sent anywhere."""
-    guard = page_guard("http://93.184.215.14/news")
+    guard = source_guard("http://93.184.215.14/news")
     guard("http://93.184.215.15/app.js")  # another public host (a CDN) is fine
     for url in (
         "http://169.254.169.254/latest/meta-data/",

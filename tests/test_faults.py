@@ -19,61 +19,11 @@ from pathlib import Path
 import faults
 import pytest
 from conftest import TOPIC_PATH, PageServer, Reply, page, send, write_config
-from faults import snapshot
+from faults import CAP, TEN_MB, TOPIC, Site, assert_unchanged, fault_config, snapshot
 
-from feedsvc.config import Config, load
-from feedsvc.fetch.client import make_fetcher
-from feedsvc.ingest.source import SourceReport
-from feedsvc.jobs.cycle import run_cycle, targets
-from feedsvc.keys import FeedKey
+from feedsvc.config import load
 from feedsvc.store import Store
-from feedsvc.store.schema import ingest_runs
 from feedsvc.web import create_app
-
-TOPIC = "security-cooperation"
-FEED_PATHS = [
-    f"/{key.path}/feed.{fmt}"
-    for key in (FeedKey(topic=TOPIC), FeedKey(type="commentary"), FeedKey(TOPIC, "report"))
-    for fmt in ("rss", "atom", "json")
-]
-CAP = 1_000_000
-TEN_MB = 10 * 1024 * 1024
-
-
-def fault_config(tmp_path: Path, url: str, extra: str = "") -> Config:
-    """The test config with short timeouts and few attempts, so each fault costs a second."""
-    path = write_config(
-        tmp_path,
-        url,
-        extra=f"attempts = 2\nmax_wait_seconds = 3\nmax_bytes = {CAP}\n{extra}",
-    )
-    path.write_text(path.read_text().replace("timeout_seconds = 5", "timeout_seconds = 0.5"))
-    return load(path)
-
-
-@dataclass
-class Site:
-    """A source that was ingested once and is about to misbehave."""
-
-    server: PageServer
-    config: Config
-    store: Store
-
-    @property
-    def url(self) -> str:
-        return self.server.url(TOPIC_PATH)
-
-    def ingest(self, **kwargs: bool) -> SourceReport:
-        fetcher = make_fetcher(self.config)
-        try:
-            [report] = run_cycle(self.store, fetcher, self.config, targets(self.config), **kwargs)
-        finally:
-            fetcher.close()
-        return report
-
-    def feeds(self) -> dict[str, bytes]:
-        client = create_app(self.config).test_client()
-        return {path: client.get(path).data for path in FEED_PATHS}
 
 
 @pytest.fixture
@@ -89,22 +39,6 @@ def site(tmp_path: Path, server: PageServer) -> Iterator[Site]:
     yield ready
     faults.release.set()  # stalls and drips end now, so the server closes at once
     store.close()
-
-
-def assert_unchanged(site: Site, before: dict[str, list[tuple]], feeds: dict[str, bytes]) -> None:
-    """Nothing lost, nothing changed: every table but the source's status row by row (items,
-    feeds, rendered bytes...), and every feed as served, byte for byte. The run log only
-    gains this run's row, which stores no items."""
-    after = snapshot(site.store)
-    for table, rows in before.items():
-        if table not in ("sources", "ingest_runs"):
-            assert after[table] == rows, f"{table} changed"
-    runs = after["ingest_runs"]
-    assert runs[: len(before["ingest_runs"])] == before["ingest_runs"], "ingest_runs changed"
-    [added] = runs[len(before["ingest_runs"]) :]
-    run = dict(zip(ingest_runs.c.keys(), added, strict=True))
-    assert run["items_on_page"] is None and run["new_items"] == 0
-    assert site.feeds() == feeds
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,23 @@ def test_only_fetch_touches_the_network() -> None:
     assert offenders == []
 
 
+def test_one_place_opens_connections() -> None:
+    """Only fetch/dial.py makes a session, a pool or a socket: every request goes through
+    its resolve-check-connect, and a module that made its own would bypass the guard."""
+    makers = {"Session", "PoolManager", "HTTPConnectionPool", "HTTPConnection", "socket"}
+
+    def calls(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        return {
+            ast.unparse(node.func).rsplit(".", 1)[-1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+        }
+
+    found = {path.relative_to(PACKAGE).as_posix() for path in modules() if calls(path) & makers}
+    assert found == {"fetch/dial.py"}
+
+
 def test_extract_and_discover_are_pure() -> None:
     for path in modules():
         if not in_folder(path, "extract", "discover"):

@@ -129,6 +129,7 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
     """The page's bytes and encoding: from --file, or fetched politely like any source."""
     from feedsvc.fetch.charset import page_encoding
     from feedsvc.fetch.client import HTML_TYPES, Fetcher, user_agent
+    from feedsvc.fetch.guard import source_guard
     from feedsvc.fetch.page import JSON_TYPES
 
     if args.file:
@@ -143,7 +144,9 @@ def _page(config: Config | None, args: argparse.Namespace) -> tuple[bytes, str]:
 
             fetched = render(fetcher, args.url, wait_for=args.wait_for)
         else:
-            fetched = fetcher.fetch(args.url, accept=HTML_TYPES + JSON_TYPES)
+            fetched = fetcher.fetch(
+                args.url, guard=source_guard(args.url), accept=HTML_TYPES + JSON_TYPES
+            )
     finally:
         fetcher.close()
     return fetched.body, fetched.encoding or page_encoding(fetched.body, None)

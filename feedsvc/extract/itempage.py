@@ -121,7 +121,7 @@ def _json_ld_article(document: lxml.html.HtmlElement) -> dict:
     for script in document.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text_content())
-        except ValueError:
+        except (ValueError, RecursionError):  # broken, or nested deeper than Python recurses
             continue
         stack = [data]
         while stack:

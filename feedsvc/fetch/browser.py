@@ -24,12 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from feedsvc.config import IngestConfig
 from feedsvc.config.environment import redact
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError, Refused
-from feedsvc.fetch.guard import Guard, address_guard
+from feedsvc.fetch.guard import Guard, source_guard
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +57,6 @@ class BrowserError(FetchError):
     def __init__(self, reason: str) -> None:
         Exception.__init__(self, redact(f"browser: {reason}"))
         self.reason = redact(reason)
-
-
-def page_guard(source_url: str) -> Guard:
-    """The address guard for what a rendered page asks for: scripts and APIs may live on
-    other hosts (a CDN), but never on a loopback, private or link-local address unless the
-    source itself is on one of that kind."""
-
-    def check(url: str) -> None:
-        address_guard(source_url, (urlsplit(url).hostname or "",))(url)
-
-    return check
 
 
 @dataclass
@@ -104,9 +92,10 @@ def render(
         replace(settings, host_delay_seconds=0.0, attempts=1),
         agent=str(fetcher.session.headers["User-Agent"]),
         hosts=fetcher.hosts,
+        dialer=fetcher.dialer,  # the same resolver, forbidden addresses and source kinds
     )
     visit = Visit(
-        url, wait_for, robots, dict(headers or {}), guard or page_guard(url), fetcher, loads
+        url, wait_for, robots, dict(headers or {}), guard or source_guard(url), fetcher, loads
     )
     try:
         return BROWSERS.render(visit, settings)

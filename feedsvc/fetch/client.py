@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
@@ -24,7 +24,8 @@ from feedsvc.config import Config, IngestConfig
 from feedsvc.config.environment import redact
 from feedsvc.fetch.blocked import blocked_reason
 from feedsvc.fetch.charset import page_encoding
-from feedsvc.fetch.guard import Guard, RefusedURL
+from feedsvc.fetch.dial import Deadline, Dialer, deadline, guarded_by
+from feedsvc.fetch.guard import Guard, RefusedURL, source_guard
 from feedsvc.fetch.politeness import HOSTS, Hosts, retry_after_seconds
 from feedsvc.version import __version__
 
@@ -95,22 +96,30 @@ def user_agent(base_url: str) -> str:
     return f"{AGENT_TOKEN}/{__version__} (+{base_url})"
 
 
-def make_fetcher(config: Config) -> Fetcher:
-    """The fetcher the config asks for."""
-    return Fetcher(config.ingest, agent=user_agent(config.service.base_url))
+def make_fetcher(config: Config, dialer: Dialer | None = None) -> Fetcher:
+    """The fetcher the config asks for; `dialer` resolves and refuses otherwise (tests)."""
+    return Fetcher(config.ingest, agent=user_agent(config.service.base_url), dialer=dialer)
 
 
 class Fetcher:
     """One requests session with timeouts, a User-Agent, a size cap and good manners."""
 
-    def __init__(self, settings: IngestConfig, *, agent: str, hosts: Hosts = HOSTS) -> None:
+    def __init__(
+        self,
+        settings: IngestConfig,
+        *,
+        agent: str,
+        hosts: Hosts = HOSTS,
+        dialer: Dialer | None = None,
+    ) -> None:
         timeout = settings.timeout_seconds
         self.timeout = (min(timeout, 10.0), timeout)
         self.deadline = timeout
         self.max_bytes = settings.max_bytes
         self.policy = settings
         self.hosts = hosts
-        self.session = requests.Session()
+        self.dialer = dialer or Dialer()
+        self.session = self.dialer.session()  # the only way out: see fetch.dial
         self.session.max_redirects = self.policy.max_redirects
         self.session.headers["User-Agent"] = agent
         self.session.headers["Accept"] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -127,16 +136,18 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         robots: bool = True,
+        guard: Guard,
         accept: tuple[str, ...] | None = HTML_TYPES,
-        guard: Guard | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Fetched:
         """GET an HTML page (or what `accept` lists; None: anything), conditionally when
-        validators from the last fetch are given; `guard` vets the URL and every redirect
-        before connecting; `headers` are the source's own (a cookie, a language)."""
+        validators from the last fetch are given. `guard` vets the URL, robots.txt and every
+        redirect before each connection: `source_guard(source.url)` for a source's own pages,
+        whatever page a link came from, `address_guard` for item pages. `headers` are the
+        source's own (a cookie, a language)."""
         _vet(guard, url)
         if robots:
-            self._check_robots(url)
+            self._check_robots(url, guard)
         else:
             log.warning("robots.txt not consulted for %s (robots = false for this source)", url)
         headers = dict(headers or {})
@@ -155,32 +166,36 @@ class Fetcher:
             raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
 
-    def head(self, url: str, *, robots: bool = True) -> Fetched:
+    def head(self, url: str, guard: Guard, *, robots: bool = True) -> Fetched:
         """HEAD a file a page links to (an item's image) with the same manners as a page fetch.
 
         The answer carries the file's announced Content-Length and Content-Type and no body.
         """
+        _vet(guard, url)
         if robots:
-            self._check_robots(url)
-        fetched = self._get(url, {"Accept": "image/*,*/*;q=0.5"}, method="HEAD")
+            self._check_robots(url, guard)
+        fetched = self._get(url, {"Accept": "image/*,*/*;q=0.5"}, guard, method="HEAD")
         if fetched.status != 200:
             raise FetchError(f"HTTP {fetched.status} {_reason(fetched.status)} from HEAD {url}")
         return fetched
 
-    def _check_robots(self, url: str) -> None:
+    def _check_robots(self, url: str, guard: Guard) -> None:
         """Refuse a URL the host's robots.txt keeps from us; read it at most once an hour."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         rules = self.hosts.robots(origin)
         if rules is None:
-            rules = self._read_robots(origin + "/robots.txt")
+            try:
+                rules = self._read_robots(origin + "/robots.txt", guard)
+            except Refused as exc:  # the origin itself is refused: say so of the page asked for
+                raise Refused(exc.reason.replace(f"{origin}/robots.txt", url, 1)) from None
             self.hosts.remember_robots(origin, rules)
         if not rules.can_fetch(AGENT_TOKEN, url):
             raise FetchError(f"{origin}/robots.txt disallows {url} for {AGENT_TOKEN}")
 
-    def _read_robots(self, robots_url: str) -> RobotFileParser:
+    def _read_robots(self, robots_url: str, guard: Guard) -> RobotFileParser:
         """RFC 9309: 4xx means no rules, 401/403 keeps us out; an unreadable file stops us."""
-        fetched = self._get(robots_url, {})
+        fetched = self._get(robots_url, {}, guard)
         rules = RobotFileParser(robots_url)
         if fetched.status in (401, 403):
             rules.disallow_all = True
@@ -194,7 +209,7 @@ class Fetcher:
         self,
         url: str,
         headers: dict[str, str],
-        guard: Guard | None = None,
+        guard: Guard,
         method: str = "GET",
     ) -> Fetched:
         """One GET (or HEAD) with bounded retries; raises FetchError once they are spent."""
@@ -231,59 +246,71 @@ class Fetcher:
         jittered = backoff * random.uniform(0.5, 1.0)  # spread retries of many sources apart
         return max(jittered, failure.wait or 0.0)
 
-    def _get_once(
-        self, url: str, headers: dict[str, str], guard: Guard | None, method: str
-    ) -> Fetched:
+    def _get_once(self, url: str, headers: dict[str, str], guard: Guard, method: str) -> Fetched:
         """One request; any transient failure becomes _Retryable, a final one FetchError."""
+        with deadline(self.deadline) as limit:
+            try:
+                fetched = self._exchange(url, headers, guard, method, limit)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, RefusedURL) as exc:
+                raise self._failure(exc, url, limit) from None
+            if limit.expired.is_set():  # headers cut short by the deadline can look complete
+                raise self._failure(TimeoutError(), url, limit)
+            return fetched
 
-        def vet_redirect(resp: requests.Response, *args: object, **kwargs: object) -> None:
-            if resp.is_redirect:
-                _vet(guard, urljoin(resp.url, resp.headers["Location"]))
-
-        try:
-            with self.session.request(
-                method,
-                url,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-                hooks={"response": vet_redirect},
-            ) as resp:
-                status = resp.status_code
-                # read whole, so the connection can be reused; a HEAD has no body to read
-                body = b"" if method == "HEAD" else self._read_capped(resp, url)
-                if blocked := blocked_reason(status, body, url):
-                    raise Blocked(blocked)  # asking again meets the same wall
-                if status == 429 or status >= 500:
-                    raise _Retryable(
-                        f"HTTP {status} {_reason(status)} from {url}",
-                        retry_after_seconds(resp.headers.get("Retry-After"))
-                        if status in (429, 503)
-                        else None,
-                    )
-                content_type = resp.headers.get("Content-Type", "")
-                return Fetched(
-                    url=resp.url,
-                    status=status,
-                    body=body,
-                    encoding=page_encoding(
-                        body, resp.encoding if "charset" in content_type else None
-                    ),
-                    etag=resp.headers.get("ETag"),
-                    last_modified=resp.headers.get("Last-Modified"),
-                    content_type=content_type or None,
-                    content_length=_declared_length(resp.headers.get("Content-Length")),
+    def _exchange(
+        self, url: str, headers: dict[str, str], guard: Guard, method: str, limit: Deadline
+    ) -> Fetched:
+        """The request, its redirects and its body, read whole (so the connection can be
+        reused); a HEAD has no body to read."""
+        with (
+            guarded_by(guard),
+            self.session.request(
+                method, url, headers=headers, timeout=self.timeout, stream=True
+            ) as resp,
+        ):
+            status = resp.status_code
+            body = b"" if method == "HEAD" else self._read_capped(resp, url, limit)
+            if blocked := blocked_reason(status, body, url):
+                raise Blocked(blocked)  # asking again meets the same wall
+            if status == 429 or status >= 500:
+                raise _Retryable(
+                    f"HTTP {status} {_reason(status)} from {url}",
+                    retry_after_seconds(resp.headers.get("Retry-After"))
+                    if status in (429, 503)
+                    else None,
                 )
-        except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            raise _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}") from None
-        except requests.TooManyRedirects:
-            raise FetchError(
+            content_type = resp.headers.get("Content-Type", "")
+            return Fetched(
+                url=resp.url,
+                status=status,
+                body=body,
+                encoding=page_encoding(body, resp.encoding if "charset" in content_type else None),
+                etag=resp.headers.get("ETag"),
+                last_modified=resp.headers.get("Last-Modified"),
+                content_type=content_type or None,
+                content_length=_declared_length(resp.headers.get("Content-Length")),
+            )
+
+    def _failure(self, exc: Exception, url: str, limit: Deadline) -> Exception:
+        """What a failed request is reported as: refused and final, or worth another try."""
+        if isinstance(exc, RefusedURL):
+            return Refused(str(exc))
+        if limit.expired.is_set() and limit.received:
+            return _Retryable(
+                f"response took longer than {self.deadline:g} s to arrive ({limit.received} "
+                f"bytes so far): {url}"
+            )
+        if limit.expired.is_set() or isinstance(
+            exc, requests.Timeout | urllib3.exceptions.TimeoutError
+        ):  # silent, or its headers trickling in
+            return _Retryable(f"timed out after {self.timeout[1]:g} s fetching {url}")
+        if isinstance(exc, requests.TooManyRedirects):
+            return FetchError(
                 f"too many redirects (more than {self.policy.max_redirects}) from {url}"
-            ) from None
-        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as exc:
-            raise _Retryable(f"{type(exc).__name__} fetching {url}: {exc}") from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from None
+            )
+        if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+            return _Retryable(f"{type(exc).__name__} fetching {url}: {exc}")
+        return FetchError(f"{type(exc).__name__} fetching {url}: {exc}")
 
     def ping_hub(self, hub: str, urls: Sequence[str]) -> None:
         """Tell a WebSub hub that `urls` changed: one form-encoded POST, retried with backoff.
@@ -297,9 +324,12 @@ class Fetcher:
             if attempt:
                 time.sleep(PING_BACKOFF_SECONDS * 2 ** (attempt - 1))
             try:
-                with self.session.post(
-                    hub, data=form, timeout=PING_TIMEOUT, allow_redirects=False
-                ) as resp:
+                with (
+                    guarded_by(source_guard(hub)),
+                    self.session.post(
+                        hub, data=form, timeout=PING_TIMEOUT, allow_redirects=False
+                    ) as resp,
+                ):
                     if 200 <= resp.status_code < 300:
                         return
                     reason = f"HTTP {resp.status_code} {resp.reason}"
@@ -307,22 +337,25 @@ class Fetcher:
                         break
             except requests.RequestException as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            except RefusedURL as exc:
+                reason = str(exc)
+                break
         raise PingError(f"hub {hub} did not take the ping for {urls[0]}: {reason}")
 
-    def _read_capped(self, resp: requests.Response, url: str) -> bytes:
+    def _read_capped(self, resp: requests.Response, url: str, limit: Deadline) -> bytes:
         """The body, refused when it grows past the size cap or trickles in past the deadline."""
         declared = _declared_length(resp.headers.get("Content-Length"))
         if declared is not None and declared > self.max_bytes:
             raise FetchError(
                 f"response of {declared} bytes exceeds the {self.max_bytes}-byte cap: {url}"
             )
-        started = time.monotonic()
         chunks, size = [], 0
         while chunk := resp.raw.read1(CHUNK_BYTES, decode_content=True):
             size += len(chunk)
+            limit.received = size
             if size > self.max_bytes:
                 raise FetchError(f"response exceeds the {self.max_bytes}-byte cap: {url}")
-            if time.monotonic() - started > self.deadline:
+            if time.monotonic() - limit.started > self.deadline:
                 raise _Retryable(
                     f"response took longer than {self.deadline:g} s to arrive ({size} bytes "
                     f"so far): {url}"
@@ -331,13 +364,13 @@ class Fetcher:
         return b"".join(chunks)
 
 
-def _vet(guard: Guard | None, url: str) -> None:
-    """Refuse a URL the guard rejects, as a fetch error, before any connection is made."""
-    if guard is not None:
-        try:
-            guard(url)
-        except RefusedURL as exc:
-            raise Refused(str(exc)) from None
+def _vet(guard: Guard, url: str) -> None:
+    """Refuse a URL whose scheme or host the guard rejects, as a fetch error, before any
+    lookup; its addresses are checked as each connection is made (fetch.dial)."""
+    try:
+        guard.vet_url(url)
+    except RefusedURL as exc:
+        raise Refused(str(exc)) from None
 
 
 def _declared_length(value: str | None) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from feedsvc.config import SourceConfig
 from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher
+from feedsvc.fetch.guard import source_guard
 
 JSON_TYPES = ("application/json", "text/json", "application/ld+json", "text/plain")
 
@@ -18,12 +19,20 @@ def fetch_source_page(
     last_modified: str | None = None,
     accept: tuple[str, ...] = HTML_TYPES,
 ) -> Fetched:
-    """One page of `source`; the browser is loaded only for the sources that ask for it."""
+    """One page of `source`; the browser is loaded only for the sources that ask for it.
+    Whatever page linked `url` (a `next` link), it may reach only what the source's own
+    URL may."""
+    guard = source_guard(source.url)
     if source.fetch == "browser":
         from feedsvc.fetch.browser import render  # Playwright, imported when first needed
 
         return render(
-            fetcher, url, wait_for=source.wait_for, robots=source.robots, headers=source.headers
+            fetcher,
+            url,
+            wait_for=source.wait_for,
+            robots=source.robots,
+            headers=source.headers,
+            guard=guard,
         )
     return fetcher.fetch(
         url,
@@ -32,6 +41,7 @@ def fetch_source_page(
         robots=source.robots,
         accept=accept,
         headers=source.headers,
+        guard=guard,
     )
 
 

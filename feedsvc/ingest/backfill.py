@@ -109,6 +109,7 @@ def _start(store: Store, fetcher: Fetcher, topic: str, source: SourceConfig) -> 
 def _fetch(fetcher: Fetcher, source: SourceConfig, url: str) -> Fetched | None:
     """The page, or None past the last one (404, 410); other failures stop the run."""
     try:
+        # a `next` link comes from a page: it may reach what the source's own host may
         return fetch_source_page(fetcher, source, url)
     except FetchError as exc:
         if exc.reason.startswith(GONE):

@@ -15,6 +15,7 @@ import threading
 from datetime import UTC, datetime
 
 from feedsvc.fetch.client import Fetcher, FetchError
+from feedsvc.fetch.guard import source_guard
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _probe(store: Store, fetcher: Fetcher, limit: int) -> int:
     recorded = 0
     for probe in store.pending_image_probes(limit, MAX_ATTEMPTS):
         try:
-            head = fetcher.head(probe.image_url)
+            head = fetcher.head(probe.image_url, source_guard(probe.source_url))
             media_type = (head.content_type or "").split(";")[0].strip().lower() or None
             if media_type and not media_type.startswith("image/"):
                 raise FetchError(f"{probe.image_url} answers {media_type}, not an image")

@@ -83,8 +83,9 @@ class TaskStore:
         items first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(items.c.guid, items.c.image_url, item_tasks.c.attempts)
+                select(items.c.guid, items.c.image_url, item_tasks.c.attempts, sources.c.url)
                 .join(item_tasks, item_tasks.c.guid == items.c.guid)
+                .join(sources, sources.c.id == items.c.source_id)
                 .where(
                     item_tasks.c.task == IMAGE_SIZE_TASK,
                     item_tasks.c.state.in_(DUE_STATES),

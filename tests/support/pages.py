@@ -42,12 +42,13 @@ class PageServer:
     monotonic time and path of every request, robots.txt included.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Reply | Callable[[BaseHTTPRequestHandler], None]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.robots_requests: list[tuple[str, dict[str, str]]] = []
         self.history: list[tuple[float, str]] = []
         self.head_requests: list[str] = []  # paths asked for with HEAD (image probes)
+        self.posts: list[tuple[str, str]] = []  # (path, form) of each POST (WebSub pings)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,6 +63,14 @@ class PageServer:
                     route(self)
                     return
                 send(self, route or Reply(b"not found", 404, {"Content-Type": "text/plain"}))
+
+            def do_POST(self) -> None:
+                """Take the form (a WebSub ping), keep it in `posts`, answer 204."""
+                length = int(self.headers.get("Content-Length") or 0)
+                server.posts.append((self.path, self.rfile.read(length).decode()))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_HEAD(self) -> None:
                 """What GET would answer, without the body (Content-Length still says its size)."""
@@ -78,7 +87,7 @@ class PageServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
