@@ -97,6 +97,7 @@ class _SourceSpec(msgspec.Struct, forbid_unknown_fields=True):
     enrich: bool = False
     enrich_per_run: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 20
     enrich_hosts: list[str] = []
+    content: Literal["summary", "full"] = "summary"
 
 
 SOURCE_KEYS = _SourceSpec.__struct_fields__
@@ -152,6 +153,7 @@ class SourceConfig:
     enrich: bool = False
     enrich_per_run: int = 20
     enrich_hosts: tuple[str, ...] = ()
+    content: str = "summary"  # "full": each item's main text from its own page, once
 
 
 def parse_source(
@@ -197,6 +199,7 @@ def parse_source(
         enrich=spec.enrich,
         enrich_per_run=spec.enrich_per_run,
         enrich_hosts=tuple(host.lower() for host in spec.enrich_hosts),
+        content=spec.content,
     )
 
 

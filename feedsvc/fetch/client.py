@@ -48,6 +48,11 @@ class Refused(FetchError):
     """A URL the address guard refused: asking again gives the same answer."""
 
 
+class WrongType(FetchError):
+    """A response of a media type the caller cannot read (a PDF for an HTML page): asking
+    again gives the same answer."""
+
+
 class _Retryable(Exception):
     """A failure that another attempt may not meet; `wait` is the server's Retry-After."""
 
@@ -140,7 +145,7 @@ class Fetcher:
         media_type = (fetched.content_type or "").split(";")[0].strip().lower()
         if media_type and media_type not in accept:
             wanted = "an HTML page" if accept == HTML_TYPES else "a feed"
-            raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
+            raise WrongType(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
 
     def head(self, url: str, *, robots: bool = True) -> Fetched:

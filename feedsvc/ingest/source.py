@@ -19,7 +19,7 @@ from feedsvc.extract.listing import ExtractError, RawItem, coverage, extract
 from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
 from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
 from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher, FetchError
-from feedsvc.ingest.enrichment import MAX_ATTEMPTS, TASK, enrich_new
+from feedsvc.ingest.enrichment import MAX_ATTEMPTS, enrich_new, page_tasks
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
 
@@ -45,6 +45,7 @@ class SourceReport:
     skipped: int = 0
     error: str | None = None
     undated: int = 0
+    item_pages: int = 0  # items' own pages fetched (enrich, content = "full")
 
     @property
     def ok(self) -> bool:
@@ -110,7 +111,10 @@ def _ingest(
     # the site says (304, same bytes), and re-extract it.
     corrected = previous is not None and previous.last_success_at is not None
     corrected = corrected and store.extraction_fingerprint(topic.slug, source.url) != fingerprint
-    waiting = source.enrich and store.has_due_tasks(topic.slug, source.url, TASK, MAX_ATTEMPTS)
+    waiting = any(
+        store.has_due_tasks(topic.slug, source.url, task, MAX_ATTEMPTS)
+        for task in page_tasks(source)
+    )
     again = waiting or corrected  # items still to enrich, or a new config: read the page again
     conditional = source.pages == 1 and previous is not None and previous.last_success_at
     pages = fetch_pages(fetcher, source, previous if conditional and not again else None)
@@ -152,6 +156,7 @@ def _ingest(
         changes.unchanged,
         skipped,
         undated=len(undated) if source.selectors.date or source.kind == "feed" else 0,
+        item_pages=len({outcome.guid for outcome in tasks if outcome.tried}),
     )
 
 

@@ -21,6 +21,7 @@ from feedsvc.store.documents import mark_dirty
 from feedsvc.store.items import joined_feeds, new_item_row, upsert_type
 from feedsvc.store.schema import backfills, items, sources, topic_items
 from feedsvc.store.sql import source_id, upsert
+from feedsvc.store.tasks import queue_backlog
 
 HISTORY_RUN = 0  # order keys of backfilled items sort after every real run's at the same second
 
@@ -70,9 +71,11 @@ class BackfillStore:
         placed: dict[str, datetime],
         state: BackfillState,
         now: datetime,
+        full_text: bool = False,
     ) -> tuple[int, int]:
         """Store one page's items not stored yet as history, with the walk's new state, in one
-        transaction; `placed` dates the undated items. Returns (new, known)."""
+        transaction; `placed` dates the undated items; with `full_text` their main text is
+        queued (a few per run). Returns (new, known)."""
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             known = set(
@@ -84,6 +87,8 @@ class BackfillStore:
                 _insert_history(conn, topic, item, source, placed.get(item.guid), now)
                 upsert_type(conn, item.type_slug, item.type_label)
                 joined.update(joined_feeds(topic, item.type_slug, new_item=True))
+            if full_text and fresh:
+                queue_backlog(conn, source, [item.guid for item in fresh], now)
             for key in affected_feeds(topic, {i.type_slug for i in fresh}) if fresh else ():
                 mark_dirty(conn, key, now, joined[key])
             values = {**state.__dict__, "updated_at": now}

@@ -24,7 +24,7 @@ from feedsvc.store.schema import (
     types,
 )
 from feedsvc.store.sql import source_id, upsert
-from feedsvc.store.tasks import queue_image_probe, record_tasks
+from feedsvc.store.tasks import queue_image_probe, record_tasks, requeue_full_text
 
 
 class ItemStore:
@@ -49,6 +49,7 @@ class ItemStore:
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             record_tasks(conn, source, tasks, [item.guid for item in found], now)
+            fetched = {outcome.guid for outcome in tasks if outcome.tried}
             if undated_text:
                 conn.execute(
                     update(sources)
@@ -68,6 +69,7 @@ class ItemStore:
                         items.c.type_slug,
                         items.c.order_key,
                         items.c.hidden,
+                        items.c.full_html,
                     ).where(items.c.guid.in_([item.guid for item in found]))
                 )
             }
@@ -91,11 +93,11 @@ class ItemStore:
                     if item.image_url:
                         queue_image_probe(conn, source, item.guid, now)
                     new += 1
-                elif row.content_hash != item.content_hash() or (
-                    row.date_missing and item.published is not None
-                ):
+                elif _edited(row, item):
                     item_id, key = row.id, row.order_key
                     _update_item(conn, item_id, item, now, row.date_missing)
+                    if item.guid not in fetched:  # edited on the page: its text is due again
+                        requeue_full_text(conn, item.guid, now)
                     if item.image_url != row.image_url:
                         _forget_image_size(conn, item_id)
                         if item.image_url:
@@ -229,8 +231,19 @@ def joined_feeds(topic: str, type_slug: str, new_item: bool) -> list[FeedKey]:
 
 
 def _item_values(item: Item) -> dict:
-    """The columns an item's content fills, with the hash that tells an edit."""
-    return {**content_of(item), "content_hash": item.content_hash()}
+    """The columns an item's content fills, with the hash that tells an edit; its main text
+    only when this run fetched it (else the stored one stays)."""
+    text = {"full_html": item.full_html} if item.full_html is not None else {}
+    return {**content_of(item), "content_hash": item.content_hash(), **text}
+
+
+def _edited(row: Row, item: Item) -> bool:
+    """What a reader sees changed: the listing's fields, a date found at last, a new text."""
+    return (
+        row.content_hash != item.content_hash()
+        or (row.date_missing and item.published is not None)
+        or (item.full_html is not None and item.full_html != row.full_html)
+    )
 
 
 def _insert_item(
@@ -319,4 +332,5 @@ def _stored_item(row: Row, topics: list[str]) -> StoredItem:
         topics=tuple(topics),
         image_length=row.image_length,
         image_type=row.image_type,
+        full_html=row.full_html,
     )

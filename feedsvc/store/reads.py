@@ -39,7 +39,13 @@ _NEWEST = (
     "FROM topic_items t JOIN items i ON i.id = t.item_id "
     "WHERE t.topic = ? AND NOT t.hidden AND NOT t.history ORDER BY t.order_key DESC LIMIT ?"
 )
-_SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since", "last_undated_at"}
+_SOURCE_DATES = {
+    "last_attempt_at",
+    "last_success_at",
+    "failing_since",
+    "last_undated_at",
+    "last_full_text_error_at",
+}
 
 
 class Reads:
@@ -169,4 +175,5 @@ def _status(row: tuple) -> SourceStatus:
         values[name] = _utc(values[name])
     values["items_on_page"] = values["items_on_page"] or 0
     values["items_found"] = values["items_found"] or 0
+    values["full_text_failures"] = values["full_text_failures"] or 0
     return SourceStatus(**values)

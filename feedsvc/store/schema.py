@@ -88,6 +88,10 @@ sources = Table(
     Column("last_undated_at", UTCDateTime),
     # What shaped the last stored extraction (fingerprint.py); a change re-extracts once.
     Column("extraction_fingerprint", String(64)),
+    # Items whose main text could not be had (content = "full"), and the last reason why.
+    Column("full_text_failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_full_text_error", Text),
+    Column("last_full_text_error_at", UTCDateTime),
     UniqueConstraint("topic", "url"),
 )
 
@@ -114,6 +118,9 @@ items = Table(
     # the item's "image-size" task in item_tasks).
     Column("image_length", Integer),
     Column("image_type", String(100)),
+    # The main text of the item's own page, sanitised HTML (a source's content = "full"; its
+    # state is the item's "full-text" task in item_tasks); NULL: the feeds show the summary.
+    Column("full_html", Text),
     Column("published_at", UTCDateTime, nullable=False),
     Column("date_missing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -134,6 +141,8 @@ items = Table(
 IMAGE_SIZE_TASK = (
     "image-size"  # the item_tasks name of an image's HEAD probe (feedsvc.ingest.probe)
 )
+FULL_TEXT_TASK = "full-text"  # the item_tasks name of an item's main text (content = "full")
+BACKLOG = "backlog"  # a task state: queued for a stored item off the listing (backfilled)
 
 # Once-per-item work done after extraction and retried on later runs (enrichment from the
 # item's own page; any other such task, e.g. an image probe, shares it by its `task` name).
@@ -143,7 +152,8 @@ item_tasks = Table(
     Column("guid", Text, primary_key=True),
     Column("task", String(40), primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
-    Column("state", String(20), nullable=False),  # pending, failed, off-page, done, refused
+    # pending, failed, off-page, done, refused, backlog
+    Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("result", Text),  # what the task found (JSON), re-applied whenever the item is seen
