@@ -145,6 +145,7 @@ def _ingest(
         body_hash=body_hash,
         undated_text=_undated_text(undated, source),
         tasks=tasks,
+        custom=config.custom_feeds,
     )
     store.record_fingerprint(topic.slug, source.url, fingerprint)
     return SourceReport(

@@ -55,6 +55,7 @@ def run_cycle(
     The probes come after the first publish, so a slow image host never delays new items.
     """
     chosen = list(sources)
+    store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))  # a definition changed
     reports = [
         ingest(store, fetcher, config, topic, source, force=force) for topic, source in chosen
     ]
@@ -101,6 +102,7 @@ def prepare(config: Config) -> SchemaChange | None:
     try:
         change = store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
+        store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))
         # Feeds and digests only: a store filled in bulk (import-db, a benchmark) may owe
         # thousands of archive pages, which the scheduler's first publish renders instead of
         # holding the workers' start back (until then a request renders a page in memory).

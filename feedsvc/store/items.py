@@ -11,8 +11,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql import Select
 
+from feedsvc.config.custom_feeds import CustomFeed, searchable_text
 from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
+from feedsvc.store.custom import Candidate, join_custom_feeds
 from feedsvc.store.documents import mark_dirty, retyped
 from feedsvc.store.schema import (
     current_only,
@@ -23,6 +25,7 @@ from feedsvc.store.schema import (
     topic_items,
     types,
 )
+from feedsvc.store.search_index import index_items
 from feedsvc.store.sql import source_id, upsert
 from feedsvc.store.tasks import queue_image_probe, record_tasks, requeue_full_text
 
@@ -44,8 +47,10 @@ class ItemStore:
         body_hash: str | None = None,
         undated_text: str | None = None,
         tasks: Sequence[TaskOutcome] = (),
+        custom: Sequence[CustomFeed] = (),
     ) -> Changes:
-        """Store the items of one successful fetch in one transaction and mark changed feeds."""
+        """Store the items of one successful fetch in one transaction and mark changed feeds
+        (the `custom` feeds new, edited and newly linked items match included)."""
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             record_tasks(conn, source, tasks, [item.guid for item in found], now)
@@ -86,8 +91,10 @@ class ItemStore:
             moved: set[str] = set()
             joined: Counter[FeedKey] = Counter()  # members each feed gains
             unchanged_ids: list[int] = []
+            candidates: list[Candidate] = []
             for item in found:
                 row = existing.get(item.guid)
+                same = False  # stored and unchanged
                 if row is None:
                     item_id, key = _insert_item(conn, item, source, run_id, now)
                     if item.image_url:
@@ -107,8 +114,10 @@ class ItemStore:
                     if item.type_slug != row.type_slug:
                         moved |= {item.type_slug, row.type_slug}
                 else:
-                    item_id, key = row.id, row.order_key
+                    item_id, key, same = row.id, row.order_key, True
                     unchanged_ids.append(item_id)
+                if not (same and item_id in linked) and not (row and row.hidden):
+                    candidates.append(_candidate(item, row, item_id, topic, key, not same))
                 if item_id not in linked:  # new, or first seen in this topic
                     hidden = row is not None and row.hidden  # hidden stays hidden anywhere
                     _link(conn, topic, item_id, item.type_slug, key, hidden)
@@ -125,6 +134,8 @@ class ItemStore:
             for key in affected_feeds(topic, touched_types) if touched_types else ():
                 mark_dirty(conn, key, now, joined[key])
             retyped(conn, moved)
+            join_custom_feeds(conn, custom, candidates, now)
+            index_items(conn, [(c.item_id, c.text) for c in candidates])
             conn.execute(
                 update(sources)
                 .where(sources.c.id == source)
@@ -154,10 +165,12 @@ class ItemStore:
             last_id = conn.scalar(select(func.max(items.c.id))) or 0
             conn.execute(insert(items), [new_item_row(item, source, run_id, now) for item in new])
             inserted = conn.execute(
-                select(items.c.id, items.c.type_slug, items.c.order_key).where(
-                    items.c.id > last_id, items.c.source_id == source
-                )
+                select(items.c.id, items.c.type_slug, items.c.order_key)
+                .where(items.c.id > last_id, items.c.source_id == source)
+                .order_by(items.c.id)
             ).all()
+            texts = [searchable_text(i.title, i.summary_text, i.full_html, i.author) for i in new]
+            index_items(conn, [(row.id, body) for row, body in zip(inserted, texts, strict=True)])
             conn.execute(
                 insert(topic_items),
                 [dict(topic=topic, item_id=i, type_slug=t, order_key=k) for i, t, k in inserted],
@@ -235,6 +248,15 @@ def _item_values(item: Item) -> dict:
     only when this run fetched it (else the stored one stays)."""
     text = {"full_html": item.full_html} if item.full_html is not None else {}
     return {**content_of(item), "content_hash": item.content_hash(), **text}
+
+
+def _candidate(
+    item: Item, row: Row | None, item_id: int, topic: str, key: str, changed: bool
+) -> Candidate:
+    """A new, edited or newly linked item as the custom feeds' filters read it."""
+    text = item.full_html or (row.full_html if row is not None else None)
+    searchable = searchable_text(item.title, item.summary_text, text, item.author)
+    return Candidate(item_id, topic, item.type_slug, searchable, key, row is not None and changed)
 
 
 def _edited(row: Row, item: Item) -> bool:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from feedsvc.config import sqlite_file
 from feedsvc.keys import DocumentKey, FeedKey
 from feedsvc.model import Headline, Leader, Rendered, SourceStatus
+from feedsvc.store.search_reads import SearchReads
 
 # Runs one statement (qmark parameters) and returns its rows.
 Run = Callable[[str, Sequence[Any]], list[tuple]]
@@ -48,7 +49,7 @@ _SOURCE_DATES = {
 }
 
 
-class Reads:
+class Reads(SearchReads):
     """The web tier's reads over any way of running a statement."""
 
     run: Run
@@ -115,6 +116,7 @@ class Reader(Reads):
         self._connect = _connector(url)
         self._connection: Any = None
         self._postgres = url.startswith("postgresql")
+        self.dialect = "postgresql" if self._postgres else "sqlite"
         self.trace: Callable[[str], None] | None = None  # sees every statement (tests, debugging)
 
     def connection(self) -> Any:

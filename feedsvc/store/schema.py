@@ -180,6 +180,30 @@ topic_items = Table(
     Index("ix_topic_items_item", "item_id"),  # an entry's topics, whatever the topic
 )
 
+# The members of each [[custom_feeds]] feed, kept by the write path as items are stored
+# (store/custom.py): the same order-key and insertion-order indexes as topic_items.
+custom_items = Table(
+    "custom_items",
+    metadata,
+    Column("id", Integer, primary_key=True),  # insertion order: archive pages are cut along it
+    Column("feed", String(200), nullable=False),
+    Column("item_id", ForeignKey("items.id"), nullable=False),
+    Column("order_key", String(40), nullable=False),
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
+    UniqueConstraint("feed", "item_id"),
+    Index("ix_custom_items_order", "feed", "order_key"),
+    Index("ix_custom_items_insertion", "feed", "id"),
+    Index("ix_custom_items_item", "item_id"),
+)
+
+# Each custom feed's definition as last applied: a different one re-filters every item.
+custom_feeds = Table(
+    "custom_feeds",
+    metadata,
+    Column("slug", String(200), primary_key=True),
+    Column("definition", String(64), nullable=False),
+)
+
 # Where a source's `feedsvc backfill` stands, saved with each page's items: a killed
 # backfill starts again at `next_url`; `done` once it read the last listing page.
 backfills = Table(
@@ -274,6 +298,13 @@ publications = Table(
 
 def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
     """The ids of a feed's items as a query, with its insertion-order and order-key columns."""
+    if key.custom:
+        members = (
+            select(custom_items.c.item_id.label("id"))
+            .join(items, items.c.id == custom_items.c.item_id)
+            .where(custom_items.c.feed == key.custom, items.c.hidden == false())
+        )
+        return members, custom_items.c.id, custom_items.c.order_key
     if key.topic:
         members = select(topic_items.c.item_id.label("id")).where(
             topic_items.c.topic == key.topic, topic_items.c.hidden == false()
@@ -287,7 +318,7 @@ def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
 
 def current_only(key: FeedKey, members: Select) -> Select:
     """A feed's members without backfilled history: what its current document and digest show."""
-    flags = topic_items if key.topic else items
+    flags = custom_items if key.custom else topic_items if key.topic else items
     return members.where(flags.c.history == false())
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from feedsvc.config.custom_feeds import searchable_text
 from feedsvc.keys import affected_feeds
 from feedsvc.model import ImageProbe, TaskOutcome
 from feedsvc.store.documents import mark_dirty
@@ -23,6 +24,7 @@ from feedsvc.store.schema import (
     sources,
     topic_items,
 )
+from feedsvc.store.search_index import index_items
 from feedsvc.store.sql import upsert
 
 DUE_STATES = ("pending", "failed")  # item_tasks states that a later run takes up again
@@ -168,11 +170,17 @@ class TaskStore:
             if failed:
                 note_full_text_failures(conn, source, 1, outcome.error, now)
                 return
-            item_id = conn.scalar(select(items.c.id).where(items.c.guid == outcome.guid))
+            row = conn.execute(
+                select(items.c.id, items.c.title, items.c.summary_text, items.c.author).where(
+                    items.c.guid == outcome.guid
+                )
+            ).one()
             conn.execute(
-                update(items).where(items.c.id == item_id).values(full_html=text, updated_at=now)
+                update(items).where(items.c.id == row.id).values(full_html=text, updated_at=now)
             )
-            _mark_item_feeds(conn, item_id, now)
+            searchable = searchable_text(row.title, row.summary_text, text, row.author)
+            index_items(conn, [(row.id, searchable)])
+            _mark_item_feeds(conn, row.id, now)
 
     def record_image_probe_failure(self, probe: ImageProbe, now: datetime) -> None:
         """One more failed try; later runs try again until the attempts run out."""
