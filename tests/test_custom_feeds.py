@@ -18,6 +18,8 @@ from feedsvc.jobs.cycle import prepare, publish_and_export, run_cycle, targets
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
+pytestmark = pytest.mark.both_databases
+
 PAGES = FIXTURES / "custom"
 SELECTORS = """[topics.sources.selectors]
   item = "li.result"
@@ -47,7 +49,9 @@ MATCHING = {
 # "Ukrainian Elections in Wartime" (not the word), "Baltic Grids" (no term).
 
 
-def write(tmp_path: Path, server: PageServer, feeds: str, hub: str = "") -> Path:
+def write(
+    tmp_path: Path, server: PageServer, feeds: str, hub: str = "", database: str = ""
+) -> Path:
     server.serve("/security.html", (PAGES / "security.html").read_bytes())
     server.serve("/europe.html", (PAGES / "europe.html").read_bytes())
     pages = {
@@ -55,7 +59,9 @@ def write(tmp_path: Path, server: PageServer, feeds: str, hub: str = "") -> Path
         "europe": server.url("/europe.html"),
     }
     extra = "min_items_ratio = 0\n" + (f'[websub]\nhub = "{hub}"\n' if hub else "")
-    path = write_config(tmp_path, pages, extra)
+    path = write_config(
+        tmp_path, pages, extra, database=database or "sqlite:///var/feedsvc.sqlite3"
+    )
     text = path.read_text().replace('preset = "rand-topic"', SELECTORS)
     path.write_text(text + feeds)
     return path
@@ -74,10 +80,12 @@ def cycle(path: Path) -> Store:
     return store
 
 
-def test_a_filtered_feed_across_two_topics(tmp_path: Path, server: PageServer) -> None:
+def test_a_filtered_feed_across_two_topics(
+    tmp_path: Path, server: PageServer, database_url: str
+) -> None:
     hub = Hub()
     try:
-        path = write(tmp_path, server, UKRAINE, hub.url)
+        path = write(tmp_path, server, UKRAINE, hub.url, database_url)
         store = cycle(path)
         pinged = hub.pinged_feeds()
     finally:
@@ -122,8 +130,10 @@ def test_a_filtered_feed_across_two_topics(tmp_path: Path, server: PageServer) -
     )
 
 
-def test_a_changed_definition_filters_the_store_again(tmp_path: Path, server: PageServer) -> None:
-    path = write(tmp_path, server, UKRAINE)
+def test_a_changed_definition_filters_the_store_again(
+    tmp_path: Path, server: PageServer, database_url: str
+) -> None:
+    path = write(tmp_path, server, UKRAINE, database=database_url)
     cycle(path).close()
     path.write_text(path.read_text().replace('include = ["Ukraine", "Kyiv",', 'include = ["Kyiv",'))
     path.write_text(path.read_text().replace("'\"grain corridor\"', '/\\bZelensk(y|yi)\\b/'", ""))
@@ -142,8 +152,10 @@ def test_a_changed_definition_filters_the_store_again(tmp_path: Path, server: Pa
     assert gone.status_code == 404
 
 
-def test_a_new_item_joins_on_the_next_ingest(tmp_path: Path, server: PageServer) -> None:
-    path = write(tmp_path, server, UKRAINE)
+def test_a_new_item_joins_on_the_next_ingest(
+    tmp_path: Path, server: PageServer, database_url: str
+) -> None:
+    path = write(tmp_path, server, UKRAINE, database=database_url)
     cycle(path).close()
     page = (PAGES / "europe.html").read_text()
     server.serve(
@@ -207,9 +219,9 @@ def test_duplicate_slugs_are_refused(tmp_path: Path, server: PageServer) -> None
 
 
 def test_a_hidden_item_leaves_the_filtered_feed_and_its_archive(
-    tmp_path: Path, server: PageServer
+    tmp_path: Path, server: PageServer, database_url: str
 ) -> None:
-    path = write(tmp_path, server, UKRAINE)
+    path = write(tmp_path, server, UKRAINE, database=database_url)
     cycle(path).close()
     config = load(path)
     store = Store(config.service.database)
