@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-load bench-cluster bench-discover clean
+.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-search bench-load bench-cluster bench-discover clean
 
 install: $(STAMP)
 
@@ -92,6 +92,10 @@ docs: install
 
 bench: install tools
 	$(BIN)/python -m bench.run
+
+# Search latency at 1k/100k/1M items, main-text extraction time, store size per item.
+bench-search: install
+	$(BIN)/python -m bench.search
 
 # 60 s, 200 connections against `feedsvc serve` while ingests run every 3 s (python -m bench.load);
 # wrk drives the load when installed (apt-get install wrk, done here when run as root).

@@ -13,18 +13,25 @@ from feedsvc.formats import FORMATS
 
 @dataclass(frozen=True, order=True)
 class FeedKey:
-    """A feed is a topic, a type, or a topic and a type; its key is also its URL path."""
+    """A feed is a topic, a type, or a topic and a type, or an operator's filtered feed
+    (`custom`, a [[custom_feeds]] slug); its key is also its URL path."""
 
     topic: str | None = None
     type: str | None = None
+    custom: str | None = None
 
     def __post_init__(self) -> None:
-        if self.topic is None and self.type is None:
+        if self.custom is not None and (self.topic or self.type):
+            raise ValueError("a custom feed has no topic or type of its own")
+        if self.topic is None and self.type is None and self.custom is None:
             raise ValueError("a feed needs a topic, a type or both")
 
     @property
     def path(self) -> str:
-        """`topics/<t>`, `types/<y>` or `topics/<t>/types/<y>`: the URL without `/feed.<fmt>`."""
+        """`topics/<t>`, `types/<y>`, `topics/<t>/types/<y>` or `feeds/<slug>`: the URL
+        without `/feed.<fmt>`."""
+        if self.custom:
+            return f"feeds/{self.custom}"
         parts = []
         if self.topic:
             parts.append(f"topics/{self.topic}")
@@ -40,6 +47,8 @@ class FeedKey:
     def from_path(cls, path: str) -> FeedKey:
         """The inverse of `path`; ValueError for any other document's path (an archive page)."""
         parts = path.split("/")
+        if len(parts) == 2 and parts[0] == "feeds":
+            return cls(custom=parts[1])
         if len(parts) % 2 or not set(parts[::2]) <= {"topics", "types"}:
             raise ValueError(f"not a feed path: {path!r}")
         values = dict(zip(parts[::2], parts[1::2], strict=True))
@@ -105,6 +114,11 @@ def type_labels(config: Config, stored: dict[str, str]) -> dict[str, str]:
     return {**config.types, **stored}
 
 
+def custom_keys(config: Config) -> list[FeedKey]:
+    """The keys of the operator's filtered feeds, in config order."""
+    return [FeedKey(custom=feed.slug) for feed in config.custom_feeds]
+
+
 def home_url(key: FeedKey, config: Config) -> str:
     """The web page a feed stands for: its topic's first source page, else the index."""
     topic = config.topic(key.topic) if key.topic else None
@@ -112,7 +126,11 @@ def home_url(key: FeedKey, config: Config) -> str:
 
 
 def feed_title(key: FeedKey, config: Config, type_labels: dict[str, str]) -> str:
-    """A human title: "Security Cooperation", "Report", "Security Cooperation: Report"."""
+    """A human title: "Security Cooperation", "Report", "Security Cooperation: Report", or
+    a custom feed's own."""
+    if key.custom:
+        custom = config.custom_feed(key.custom)
+        return custom.title if custom else key.custom
     parts = []
     if key.topic:
         topic = config.topic(key.topic)
@@ -124,6 +142,12 @@ def feed_title(key: FeedKey, config: Config, type_labels: dict[str, str]) -> str
 
 def feed_description(key: FeedKey, config: Config, type_labels: dict[str, str]) -> str:
     """One sentence saying what the feed holds."""
+    if key.custom:
+        custom = config.custom_feed(key.custom)
+        if custom and custom.description:
+            return custom.description
+        title = feed_title(key, config, type_labels)
+        return f"{title}: the items its words choose, kept by {config.service.title}."
     if key.topic and key.type:
         topic_title = feed_title(FeedKey(key.topic), config, type_labels)
         what = f"{type_labels.get(key.type, key.type)} items on {topic_title}"

@@ -51,11 +51,13 @@ class Item(ItemContent):
     position: int
     date_day_only: bool = False  # the page gave a day, not an instant: enrichment may refine it
     date_problem: str | None = None  # text that was there but not a usable date, and why
+    full_html: str | None = None  # the page's main text, when fetched in this run (content=full)
 
     def content_hash(self) -> str:
         """A fingerprint of what a reader sees, so an edit is noticed and nothing else is."""
         visible = asdict(self)
-        for volatile in ("published", "position", "date_day_only", "date_problem"):
+        volatile_fields = ("published", "position", "date_day_only", "date_problem", "full_html")
+        for volatile in volatile_fields:
             visible.pop(volatile)
         encoded = json.dumps(visible, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(encoded).hexdigest()[:32]
@@ -72,6 +74,7 @@ class StoredItem(ItemContent):
     order_key: str
     topics: tuple[str, ...] = ()
     content_html: str | None = None  # prepared content (a digest's week); None: built from fields
+    full_html: str | None = None  # the main text of the item's page (a source's content = "full")
     image_length: int | None = None  # bytes, once a HEAD request has told (feedsvc.ingest.probe)
     image_type: str | None = None  # the media type the image's server sent
 
@@ -115,6 +118,9 @@ class SourceStatus:
     body_hash: str | None
     last_undated_text: str | None = None  # the last date text that was no usable date, and why
     last_undated_at: datetime | None = None
+    full_text_failures: int = 0  # items whose main text could not be had (content = "full")
+    last_full_text_error: str | None = None  # the last reason, with the item's link
+    last_full_text_error_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,12 @@ def _status_line(state: SourceStatus) -> str:
         line += f" failing_since={_when(state.failing_since)} error={state.last_error}"
     if state.last_undated_text:
         line += f" last_undated={_when(state.last_undated_at)} {state.last_undated_text}"
+    if state.last_full_text_error:
+        line += (
+            f" full_text_failures={state.full_text_failures} "
+            f"last_full_text_error={_when(state.last_full_text_error_at)} "
+            f"{state.last_full_text_error}"
+        )
     return line
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from slugify import slugify
 
+from feedsvc.config.custom_feeds import CustomFeed, parse_custom_feeds
 from feedsvc.config.sources import (
     SELECTOR_KEYS,
     ConfigError,
@@ -148,10 +149,15 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     topics: tuple[TopicConfig, ...] = ()
     types: dict[str, str] = field(default_factory=dict)
+    custom_feeds: tuple[CustomFeed, ...] = ()
 
     def topic(self, slug: str) -> TopicConfig | None:
         """The topic with this slug, or None."""
         return next((t for t in self.topics if t.slug == slug), None)
+
+    def custom_feed(self, slug: str) -> CustomFeed | None:
+        """The [[custom_feeds]] entry with this slug, or None."""
+        return next((f for f in self.custom_feeds if f.slug == slug), None)
 
 
 def resolve_path(cli_path: str | None = None) -> Path:
@@ -176,7 +182,7 @@ def load(path: Path | str) -> Config:
 def parse(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document that came from `path`."""
     root = Table(raw, path, "")
-    root.only("service", "ingest", "feeds", "websub", "publish", "topics", "types")
+    root.only("service", "ingest", "feeds", "websub", "publish", "topics", "types", "custom_feeds")
     presets = load_presets()
     service = _service(root.table("service", required=True), path)
     ingest_t = root.table("ingest")
@@ -235,6 +241,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         publish=publish,
         topics=topics,
         types=types,
+        custom_feeds=parse_custom_feeds(root.array("custom_feeds"), set(slugs), path),
     )
 
 

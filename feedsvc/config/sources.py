@@ -112,6 +112,7 @@ class _SourceSpec(msgspec.Struct, forbid_unknown_fields=True):
     enrich: bool = False
     enrich_per_run: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 20
     enrich_hosts: list[str] = []
+    content: Literal["summary", "full"] = "summary"
 
 
 SOURCE_KEYS = _SourceSpec.__struct_fields__
@@ -172,6 +173,7 @@ class SourceConfig:
     wait_for: str | None = None  # CSS the browser waits for before the DOM is read
     headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     json: str | None = None  # kind = "json": CSS of the element in an HTML page holding it
+    content: str = "summary"  # "full": each item's main text from its own page, once
 
 
 def parse_source(
@@ -226,6 +228,7 @@ def parse_source(
             for name, value in spec.headers.items()
         },
         json=_optional_css(spec.json, path, key("json")),
+        content=spec.content,
     )
 
 

@@ -56,6 +56,11 @@ class Blocked(FetchError):
     """The site answered with a challenge or captcha page: a block, not a changed layout."""
 
 
+class WrongType(FetchError):
+    """A response of a media type the caller cannot read (a PDF for an HTML page): asking
+    again gives the same answer."""
+
+
 class _Retryable(Exception):
     """A failure that another attempt may not meet; `wait` is the server's Retry-After."""
 
@@ -163,7 +168,7 @@ class Fetcher:
         media_type = (fetched.content_type or "").split(";")[0].strip().lower()
         if accept and media_type and media_type not in accept:
             wanted = "an HTML page" if accept == HTML_TYPES else "a feed"
-            raise FetchError(f"expected {wanted}, got Content-Type {media_type} from {url}")
+            raise WrongType(f"expected {wanted}, got Content-Type {media_type} from {url}")
         return fetched
 
     def head(self, url: str, guard: Guard, *, robots: bool = True) -> Fetched:

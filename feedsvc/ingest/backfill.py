@@ -83,7 +83,16 @@ def backfill(
             pages_read=state.pages_read + 1,
             oldest_at=oldest,
         )
-        added, seen = store.record_backfill_page(topic, source.url, found.items, placed, after, now)
+        added, seen = store.record_backfill_page(
+            topic,
+            source.url,
+            found.items,
+            placed,
+            after,
+            now,
+            full_text=source.content == "full",
+            custom=config.custom_feeds,
+        )
         state = replace(
             after, items_new=state.items_new + added, items_known=state.items_known + seen
         )

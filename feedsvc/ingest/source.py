@@ -22,7 +22,7 @@ from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
 from feedsvc.fetch.blocked import wall
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
 from feedsvc.fetch.page import accepted_types, fetch_source_page
-from feedsvc.ingest.enrichment import MAX_ATTEMPTS, TASK, enrich_new
+from feedsvc.ingest.enrichment import MAX_ATTEMPTS, enrich_new, page_tasks
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
 
@@ -48,6 +48,7 @@ class SourceReport:
     skipped: int = 0
     error: str | None = None
     undated: int = 0
+    item_pages: int = 0  # items' own pages fetched (enrich, content = "full")
 
     @property
     def ok(self) -> bool:
@@ -113,7 +114,10 @@ def _ingest(
     # the site says (304, same bytes), and re-extract it.
     corrected = previous is not None and previous.last_success_at is not None
     corrected = corrected and store.extraction_fingerprint(topic.slug, source.url) != fingerprint
-    waiting = source.enrich and store.has_due_tasks(topic.slug, source.url, TASK, MAX_ATTEMPTS)
+    waiting = any(
+        store.has_due_tasks(topic.slug, source.url, task, MAX_ATTEMPTS)
+        for task in page_tasks(source)
+    )
     again = waiting or corrected  # items still to enrich, or a new config: read the page again
     conditional = source.pages == 1 and previous is not None and previous.last_success_at
     pages = fetch_pages(fetcher, source, previous if conditional and not again else None)
@@ -144,6 +148,7 @@ def _ingest(
         body_hash=body_hash,
         undated_text=_undated_text(undated, source),
         tasks=tasks,
+        custom=config.custom_feeds,
     )
     store.record_fingerprint(topic.slug, source.url, fingerprint)
     return SourceReport(
@@ -155,6 +160,7 @@ def _ingest(
         changes.unchanged,
         skipped,
         undated=len(undated) if source.selectors.date or source.kind == "feed" else 0,
+        item_pages=len({outcome.guid for outcome in tasks if outcome.tried}),
     )
 
 

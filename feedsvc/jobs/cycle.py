@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.fetch.client import Fetcher
 from feedsvc.generation import generation_marker
+from feedsvc.ingest.enrichment import fill_backlog
 from feedsvc.ingest.probe import probe_images
 from feedsvc.ingest.source import SourceReport, ingest
 from feedsvc.model import SchemaChange
@@ -48,15 +49,29 @@ def run_cycle(
     now: datetime | None = None,
 ) -> list[SourceReport]:
     """Ingest these sources, render what changed, write the files, ping the hub; then HEAD
-    new images and publish again with the sizes they gave.
+    new images, fetch backfilled items' main text (what `enrich_per_run` leaves), and
+    publish again with what they gave.
 
     The probes come after the first publish, so a slow image host never delays new items.
     """
+    chosen = list(sources)
+    store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))  # a definition changed
     reports = [
-        ingest(store, fetcher, config, topic, source, force=force) for topic, source in sources
+        ingest(store, fetcher, config, topic, source, force=force) for topic, source in chosen
     ]
     publish_and_export(store, config, fetcher, now)
-    if probe_images(store, fetcher, config.ingest.image_probes_per_run):
+    texts = sum(
+        fill_backlog(
+            store,
+            fetcher,
+            topic.slug,
+            source,
+            source.enrich_per_run - report.item_pages,
+            datetime.now(UTC).replace(microsecond=0),
+        )
+        for (topic, source), report in zip(chosen, reports, strict=True)
+    )
+    if probe_images(store, fetcher, config.ingest.image_probes_per_run) or texts:
         publish_and_export(store, config, fetcher, now)
     return reports
 
@@ -87,6 +102,7 @@ def prepare(config: Config) -> SchemaChange | None:
     try:
         change = store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
+        store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))
         # Feeds and digests only: a store filled in bulk (import-db, a benchmark) may owe
         # thousands of archive pages, which the scheduler's first publish renders instead of
         # holding the workers' start back (until then a request renders a page in memory).

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from feedsvc.archive import is_final
 from feedsvc.config import Config
-from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey, type_labels
+from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey, custom_keys, type_labels
 from feedsvc.model import Rendered
 from feedsvc.publish.gather import archive_doc, archive_pages, digest_doc, feed_doc
 from feedsvc.publish.render import render_all
@@ -78,11 +78,13 @@ def _archive_outputs(store: Store, config: Config, key: ArchiveKey, pages: int) 
 
 
 def _unrendered_feeds(store: Store, config: Config) -> list[FeedKey]:
-    """Feeds a request can name that have no bytes yet: every topic, known type, and both."""
+    """Feeds a request can name that have no bytes yet: every topic, known type, both, and
+    every custom feed."""
     topics = [topic.slug for topic in config.topics]
     types = sorted(type_labels(config, store.type_labels()))
     wanted = [FeedKey(topic=t) for t in topics] + [FeedKey(type=y) for y in types]
     wanted += [FeedKey(topic=t, type=y) for t in topics for y in types]
+    wanted += custom_keys(config)
     kept = store.rendered_feed_keys(config.feeds.default_limit)
     dirty = set(store.dirty_feeds())
     return [key for key in wanted if key not in kept and key not in dirty]

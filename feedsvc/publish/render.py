@@ -104,7 +104,8 @@ def with_stylesheet(xml: bytes, href: str | None) -> bytes:
 
 
 def entry_html(item: StoredItem) -> str:
-    """Body of content:encoded and Atom content: the image with its caption, then the summary."""
+    """Body of content:encoded, Atom content and content_html: the image with its caption,
+    then the page's main text when it was fetched (content = "full"), else the summary."""
     if item.content_html is not None:
         return item.content_html
     parts = []
@@ -114,7 +115,9 @@ def entry_html(item: StoredItem) -> str:
         if item.image_caption:
             parts.append(f"<figcaption>{html.escape(item.image_caption)}</figcaption>")
         parts.append("</figure>")
-    if item.summary_html:
+    if item.full_html:  # the page's main text; the summary stays in description/summary
+        parts.append(item.full_html)
+    elif item.summary_html:
         parts.append(f"<p>{item.summary_html}</p>")
     parts.append(
         f'<p><a href="{html.escape(item.link, quote=True)}">{html.escape(item.type_label)}: '

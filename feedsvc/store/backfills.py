@@ -15,12 +15,16 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
+from feedsvc.config.custom_feeds import CustomFeed, searchable_text
 from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Item, order_key
+from feedsvc.store.custom import Candidate, join_custom_feeds
 from feedsvc.store.documents import mark_dirty
 from feedsvc.store.items import joined_feeds, new_item_row, upsert_type
 from feedsvc.store.schema import backfills, items, sources, topic_items
+from feedsvc.store.search_index import index_items
 from feedsvc.store.sql import source_id, upsert
+from feedsvc.store.tasks import queue_backlog
 
 HISTORY_RUN = 0  # order keys of backfilled items sort after every real run's at the same second
 
@@ -70,9 +74,12 @@ class BackfillStore:
         placed: dict[str, datetime],
         state: BackfillState,
         now: datetime,
+        full_text: bool = False,
+        custom: Sequence[CustomFeed] = (),
     ) -> tuple[int, int]:
         """Store one page's items not stored yet as history, with the walk's new state, in one
-        transaction; `placed` dates the undated items. Returns (new, known)."""
+        transaction; `placed` dates the undated items; with `full_text` their main text is
+        queued (a few per run). Returns (new, known)."""
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             known = set(
@@ -80,10 +87,19 @@ class BackfillStore:
             )
             fresh = [item for item in found if item.guid not in known]
             joined: Counter[FeedKey] = Counter()
+            candidates = []
             for item in fresh:
-                _insert_history(conn, topic, item, source, placed.get(item.guid), now)
+                at = placed.get(item.guid)
+                item_id, key = _insert_history(conn, topic, item, source, at, now)
+                text = searchable_text(item.title, item.summary_text, None, item.author)
+                member = Candidate(item_id, topic, item.type_slug, text, key, history=True)
+                candidates.append(member)
                 upsert_type(conn, item.type_slug, item.type_label)
                 joined.update(joined_feeds(topic, item.type_slug, new_item=True))
+            join_custom_feeds(conn, custom, candidates, now)
+            index_items(conn, [(c.item_id, c.text) for c in candidates])
+            if full_text and fresh:
+                queue_backlog(conn, source, [item.guid for item in fresh], now)
             for key in affected_feeds(topic, {i.type_slug for i in fresh}) if fresh else ():
                 mark_dirty(conn, key, now, joined[key])
             values = {**state.__dict__, "updated_at": now}
@@ -95,7 +111,7 @@ class BackfillStore:
 
 def _insert_history(
     conn: Connection, topic: str, item: Item, source: int, placed: datetime | None, now: datetime
-) -> None:
+) -> tuple[int, str]:
     """A backfilled item: dated by the page or placed by its listing position, flagged history."""
     row = new_item_row(item, source, HISTORY_RUN, now)
     if placed is not None:  # never dated "now": older than the pages before it
@@ -114,3 +130,4 @@ def _insert_history(
             history=True,
         )
     )
+    return item_id, row["order_key"]

@@ -51,11 +51,11 @@ class ClusterStore:
         """The ETag of every feed format rendered at `limit`: what `export --follow` compares."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(
-                    rendered.c.topic, rendered.c.type_slug, rendered.c.format, rendered.c.etag
-                ).where(rendered.c.limit == limit, rendered.c.kind == "feed")
+                select(rendered.c.doc, rendered.c.format, rendered.c.etag).where(
+                    rendered.c.limit == limit, rendered.c.kind == "feed"
+                )
             )
-            return {(FeedKey(topic=t, type=y), fmt): etag for t, y, fmt, etag in rows}
+            return {(FeedKey.from_path(doc), fmt): etag for doc, fmt, etag in rows}
 
     def publication_version(self) -> int:
         """The version of the last publish: a worker's cache is current while it is unchanged."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -30,6 +30,12 @@ def _feed_key(topic: str | None, type_slug: str | None) -> FeedKey:
     return FeedKey(topic=topic, type=type_slug)
 
 
+def _keys(paths: Iterable[str]) -> list[FeedKey]:
+    """Feed keys from the paths the store keys feeds and documents by (a custom feed has no
+    topic or type column to rebuild it from)."""
+    return [FeedKey.from_path(path) for path in paths]
+
+
 class FeedStore:
     """Reads and writes of the `feeds` and `rendered` tables."""
 
@@ -38,16 +44,14 @@ class FeedStore:
     def dirty_feeds(self) -> list[FeedKey]:
         """Feeds whose items changed since they were last rendered."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(feeds.c.topic, feeds.c.type_slug).where(feeds.c.dirty).order_by(feeds.c.key)
+            return _keys(
+                conn.scalars(select(feeds.c.key).where(feeds.c.dirty).order_by(feeds.c.key))
             )
-            return [_feed_key(*row) for row in rows]
 
     def known_feeds(self) -> list[FeedKey]:
         """Every feed that ever had an item."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(feeds.c.topic, feeds.c.type_slug).order_by(feeds.c.key))
-            return [_feed_key(*row) for row in rows]
+            return _keys(conn.scalars(select(feeds.c.key).order_by(feeds.c.key)))
 
     def feed_changed_at(self, key: FeedKey) -> datetime:
         """When the feed's items last changed; the epoch for a feed that never had any."""
@@ -101,17 +105,18 @@ class FeedStore:
         """Every feed (no archive page, no digest) rendered at `limit`: what an export writes."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(rendered.c.topic, rendered.c.type_slug, rendered.c.format, *_RENDERED_FIELDS)
+                select(rendered.c.doc, rendered.c.format, *_RENDERED_FIELDS)
                 .where(rendered.c.limit == limit, rendered.c.kind == "feed")
                 .order_by(rendered.c.doc, rendered.c.format)
             )
-            return [
-                (_feed_key(topic, kind), fmt, Rendered(*rest)) for topic, kind, fmt, *rest in rows
-            ]
+            return [(FeedKey.from_path(doc), fmt, Rendered(*rest)) for doc, fmt, *rest in rows]
 
     def rendered_feed_keys(self, limit: int) -> set[FeedKey]:
         """The feeds that have bytes kept at `limit`."""
-        return {_feed_key(*row) for row in self._rendered_of_kind("feed", limit)}
+        with self.engine.connect() as conn:
+            query = select(rendered.c.doc).distinct()
+            query = query.where(rendered.c.limit == limit, rendered.c.kind == "feed")
+            return set(_keys(conn.scalars(query)))
 
     def rendered_digest_topics(self, limit: int) -> set[str]:
         """The topics whose digest has bytes kept at `limit`."""

@@ -12,6 +12,7 @@ from feedsvc.model import SchemaChange
 from feedsvc.store.actions import ActionStore
 from feedsvc.store.backfills import BackfillStore
 from feedsvc.store.cluster import ClusterStore
+from feedsvc.store.custom import CustomFeedStore
 from feedsvc.store.documents import FeedStore
 from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
@@ -35,6 +36,7 @@ class Store(
     ActionStore,
     BackfillStore,
     ClusterStore,
+    CustomFeedStore,
     Reads,
 ):
     """The item store behind one SQLAlchemy engine."""
@@ -45,6 +47,7 @@ class Store(
         self.engine: Engine = create_engine(
             _readonly_url(url) if readonly else url, pool_pre_ping=True, **pool
         )
+        self.dialect = self.engine.dialect.name
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 

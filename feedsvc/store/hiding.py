@@ -19,7 +19,15 @@ from feedsvc.archive import page_count
 from feedsvc.keys import FeedKey
 from feedsvc.store.actions import record_action
 from feedsvc.store.documents import mark_dirty
-from feedsvc.store.schema import count_members, feeds, items, rendered, sources, topic_items
+from feedsvc.store.schema import (
+    count_members,
+    custom_items,
+    feeds,
+    items,
+    rendered,
+    sources,
+    topic_items,
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,16 @@ def _pages_of(conn: Connection, item_id: int, type_slug: str, size: int) -> dict
             if key.type:
                 before = before.where(topic_items.c.type_slug == in_type)
             pages[key] = (conn.scalar(before) or 0) // size + 1
+    for feed, joined in conn.execute(
+        select(custom_items.c.feed, custom_items.c.id).where(custom_items.c.item_id == item_id)
+    ):
+        before = (
+            select(func.count())
+            .select_from(custom_items.join(items, items.c.id == custom_items.c.item_id))
+            .where(custom_items.c.feed == feed, items.c.hidden == false())
+            .where(custom_items.c.id < joined)
+        )
+        pages[FeedKey(custom=feed)] = (conn.scalar(before) or 0) // size + 1
     return pages
 
 
@@ -126,11 +144,15 @@ def _recut(conn: Connection, key: FeedKey, page: int, size: int, now: datetime) 
     conn.execute(
         update(feeds).where(feeds.c.key == key.path).values(member_count=members, final_pages=kept)
     )
+    this_feed = (
+        rendered.c.doc.like(f"{key.path}/archive/%")  # a custom feed has no topic or type
+        if key.custom
+        else _same(rendered.c.topic, key.topic) & _same(rendered.c.type_slug, key.type)
+    )
     conn.execute(
         rendered.delete().where(
             rendered.c.kind == "archive",
-            _same(rendered.c.topic, key.topic),
-            _same(rendered.c.type_slug, key.type),
+            this_feed,
             rendered.c.page > max(page_count(members, size), 1),
         )
     )

@@ -11,8 +11,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql import Select
 
+from feedsvc.config.custom_feeds import CustomFeed, searchable_text
 from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
+from feedsvc.store.custom import Candidate, join_custom_feeds
 from feedsvc.store.documents import mark_dirty, retyped
 from feedsvc.store.schema import (
     current_only,
@@ -23,8 +25,9 @@ from feedsvc.store.schema import (
     topic_items,
     types,
 )
+from feedsvc.store.search_index import index_items
 from feedsvc.store.sql import source_id, upsert
-from feedsvc.store.tasks import queue_image_probe, record_tasks
+from feedsvc.store.tasks import queue_image_probe, record_tasks, requeue_full_text
 
 
 class ItemStore:
@@ -44,11 +47,14 @@ class ItemStore:
         body_hash: str | None = None,
         undated_text: str | None = None,
         tasks: Sequence[TaskOutcome] = (),
+        custom: Sequence[CustomFeed] = (),
     ) -> Changes:
-        """Store the items of one successful fetch in one transaction and mark changed feeds."""
+        """Store the items of one successful fetch in one transaction and mark changed feeds
+        (the `custom` feeds new, edited and newly linked items match included)."""
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             record_tasks(conn, source, tasks, [item.guid for item in found], now)
+            fetched = {outcome.guid for outcome in tasks if outcome.tried}
             if undated_text:
                 conn.execute(
                     update(sources)
@@ -68,6 +74,7 @@ class ItemStore:
                         items.c.type_slug,
                         items.c.order_key,
                         items.c.hidden,
+                        items.c.full_html,
                     ).where(items.c.guid.in_([item.guid for item in found]))
                 )
             }
@@ -84,18 +91,20 @@ class ItemStore:
             moved: set[str] = set()
             joined: Counter[FeedKey] = Counter()  # members each feed gains
             unchanged_ids: list[int] = []
+            candidates: list[Candidate] = []
             for item in found:
                 row = existing.get(item.guid)
+                same = False  # stored and unchanged
                 if row is None:
                     item_id, key = _insert_item(conn, item, source, run_id, now)
                     if item.image_url:
                         queue_image_probe(conn, source, item.guid, now)
                     new += 1
-                elif row.content_hash != item.content_hash() or (
-                    row.date_missing and item.published is not None
-                ):
+                elif _edited(row, item):
                     item_id, key = row.id, row.order_key
                     _update_item(conn, item_id, item, now, row.date_missing)
+                    if item.guid not in fetched:  # edited on the page: its text is due again
+                        requeue_full_text(conn, item.guid, now)
                     if item.image_url != row.image_url:
                         _forget_image_size(conn, item_id)
                         if item.image_url:
@@ -105,8 +114,10 @@ class ItemStore:
                     if item.type_slug != row.type_slug:
                         moved |= {item.type_slug, row.type_slug}
                 else:
-                    item_id, key = row.id, row.order_key
+                    item_id, key, same = row.id, row.order_key, True
                     unchanged_ids.append(item_id)
+                if not (same and item_id in linked) and not (row and row.hidden):
+                    candidates.append(_candidate(item, row, item_id, topic, key, not same))
                 if item_id not in linked:  # new, or first seen in this topic
                     hidden = row is not None and row.hidden  # hidden stays hidden anywhere
                     _link(conn, topic, item_id, item.type_slug, key, hidden)
@@ -123,6 +134,8 @@ class ItemStore:
             for key in affected_feeds(topic, touched_types) if touched_types else ():
                 mark_dirty(conn, key, now, joined[key])
             retyped(conn, moved)
+            join_custom_feeds(conn, custom, candidates, now)
+            index_items(conn, [(c.item_id, c.text) for c in candidates])
             conn.execute(
                 update(sources)
                 .where(sources.c.id == source)
@@ -152,10 +165,12 @@ class ItemStore:
             last_id = conn.scalar(select(func.max(items.c.id))) or 0
             conn.execute(insert(items), [new_item_row(item, source, run_id, now) for item in new])
             inserted = conn.execute(
-                select(items.c.id, items.c.type_slug, items.c.order_key).where(
-                    items.c.id > last_id, items.c.source_id == source
-                )
+                select(items.c.id, items.c.type_slug, items.c.order_key)
+                .where(items.c.id > last_id, items.c.source_id == source)
+                .order_by(items.c.id)
             ).all()
+            texts = [searchable_text(i.title, i.summary_text, i.full_html, i.author) for i in new]
+            index_items(conn, [(row.id, body) for row, body in zip(inserted, texts, strict=True)])
             conn.execute(
                 insert(topic_items),
                 [dict(topic=topic, item_id=i, type_slug=t, order_key=k) for i, t, k in inserted],
@@ -229,8 +244,28 @@ def joined_feeds(topic: str, type_slug: str, new_item: bool) -> list[FeedKey]:
 
 
 def _item_values(item: Item) -> dict:
-    """The columns an item's content fills, with the hash that tells an edit."""
-    return {**content_of(item), "content_hash": item.content_hash()}
+    """The columns an item's content fills, with the hash that tells an edit; its main text
+    only when this run fetched it (else the stored one stays)."""
+    text = {"full_html": item.full_html} if item.full_html is not None else {}
+    return {**content_of(item), "content_hash": item.content_hash(), **text}
+
+
+def _candidate(
+    item: Item, row: Row | None, item_id: int, topic: str, key: str, changed: bool
+) -> Candidate:
+    """A new, edited or newly linked item as the custom feeds' filters read it."""
+    text = item.full_html or (row.full_html if row is not None else None)
+    searchable = searchable_text(item.title, item.summary_text, text, item.author)
+    return Candidate(item_id, topic, item.type_slug, searchable, key, row is not None and changed)
+
+
+def _edited(row: Row, item: Item) -> bool:
+    """What a reader sees changed: the listing's fields, a date found at last, a new text."""
+    return (
+        row.content_hash != item.content_hash()
+        or (row.date_missing and item.published is not None)
+        or (item.full_html is not None and item.full_html != row.full_html)
+    )
 
 
 def _insert_item(
@@ -319,4 +354,5 @@ def _stored_item(row: Row, topics: list[str]) -> StoredItem:
         topics=tuple(topics),
         image_length=row.image_length,
         image_type=row.image_type,
+        full_html=row.full_html,
     )

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from feedsvc.config import sqlite_file
 from feedsvc.keys import DocumentKey, FeedKey
 from feedsvc.model import Headline, Leader, Rendered, SourceStatus
+from feedsvc.store.search_reads import SearchReads
 
 # Runs one statement (qmark parameters) and returns its rows.
 Run = Callable[[str, Sequence[Any]], list[tuple]]
@@ -39,10 +40,16 @@ _NEWEST = (
     "FROM topic_items t JOIN items i ON i.id = t.item_id "
     "WHERE t.topic = ? AND NOT t.hidden AND NOT t.history ORDER BY t.order_key DESC LIMIT ?"
 )
-_SOURCE_DATES = {"last_attempt_at", "last_success_at", "failing_since", "last_undated_at"}
+_SOURCE_DATES = {
+    "last_attempt_at",
+    "last_success_at",
+    "failing_since",
+    "last_undated_at",
+    "last_full_text_error_at",
+}
 
 
-class Reads:
+class Reads(SearchReads):
     """The web tier's reads over any way of running a statement."""
 
     run: Run
@@ -109,6 +116,7 @@ class Reader(Reads):
         self._connect = _connector(url)
         self._connection: Any = None
         self._postgres = url.startswith("postgresql")
+        self.dialect = "postgresql" if self._postgres else "sqlite"
         self.trace: Callable[[str], None] | None = None  # sees every statement (tests, debugging)
 
     def connection(self) -> Any:
@@ -169,4 +177,5 @@ def _status(row: tuple) -> SourceStatus:
         values[name] = _utc(values[name])
     values["items_on_page"] = values["items_on_page"] or 0
     values["items_found"] = values["items_found"] or 0
+    values["full_text_failures"] = values["full_text_failures"] or 0
     return SourceStatus(**values)

@@ -88,6 +88,10 @@ sources = Table(
     Column("last_undated_at", UTCDateTime),
     # What shaped the last stored extraction (fingerprint.py); a change re-extracts once.
     Column("extraction_fingerprint", String(64)),
+    # Items whose main text could not be had (content = "full"), and the last reason why.
+    Column("full_text_failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_full_text_error", Text),
+    Column("last_full_text_error_at", UTCDateTime),
     UniqueConstraint("topic", "url"),
 )
 
@@ -114,6 +118,9 @@ items = Table(
     # the item's "image-size" task in item_tasks).
     Column("image_length", Integer),
     Column("image_type", String(100)),
+    # The main text of the item's own page, sanitised HTML (a source's content = "full"; its
+    # state is the item's "full-text" task in item_tasks); NULL: the feeds show the summary.
+    Column("full_html", Text),
     Column("published_at", UTCDateTime, nullable=False),
     Column("date_missing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -134,6 +141,8 @@ items = Table(
 IMAGE_SIZE_TASK = (
     "image-size"  # the item_tasks name of an image's HEAD probe (feedsvc.ingest.probe)
 )
+FULL_TEXT_TASK = "full-text"  # the item_tasks name of an item's main text (content = "full")
+BACKLOG = "backlog"  # a task state: queued for a stored item off the listing (backfilled)
 
 # Once-per-item work done after extraction and retried on later runs (enrichment from the
 # item's own page; any other such task, e.g. an image probe, shares it by its `task` name).
@@ -143,7 +152,8 @@ item_tasks = Table(
     Column("guid", Text, primary_key=True),
     Column("task", String(40), primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
-    Column("state", String(20), nullable=False),  # pending, failed, off-page, done, refused
+    # pending, failed, off-page, done, refused, backlog
+    Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("result", Text),  # what the task found (JSON), re-applied whenever the item is seen
@@ -168,6 +178,30 @@ topic_items = Table(
     Index("ix_topic_items_insertion", "topic", "id"),
     Index("ix_topic_items_type_insertion", "topic", "type_slug", "id"),
     Index("ix_topic_items_item", "item_id"),  # an entry's topics, whatever the topic
+)
+
+# The members of each [[custom_feeds]] feed, kept by the write path as items are stored
+# (store/custom.py): the same order-key and insertion-order indexes as topic_items.
+custom_items = Table(
+    "custom_items",
+    metadata,
+    Column("id", Integer, primary_key=True),  # insertion order: archive pages are cut along it
+    Column("feed", String(200), nullable=False),
+    Column("item_id", ForeignKey("items.id"), nullable=False),
+    Column("order_key", String(40), nullable=False),
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
+    UniqueConstraint("feed", "item_id"),
+    Index("ix_custom_items_order", "feed", "order_key"),
+    Index("ix_custom_items_insertion", "feed", "id"),
+    Index("ix_custom_items_item", "item_id"),
+)
+
+# Each custom feed's definition as last applied: a different one re-filters every item.
+custom_feeds = Table(
+    "custom_feeds",
+    metadata,
+    Column("slug", String(200), primary_key=True),
+    Column("definition", String(64), nullable=False),
 )
 
 # Where a source's `feedsvc backfill` stands, saved with each page's items: a killed
@@ -264,6 +298,13 @@ publications = Table(
 
 def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
     """The ids of a feed's items as a query, with its insertion-order and order-key columns."""
+    if key.custom:
+        members = (
+            select(custom_items.c.item_id.label("id"))
+            .join(items, items.c.id == custom_items.c.item_id)
+            .where(custom_items.c.feed == key.custom, items.c.hidden == false())
+        )
+        return members, custom_items.c.id, custom_items.c.order_key
     if key.topic:
         members = select(topic_items.c.item_id.label("id")).where(
             topic_items.c.topic == key.topic, topic_items.c.hidden == false()
@@ -277,7 +318,7 @@ def membership(key: FeedKey) -> tuple[Select, ColumnElement, ColumnElement]:
 
 def current_only(key: FeedKey, members: Select) -> Select:
     """A feed's members without backfilled history: what its current document and digest show."""
-    flags = topic_items if key.topic else items
+    flags = custom_items if key.custom else topic_items if key.topic else items
     return members.where(flags.c.history == false())
 
 

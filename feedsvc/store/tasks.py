@@ -8,13 +8,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from feedsvc.config.custom_feeds import searchable_text
 from feedsvc.keys import affected_feeds
 from feedsvc.model import ImageProbe, TaskOutcome
 from feedsvc.store.documents import mark_dirty
-from feedsvc.store.schema import IMAGE_SIZE_TASK, item_tasks, items, sources, topic_items
+from feedsvc.store.schema import (
+    BACKLOG,
+    FULL_TEXT_TASK,
+    IMAGE_SIZE_TASK,
+    item_tasks,
+    items,
+    sources,
+    topic_items,
+)
+from feedsvc.store.search_index import index_items
 from feedsvc.store.sql import upsert
 
 DUE_STATES = ("pending", "failed")  # item_tasks states that a later run takes up again
@@ -115,18 +125,77 @@ class TaskStore:
                 .values(image_length=length, image_type=media_type)
             )
             _probe_tried(conn, probe, "done", now)
-            for topic, type_slug in conn.execute(
-                select(topic_items.c.topic, topic_items.c.type_slug).where(
-                    topic_items.c.item_id == item_id
+            _mark_item_feeds(conn, item_id, now)
+
+    def backlog(self, topic: str, url: str, limit: int, max_attempts: int) -> list[tuple[str, str]]:
+        """Up to `limit` (guid, link) of the source's stored items whose main text is queued
+        off the listing (backfilled), newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(items.c.guid, items.c.link)
+                .join(item_tasks, item_tasks.c.guid == items.c.guid)
+                .join(sources, sources.c.id == item_tasks.c.source_id)
+                .where(
+                    sources.c.topic == topic,
+                    sources.c.url == url,
+                    item_tasks.c.task == FULL_TEXT_TASK,
+                    item_tasks.c.state == BACKLOG,
+                    item_tasks.c.attempts < max_attempts,
                 )
-            ):
-                for key in affected_feeds(topic, {type_slug}):
-                    mark_dirty(conn, key, now)
+                .order_by(items.c.order_key.desc())
+                .limit(limit)
+            )
+            return [(row.guid, row.link) for row in rows]
+
+    def record_full_text(
+        self, topic: str, url: str, outcome: TaskOutcome, text: str | None, now: datetime
+    ) -> None:
+        """A backlog item's main text (`text`), or why it could not be had (`outcome.error`);
+        a new text marks the item's feeds changed."""
+        with self.engine.begin() as conn:
+            source = conn.scalar(
+                select(sources.c.id).where(sources.c.topic == topic, sources.c.url == url)
+            )
+            failed = outcome.error is not None
+            state = "refused" if outcome.final else BACKLOG if failed else "done"
+            conn.execute(
+                update(item_tasks)
+                .where(item_tasks.c.guid == outcome.guid, item_tasks.c.task == FULL_TEXT_TASK)
+                .values(
+                    state=state,
+                    attempts=item_tasks.c.attempts + 1,
+                    last_error=outcome.error,
+                    updated_at=now,
+                )
+            )
+            if failed:
+                note_full_text_failures(conn, source, 1, outcome.error, now)
+                return
+            row = conn.execute(
+                select(items.c.id, items.c.title, items.c.summary_text, items.c.author).where(
+                    items.c.guid == outcome.guid
+                )
+            ).one()
+            conn.execute(
+                update(items).where(items.c.id == row.id).values(full_html=text, updated_at=now)
+            )
+            searchable = searchable_text(row.title, row.summary_text, text, row.author)
+            index_items(conn, [(row.id, searchable)])
+            _mark_item_feeds(conn, row.id, now)
 
     def record_image_probe_failure(self, probe: ImageProbe, now: datetime) -> None:
         """One more failed try; later runs try again until the attempts run out."""
         with self.engine.begin() as conn:
             _probe_tried(conn, probe, "failed", now)
+
+
+def _mark_item_feeds(conn: Connection, item_id: int, now: datetime) -> None:
+    """Every feed the item is in has changed: render it again."""
+    for topic, type_slug in conn.execute(
+        select(topic_items.c.topic, topic_items.c.type_slug).where(topic_items.c.item_id == item_id)
+    ):
+        for key in affected_feeds(topic, {type_slug}):
+            mark_dirty(conn, key, now)
 
 
 def _probe_tried(conn: Connection, probe: ImageProbe, state: str, now: datetime) -> None:
@@ -181,6 +250,9 @@ def record_tasks(
             "updated_at": now,
         }
         conn.execute(upsert(conn, item_tasks, values, ["guid", "task"], set_=bump))
+    failed = [o for o in outcomes if o.task == FULL_TEXT_TASK and o.tried and o.error]
+    if failed:
+        note_full_text_failures(conn, source, len(failed), failed[-1].error, now)
     conn.execute(
         update(item_tasks)
         .where(
@@ -191,3 +263,48 @@ def record_tasks(
         )
         .values(state=OFF_PAGE)
     )
+
+
+def note_full_text_failures(
+    conn: Connection, source: int, count: int, error: str | None, now: datetime
+) -> None:
+    """Per source, for `feedsvc status` and /status: how many items kept their summary because
+    their text could not be had, and the last reason."""
+    conn.execute(
+        update(sources)
+        .where(sources.c.id == source)
+        .values(
+            full_text_failures=sources.c.full_text_failures + count,
+            last_full_text_error=error,
+            last_full_text_error_at=now,
+        )
+    )
+
+
+def requeue_full_text(conn: Connection, guid: str, now: datetime) -> None:
+    """An item edited on its page: its main text, if it was ever wanted, is due again."""
+    conn.execute(
+        update(item_tasks)
+        .where(item_tasks.c.guid == guid, item_tasks.c.task == FULL_TEXT_TASK)
+        .values(state="pending", attempts=0, last_error=None, updated_at=now)
+    )
+
+
+def queue_backlog(conn: Connection, source: int, guids: Sequence[str], now: datetime) -> None:
+    """Backfilled items' main text, to fetch a few per run (they are on no listing the
+    ingest reads, so the regular once-per-item pass never meets them)."""
+    queued = set(
+        conn.scalars(
+            select(item_tasks.c.guid).where(
+                item_tasks.c.task == FULL_TEXT_TASK, item_tasks.c.guid.in_(guids)
+            )
+        )
+    )
+    rows = [
+        {"guid": guid, "task": FULL_TEXT_TASK, "source_id": source, "state": BACKLOG}
+        | {"attempts": 0, "updated_at": now}
+        for guid in guids
+        if guid not in queued
+    ]
+    if rows:
+        conn.execute(insert(item_tasks), rows)

@@ -1,9 +1,10 @@
 """Copy a whole store into another database: SQLite to PostgreSQL (`feedsvc import-db` /
 `export-db`), row for row, ids included, so every guid, date and archive page stays.
 
-Both stores are first brought to the same revision. Rendered bytes are a cache and are
-not copied: every feed is marked to render again, and the target's first publish (its
-`feedsvc migrate`) renders the same documents from the same rows.
+Both stores are first brought to the same revision. The search index is made again from
+the copied items. Rendered bytes are a cache and are not copied: every feed is marked to
+render again, and the target's first publish (its `feedsvc migrate`) renders the same
+documents from the same rows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from feedsvc.store import Store
 from feedsvc.store.schema import feeds, leadership, metadata, rendered
+from feedsvc.store.search_index import rebuild_search_index
 
 BATCH = 1000
 NOT_COPIED = {rendered.name, leadership.name}  # a cache, and a label of a running process
@@ -43,6 +45,7 @@ def copy_store(source: Store, target: Store) -> dict[str, int]:
                 writing.execute(table.insert(), [row._asdict() for row in batch])
                 counts[table.name] += len(batch)
         writing.execute(update(feeds).values(dirty=True, final_pages=0))
+        rebuild_search_index(writing)  # its own DDL per database: made, not copied
         if writing.dialect.name == "postgresql":
             _advance_sequences(writing, copied)
     return counts

@@ -14,11 +14,12 @@ from feedsvc.config import Config, load, resolve_path
 from feedsvc.headers import SECURITY_HEADERS
 from feedsvc.store.reads import Reader
 from feedsvc.store.watch import publish_stamp
-from feedsvc.web import admin, feed_routes, health, pages
+from feedsvc.web import admin, feed_routes, health, pages, search
 from feedsvc.web.cache import FeedCache, PrebuiltResponse
 from feedsvc.web.service import Service
 
 MAX_URL_CHARS = 2048
+SEARCH_CACHE_BYTES = 2 * 1024 * 1024  # rendered searches a worker keeps until the next publish
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -27,8 +28,9 @@ def create_app(config: Config | None = None) -> Flask:
     reader = Reader(config.service.database)  # read-only; `feedsvc migrate` made the store
     app = Flask("feedsvc")
     cache = FeedCache(publish_stamp(config))
-    app.extensions["feedsvc"] = Service(config, reader, cache)
-    for part in (feed_routes, pages, health, admin):
+    searches = FeedCache(cache.stamp, SEARCH_CACHE_BYTES)  # a flood of queries evicts no feed
+    app.extensions["feedsvc"] = Service(config, reader, cache, searches)
+    for part in (feed_routes, pages, health, admin, search):
         part.init_app(app)
     app.register_error_handler(HTTPException, _error)
     app.register_error_handler(Exception, _unexpected)

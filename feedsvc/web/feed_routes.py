@@ -43,6 +43,18 @@ def topic_type_feed(topic: str, type_slug: str, fmt: str) -> Response:
     return _feed(FeedKey(topic=topic, type=type_slug), fmt)
 
 
+@bp.get("/feeds/<slug>/feed.<fmt>")
+def custom_feed(slug: str, fmt: str) -> Response:
+    """An operator's filtered feed ([[custom_feeds]])."""
+    return _feed(FeedKey(custom=slug), fmt)
+
+
+@bp.get("/feeds/<slug>/archive/<int:page>.<fmt>")
+def custom_archive(slug: str, page: int, fmt: str) -> Response:
+    """Page `page` of a filtered feed's archive."""
+    return _archive(ArchiveKey(FeedKey(custom=slug), page), fmt)
+
+
 @bp.get("/topics/<topic>/archive/<int:page>.<fmt>")
 def topic_archive(topic: str, page: int, fmt: str) -> Response:
     """Page `page` of a topic feed's archive."""
@@ -65,7 +77,7 @@ def topic_type_archive(topic: str, type_slug: str, page: int, fmt: str) -> Respo
 def topic_digest(topic: str, fmt: str) -> Response:
     """A topic's weekly digest, rendered again once the current week has closed."""
     svc = service()
-    _check_format(fmt)
+    check_format(fmt)
     topic_config = known_topic(svc, topic)
     now = datetime.now(UTC)
     out = svc.store.rendered(DigestKey(topic), fmt, svc.config.feeds.default_limit)
@@ -78,8 +90,8 @@ def topic_digest(topic: str, fmt: str) -> Response:
 
 def _feed(key: FeedKey, fmt: str) -> Response:
     svc = service()
-    _check_format(fmt)
-    limit = _limit(svc.config)
+    check_format(fmt)
+    limit = requested_limit(svc.config)
     return _serve(key, fmt, limit, lambda: _feed_bytes(svc, key, fmt, limit))
 
 
@@ -107,7 +119,7 @@ def _feed_bytes(svc: Service, key: FeedKey, fmt: str, limit: int) -> Rendered:
 def _archive(key: ArchiveKey, fmt: str) -> Response:
     """Serve an archive page; an unknown feed or page is a 404 that says which."""
     svc = service()
-    _check_format(fmt)
+    check_format(fmt)
     return _serve(
         key, fmt, svc.config.feeds.archive_page_size, lambda: _archive_bytes(svc, key, fmt)
     )
@@ -126,13 +138,13 @@ def _archive_bytes(svc: Service, key: ArchiveKey, fmt: str) -> Rendered:
     return out
 
 
-def _check_format(fmt: str) -> None:
+def check_format(fmt: str) -> None:
     """An unknown extension is a 404 naming the formats there are."""
     if fmt not in FORMATS:
         raise NotFound(f"unknown feed format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 
 
-def _limit(config: Config) -> int:
+def requested_limit(config: Config) -> int:
     raw = request.args.get("limit") if request.query_string else None
     if raw is None:
         return config.feeds.default_limit

@@ -13,6 +13,7 @@ from feedsvc.formats import MEDIA_TYPES, static_url
 from feedsvc.keys import (
     DigestKey,
     FeedKey,
+    custom_keys,
     digest_description,
     digest_title,
     feed_description,
@@ -29,6 +30,8 @@ from feedsvc.web.service import Service, known_topic, service
 from feedsvc.web.service import labels as type_labels
 
 bp = Blueprint("pages", __name__)
+BY_TYPE = "Every topic, by type"  # the titles of the groups after the topics'
+CUSTOM = "Filtered feeds"
 
 
 def init_app(app: Flask) -> None:
@@ -80,8 +83,10 @@ def opml_all() -> Response:
         raise BadRequest(f"set must be one of: {', '.join(OPML_SETS)}")
     groups = _all_groups(svc)
     topics = [_topic_outlines(svc, t, g) for t, g in zip(svc.config.topics, groups, strict=False)]
-    by_type = [_folder(g) for g in groups[len(topics) :]]
+    by_type = [_folder(g) for g in groups[len(topics) :] if g.title == BY_TYPE]
     folders = opml_folders(topics, by_type[0] if by_type else None, chosen)
+    if chosen == "all":  # filtered feeds overlap the topics and types they are cut from
+        folders += [_folder(g) for g in groups[len(topics) :] if g.title == CUSTOM]
     return _opml(svc, f"{svc.config.service.title}: {OPML_SETS[chosen]}", folders)
 
 
@@ -96,12 +101,15 @@ def opml_topic(topic: str) -> Response:
 
 
 def _all_groups(svc: Service) -> list[FeedGroup]:
-    """Every feed: each topic's, then the per-type feeds of the types seen so far."""
+    """Every feed: each topic's, then the per-type feeds of the types seen so far, then the
+    operator's filtered feeds."""
     labels = type_labels(svc)
     groups = [_topic_group(svc, topic, labels) for topic in svc.config.topics]
     types = [FeedKey(type=slug) for slug in _by_label(svc.store.type_labels(), labels)]
     if types:
-        groups.append(FeedGroup("Every topic, by type", None, _listed(svc, types, labels)))
+        groups.append(FeedGroup(BY_TYPE, None, _listed(svc, types, labels)))
+    if svc.config.custom_feeds:
+        groups.append(FeedGroup(CUSTOM, None, _listed(svc, custom_keys(svc.config), labels)))
     return groups
 
 

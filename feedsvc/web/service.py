@@ -26,6 +26,7 @@ class Service:
     config: Config
     store: Reader  # published bytes and small lookups, without SQLAlchemy
     cache: FeedCache
+    search_cache: FeedCache  # rendered searches, per query, format and limit
 
     @cached_property
     def full_store(self) -> Store:
@@ -49,7 +50,12 @@ def known_topic(svc: Service, slug: str) -> TopicConfig:
 
 
 def check_exists(svc: Service, key: FeedKey) -> None:
-    """A feed of an unknown topic or type is a 404 naming the closest ones there are."""
+    """A feed of an unknown topic, type or custom feed is a 404 naming the closest ones."""
+    if key.custom:
+        slugs = [feed.slug for feed in svc.config.custom_feeds]
+        if key.custom not in slugs:
+            raise NotFound(unknown("custom feed", key.custom, slugs))
+        return
     if key.topic:
         known_topic(svc, key.topic)
     known = labels(svc)

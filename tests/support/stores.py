@@ -5,10 +5,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-# What migrations 0006 (corrections, backfill) and 0005 (run outcomes and durations, undated
-# text per source, once-per-item tasks, image sizes) added: without it, a store is one that
-# revision 0004 made.
+# What migrations 0009 (search index), 0008 (custom feeds), 0007 (full text), 0006 (corrections, backfill) and 0005 (run outcomes and
+# durations, undated text per source, once-per-item tasks, image sizes) added: without it, a
+# store is one that revision 0004 made.
 BEFORE_0005 = """
+DROP TABLE item_search;
+DROP TABLE custom_items;
+DROP TABLE custom_feeds;
+ALTER TABLE items DROP COLUMN full_html;
+ALTER TABLE sources DROP COLUMN full_text_failures;
+ALTER TABLE sources DROP COLUMN last_full_text_error;
+ALTER TABLE sources DROP COLUMN last_full_text_error_at;
 DROP TABLE backfills;
 DROP TABLE operator_actions;
 ALTER TABLE sources DROP COLUMN extraction_fingerprint;

@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from feedsvc.store.schema import metadata
+from feedsvc.store.search_index import is_search_table
 
 
 def run() -> None:
@@ -23,8 +24,17 @@ def run() -> None:
         connection.commit()
 
 
+def _not_search(name: str | None, kind: str, parents: dict) -> bool:
+    return kind != "table" or not is_search_table(name or "")
+
+
 def _migrate(connection: object) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        include_name=_not_search,  # the search index has its own DDL per database
+    )
     with context.begin_transaction():
         context.run_migrations()
 
