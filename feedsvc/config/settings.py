@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ INGEST_KEYS = (
     "max_incomplete_ratio",
     "failing_after_minutes",
     "image_probes_per_run",
+    "concurrency",
 )
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
@@ -102,6 +104,9 @@ class IngestConfig:
     max_incomplete_ratio: float = 0.2
     failing_after_minutes: int = 360
     image_probes_per_run: int = 20
+    # Sources fetched at once (threads; fetching waits on the network): the per-host delay
+    # and robots.txt still hold across them, and storing stays one at a time.
+    concurrency: int = 8
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,22 @@ class Config:
 
     def topic(self, slug: str) -> TopicConfig | None:
         """The topic with this slug, or None."""
-        return next((t for t in self.topics if t.slug == slug), None)
+        return self.topics_by_slug.get(slug)
+
+    @cached_property
+    def topics_by_slug(self) -> dict[str, TopicConfig]:
+        """Every topic by its slug, made once: every render looks topics up, at any count."""
+        return {topic.slug: topic for topic in self.topics}
+
+    @cached_property
+    def topic_titles(self) -> dict[str, str]:
+        """Every topic's title by slug, made once (each feed document carries it)."""
+        return {topic.slug: topic.title for topic in self.topics}
+
+    @cached_property
+    def topic_authors(self) -> dict[str, str]:
+        """Every topic's author by slug, made once (each feed document carries it)."""
+        return {topic.slug: topic.author for topic in self.topics}
 
 
 def resolve_path(cli_path: str | None = None) -> Path:
@@ -184,6 +204,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         max_incomplete_ratio=ingest_t.number("max_incomplete_ratio", 0.2, minimum=0, maximum=1),
         failing_after_minutes=ingest_t.integer("failing_after_minutes", 360, minimum=1),
         image_probes_per_run=ingest_t.integer("image_probes_per_run", 20, minimum=0),
+        concurrency=ingest_t.integer("concurrency", 8, minimum=1, maximum=64),
     )
     ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")

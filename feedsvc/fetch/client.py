@@ -161,8 +161,11 @@ class Fetcher:
         origin = f"{parts.scheme}://{parts.netloc}"
         rules = self.hosts.robots(origin)
         if rules is None:
-            rules = self._read_robots(origin + "/robots.txt")
-            self.hosts.remember_robots(origin, rules)
+            with self.hosts.robots_turn(origin):  # one thread asks; the others use its answer
+                rules = self.hosts.robots(origin)
+                if rules is None:
+                    rules = self._read_robots(origin + "/robots.txt")
+                    self.hosts.remember_robots(origin, rules)
         if not rules.can_fetch(AGENT_TOKEN, url):
             raise FetchError(f"{origin}/robots.txt disallows {url} for {AGENT_TOKEN}")
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-# What migrations 0006 (corrections, backfill) and 0005 (run outcomes and durations, undated
-# text per source, once-per-item tasks, image sizes) added: without it, a store is one that
-# revision 0004 made.
+# What migrations 0007 (the indexes a publish reads changes through), 0006 (corrections,
+# backfill) and 0005 (run outcomes and durations, undated text per source, once-per-item
+# tasks, image sizes) added: without it, a store is one that revision 0004 made.
 BEFORE_0005 = """
+DROP INDEX ix_feeds_dirty;
+DROP INDEX ix_rendered_stale;
 DROP TABLE backfills;
 DROP TABLE operator_actions;
 ALTER TABLE sources DROP COLUMN extraction_fingerprint;
