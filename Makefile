@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-search bench-load bench-cluster bench-discover clean
+.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-search bench-load bench-cluster bench-discover bench-ingest clean
 
 install: $(STAMP)
 
@@ -113,6 +113,12 @@ bench-discover: install
 # rewrites the bench-cluster section of docs/benchmarks.md.
 bench-cluster: install tools postgres
 	$(BIN)/python -m bench.cluster_run --rounds 5 --seconds 10
+
+# One source's cycle at 10, 1,000 and 10,000 sources (unchanged and changed, against 10),
+# an interval of 10,000 unchanged sources on one host (against one fetch at a time), disk per
+# stored item; rewrites the bench-ingest section of docs/benchmarks.md (bench/ingest_scale.py).
+bench-ingest: install
+	$(BIN)/python -m bench.ingest_scale
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

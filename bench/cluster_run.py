@@ -12,7 +12,6 @@ docs/benchmarks.md (between the bench-cluster markers).
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
 import tempfile
@@ -22,6 +21,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from bench.measure import wrk
+from bench.report import write_section
 from feedsvc.config import load
 from feedsvc.fetch.client import make_fetcher
 from feedsvc.jobs.cycle import prepare, run_cycle, targets
@@ -39,9 +39,6 @@ from tests.support.cluster import (
 )
 from tests.support.load import GrowingSite
 from tests.support.pgcluster import PostgresCluster
-
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench-cluster:begin -->", "<!-- bench-cluster:end -->"
 
 
 def failover_rounds(folder: Path, database: str, rounds: int) -> tuple[list, Readers, int]:
@@ -149,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.stop()
     text = report(rounds, readers, ingests, ingest, serving, time.monotonic() - started)
     print(text)
-    write_section(text)
+    write_section("bench-cluster", "Several hosts (`make bench-cluster`)", text)
     return 1 if readers.failures else 0
 
 
@@ -171,17 +168,6 @@ def report(rounds, readers, ingests, ingest, serving, seconds) -> str:
 | readers on both hosts during the failovers | {readers.answers:,} answers, {len(readers.failures)} failed | | | 0 failed | {"yes" if not readers.failures else "**no**"} |
 | page requests (one ingest per election, none overlapping) | {ingests} | | | {len(rounds) + 1} | {"yes" if ingests == len(rounds) + 1 else "**no**"} |
 """  # noqa: E501
-
-
-def write_section(text: str) -> None:
-    """Replace the bench-cluster section of docs/benchmarks.md (added at the end if missing)."""
-    doc = DOC.read_text(encoding="utf-8")
-    section = f"{BEGIN}\n\n{text}\n{END}"
-    if BEGIN in doc:
-        doc = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, doc, flags=re.S)
-    else:
-        doc = doc.rstrip() + "\n\n## Several hosts (`make bench-cluster`)\n\n" + section + "\n"
-    DOC.write_text(doc, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -32,18 +32,18 @@ def grow(store: Store, start: int, stop: int, now: datetime) -> None:
 
 
 def listing_page(first: int, count: int = 100) -> bytes:
-    """A topic page in the institute's layout holding `count` items from number `first` on."""
-    rng = random.Random(first)
+    """A topic page in the institute's layout holding `count` items from number `first` on;
+    an item looks the same on every page that lists it (pages whose windows overlap)."""
     return (
         "<html><body><ul class='teasers list organic'>"
-        + "".join(_teasers(first, count, rng))
+        + "".join(_teasers(first, count))
         + "</ul></body></html>"
     ).encode("utf-8")
 
 
-def _teasers(first: int, count: int, rng: random.Random) -> Iterator[str]:
+def _teasers(first: int, count: int) -> Iterator[str]:
     for number in range(first, first + count):
-        fake = item(number, rng, 0)
+        fake = item(number, random.Random(number), 0)
         date = fake.published.strftime("%b %d, %Y") if fake.published else ""
         yield (
             f"<li><div class='img-wrap'><a href='{fake.link}'><img src='{fake.image_url}' "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -169,3 +170,17 @@ def _num(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def write_section(name: str, heading: str, text: str) -> None:
+    """Replace the section between the `name` markers of docs/benchmarks.md (a benchmark
+    run on its own: bench-cluster, bench-ingest); added at the end under `heading` if missing."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    doc = DOC.read_text(encoding="utf-8")
+    section = f"{begin}\n\n{text}\n{end}"
+    if begin in doc:
+        doc = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, doc, flags=re.S)
+    else:
+        doc = doc.rstrip() + f"\n\n## {heading}\n\n" + section + "\n"
+    DOC.write_text(doc, encoding="utf-8")
+    print(f"bench: wrote {DOC.relative_to(REPO)} ({name})")

@@ -10,7 +10,6 @@ from feedsvc.config.settings import (
     IngestConfig,
     PublishConfig,
     ServiceConfig,
-    TopicConfig,
     WebSubConfig,
     load,
     parse,
@@ -18,6 +17,7 @@ from feedsvc.config.settings import (
     sqlite_file,
 )
 from feedsvc.config.sources import ConfigError, Selector, SourceConfig
+from feedsvc.config.topics import TopicConfig
 
 __all__ = [
     "Config",

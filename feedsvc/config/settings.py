@@ -7,12 +7,10 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from slugify import slugify
 
 from feedsvc.config.custom_feeds import CustomFeed, parse_custom_feeds
 from feedsvc.config.sources import (
@@ -23,10 +21,9 @@ from feedsvc.config.sources import (
     SourceConfig,
     TypeRule,
     from_environment,
-    parse_source,
-    type_slug,
 )
 from feedsvc.config.table import Table
+from feedsvc.config.topics import TopicConfig, load_presets, parse_topic, parse_type_slug
 
 __all__ = ["SELECTOR_KEYS", "ConfigError", "Selector", "Selectors", "SourceConfig", "TypeRule"]
 
@@ -51,6 +48,7 @@ INGEST_KEYS = (
     "browser_timeout_seconds",
     "browser_concurrency",
     "proxy",
+    "concurrency",
 )
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -58,17 +56,6 @@ LOOPBACK: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
 )
-
-
-@dataclass(frozen=True)
-class TopicConfig:
-    """A topic: one feed family fed by one or more sources."""
-
-    slug: str
-    title: str
-    description: str
-    sources: tuple[SourceConfig, ...]
-    author: str = "feedsvc"  # the feeds' author where an item has no byline; the service title
 
 
 @dataclass(frozen=True)
@@ -112,6 +99,9 @@ class IngestConfig:
     browser_timeout_seconds: float = 30.0  # a `fetch = "browser"` page, from launch to DOM
     browser_concurrency: int = 1  # pages open in the one browser at once
     proxy: str | None = None  # every fetch goes through it: http://, https://, socks5://
+    # Sources fetched at once (threads; fetching waits on the network): the per-host delay
+    # and robots.txt still hold across them, and storing stays one at a time.
+    concurrency: int = 8
 
 
 @dataclass(frozen=True)
@@ -153,7 +143,22 @@ class Config:
 
     def topic(self, slug: str) -> TopicConfig | None:
         """The topic with this slug, or None."""
-        return next((t for t in self.topics if t.slug == slug), None)
+        return self.topics_by_slug.get(slug)
+
+    @cached_property
+    def topics_by_slug(self) -> dict[str, TopicConfig]:
+        """Every topic by its slug, made once: every render looks topics up, at any count."""
+        return {topic.slug: topic for topic in self.topics}
+
+    @cached_property
+    def topic_titles(self) -> dict[str, str]:
+        """Every topic's title by slug, made once (each feed document carries it)."""
+        return {topic.slug: topic.title for topic in self.topics}
+
+    @cached_property
+    def topic_authors(self) -> dict[str, str]:
+        """Every topic's author by slug, made once (each feed document carries it)."""
+        return {topic.slug: topic.author for topic in self.topics}
 
     def custom_feed(self, slug: str) -> CustomFeed | None:
         """The [[custom_feeds]] entry with this slug, or None."""
@@ -202,6 +207,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         browser_timeout_seconds=ingest_t.number("browser_timeout_seconds", 30.0, minimum=1),
         browser_concurrency=ingest_t.integer("browser_concurrency", 1, minimum=1, maximum=16),
         proxy=_proxy(ingest_t, path),
+        concurrency=ingest_t.integer("concurrency", 8, minimum=1, maximum=64),
     )
     ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")
@@ -223,7 +229,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     publish = PublishConfig(directory=(path.parent / directory).resolve())
     publish_t.only("directory")
     topic_tables = root.array("topics")
-    topics = tuple(_topic(t, presets, service.title) for t in topic_tables)
+    topics = tuple(parse_topic(t, presets, service.title) for t in topic_tables)
     slugs = [t.slug for t in topics]
     for index, slug in enumerate(slugs):
         if slug in slugs[:index]:
@@ -231,7 +237,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     types = {slug: label for preset in presets.values() for slug, label in preset.types.items()}
     types_t = root.table("types")
     for key in types_t.data:
-        types[_type_slug(types_t, key)] = types_t.string(key)
+        types[parse_type_slug(types_t, key)] = types_t.string(key)
     return Config(
         path=path,
         service=service,
@@ -243,24 +249,6 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         types=types,
         custom_feeds=parse_custom_feeds(root.array("custom_feeds"), set(slugs), path),
     )
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named set of source defaults from presets.toml."""
-
-    name: str
-    values: dict[str, Any]
-    types: dict[str, str]
-
-
-def load_presets() -> dict[str, Preset]:
-    """The built-in presets shipped in feedsvc/presets.toml."""
-    text = resources.files("feedsvc").joinpath("presets.toml").read_text(encoding="utf-8")
-    return {
-        name: Preset(name, {k: v for k, v in body.items() if k != "types"}, body.get("types", {}))
-        for name, body in tomllib.loads(text).items()
-    }
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -350,45 +338,3 @@ def _networks(table: Table, key: str) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(str(value), strict=False) for value in values)
     except ValueError as exc:
         raise ConfigError(table.path, table.key(key), f"expected CIDR blocks ({exc})") from None
-
-
-def _topic(table: Table, presets: dict[str, Preset], service_title: str) -> TopicConfig:
-    slug = table.string("slug", required=True)
-    if slug != slugify(slug):
-        raise ConfigError(
-            table.path, table.key("slug"), f'expected a lower-case slug such as "{slugify(slug)}"'
-        )
-    sources = table.array("sources")
-    if not sources:
-        raise ConfigError(
-            table.path, table.key("sources"), "expected at least one [[topics.sources]]"
-        )
-    topic = TopicConfig(
-        slug=slug,
-        title=table.string("title", required=True),
-        description=table.string("description", ""),
-        sources=tuple(_source(s, presets) for s in sources),
-        author=table.string("author", service_title),
-    )
-    table.only("slug", "title", "description", "author", "sources")
-    return topic
-
-
-def _source(table: Table, presets: dict[str, Preset]) -> SourceConfig:
-    preset_name = table.string("preset", None)
-    defaults: dict[str, Any] = {}
-    if preset_name is not None:
-        if preset_name not in presets:
-            known = ", ".join(sorted(presets))
-            raise ConfigError(
-                table.path,
-                table.key("preset"),
-                f'unknown preset "{preset_name}"; expected one of: {known}',
-            )
-        defaults = presets[preset_name].values
-    return parse_source(table.data, defaults, preset_name, table.path, table.prefix)
-
-
-def _type_slug(table: Table, key: str) -> str:
-    value = table.string(key, required=True) if key in table.data else key
-    return type_slug(value, table.path, table.key(key))

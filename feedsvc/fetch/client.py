@@ -190,13 +190,19 @@ class Fetcher:
         origin = f"{parts.scheme}://{parts.netloc}"
         rules = self.hosts.robots(origin)
         if rules is None:
-            try:
-                rules = self._read_robots(origin + "/robots.txt", guard)
-            except Refused as exc:  # the origin itself is refused: say so of the page asked for
-                raise Refused(exc.reason.replace(f"{origin}/robots.txt", url, 1)) from None
-            self.hosts.remember_robots(origin, rules)
+            with self.hosts.robots_turn(origin):  # one thread asks; the others use its answer
+                rules = self.hosts.robots(origin) or self._read_robots_of(origin, url, guard)
         if not rules.can_fetch(AGENT_TOKEN, url):
             raise FetchError(f"{origin}/robots.txt disallows {url} for {AGENT_TOKEN}")
+
+    def _read_robots_of(self, origin: str, url: str, guard: Guard) -> RobotFileParser:
+        """The origin's rules, read now and kept; a refused origin is named by `url`."""
+        try:
+            rules = self._read_robots(origin + "/robots.txt", guard)
+        except Refused as exc:  # the origin itself is refused: say so of the page asked for
+            raise Refused(exc.reason.replace(f"{origin}/robots.txt", url, 1)) from None
+        self.hosts.remember_robots(origin, rules)
+        return rules
 
     def _read_robots(self, robots_url: str, guard: Guard) -> RobotFileParser:
         """RFC 9309: 4xx means no rules, 401/403 keeps us out; an unreadable file stops us."""

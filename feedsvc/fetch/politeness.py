@@ -23,6 +23,7 @@ class Hosts:
         self._lock = threading.Lock()
         self._next_slot: dict[str, float] = {}
         self._robots: dict[str, tuple[float, RobotFileParser]] = {}
+        self._robots_turns: dict[str, threading.Lock] = {}
 
     def wait_turn(self, host: str, delay: float) -> None:
         """Sleep until `delay` seconds have passed since the last request to `host` began."""
@@ -40,6 +41,12 @@ class Hosts:
         if cached and time.monotonic() - cached[0] < ROBOTS_TTL_SECONDS:
             return cached[1]
         return None
+
+    def robots_turn(self, origin: str) -> threading.Lock:
+        """Held while one fetcher reads `origin`'s robots.txt: fetchers on other threads wait
+        for its rules instead of each asking the host again."""
+        with self._lock:
+            return self._robots_turns.setdefault(origin, threading.Lock())
 
     def remember_robots(self, origin: str, rules: RobotFileParser) -> None:
         """Keep the rules of `origin` for an hour."""

@@ -9,6 +9,8 @@ import hashlib
 import logging
 import statistics
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -72,17 +74,20 @@ def ingest(
     source: SourceConfig,
     *,
     force: bool = False,
+    fetched: Fetch | None = None,
 ) -> SourceReport:
     """One source, one transaction: either every item is stored or nothing changes.
 
     `force` stores a page that looks broken (far fewer items than usual, many
-    incomplete ones) when the operator knows it really changed.
+    incomplete ones) when the operator knows it really changed. `fetched` is the source's
+    pages, being fetched on another thread (`start_fetch`); without it they are
+    fetched here.
     """
-    now = datetime.now(UTC).replace(microsecond=0)
-    started = time.monotonic()
+    fetched = fetched or start_fetch(store, topic, source, inline(fetcher))
+    now, started = fetched.now, fetched.started
     report = SourceReport(topic.slug, source.url, "error")
     try:
-        report = _ingest(store, fetcher, config, topic, source, now, force)
+        report = _ingest(store, fetcher, config, topic, source, now, force, fetched)
     except (FetchError, ExtractError, IngestError) as exc:
         report = SourceReport(topic.slug, source.url, "error", error=str(exc))
     except Exception as exc:  # a bug must not stop the other sources; it is logged in full
@@ -107,20 +112,11 @@ def _ingest(
     source: SourceConfig,
     now: datetime,
     force: bool,
+    fetched: Fetch,
 ) -> SourceReport:
-    previous = store.source(topic.slug, source.url)
-    fingerprint = extraction_fingerprint(source)
-    # The config that shaped the stored items changed: read the page again, once, whatever
-    # the site says (304, same bytes), and re-extract it.
-    corrected = previous is not None and previous.last_success_at is not None
-    corrected = corrected and store.extraction_fingerprint(topic.slug, source.url) != fingerprint
-    waiting = any(
-        store.has_due_tasks(topic.slug, source.url, task, MAX_ATTEMPTS)
-        for task in page_tasks(source)
-    )
-    again = waiting or corrected  # items still to enrich, or a new config: read the page again
-    conditional = source.pages == 1 and previous is not None and previous.last_success_at
-    pages = fetch_pages(fetcher, source, previous if conditional and not again else None)
+    previous, fingerprint, corrected = fetched.previous, fetched.fingerprint, fetched.corrected
+    again = fetched.again
+    pages = fetched.pages.result()
     if pages[0].not_modified:
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "not-modified")
@@ -162,6 +158,59 @@ def _ingest(
         undated=len(undated) if source.selectors.date or source.kind == "feed" else 0,
         item_pages=len({outcome.guid for outcome in tasks if outcome.tried}),
     )
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One source's listing pages, being fetched, and what the store said before the fetch
+    (read on the write path)."""
+
+    now: datetime
+    started: float  # monotonic, when the fetch was asked for: the run's duration counts it
+    previous: SourceStatus | None
+    fingerprint: str
+    corrected: bool  # the config that shaped the stored items changed: re-extract once
+    again: bool  # read the page whatever the site says (304, same bytes)
+    pages: Future[list[Fetched]]
+
+
+# Starts fetching a source's pages (with these validators, or none): `inline` fetches on
+# the calling thread, `feedsvc.jobs.fetching` on a pool's. The future holds the pages or
+# the FetchError, raised where the pages are read, on the write path.
+PageFetch = Callable[[SourceConfig, SourceStatus | None], Future[list[Fetched]]]
+
+
+def inline(fetcher: Fetcher) -> PageFetch:
+    """Fetch on the calling thread, now."""
+
+    def fetch(source: SourceConfig, validators: SourceStatus | None) -> Future[list[Fetched]]:
+        future: Future[list[Fetched]] = Future()
+        try:
+            future.set_result(fetch_pages(fetcher, source, validators))
+        except Exception as exc:  # raised again where the pages are read, as a pool's would be
+            future.set_exception(exc)
+        return future
+
+    return fetch
+
+
+def start_fetch(store: Store, topic: TopicConfig, source: SourceConfig, fetch: PageFetch) -> Fetch:
+    """Read what the fetch needs from the store (the last validators, whether the config
+    changed or items wait for enrichment), then start fetching the pages with `fetch`."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    started = time.monotonic()
+    previous = store.source(topic.slug, source.url)
+    fingerprint = extraction_fingerprint(source)
+    corrected = previous is not None and previous.last_success_at is not None
+    corrected = corrected and store.extraction_fingerprint(topic.slug, source.url) != fingerprint
+    waiting = any(
+        store.has_due_tasks(topic.slug, source.url, task, MAX_ATTEMPTS)
+        for task in page_tasks(source)
+    )
+    again = waiting or corrected  # items still to enrich, or a new config: read the page again
+    conditional = source.pages == 1 and previous is not None and previous.last_success_at
+    pages = fetch(source, previous if conditional and not again else None)
+    return Fetch(now, started, previous, fingerprint, corrected, again, pages)
 
 
 @dataclass(frozen=True)

@@ -2,31 +2,37 @@
 for the CLI, the scheduler and the tests.
 
 `prepare` runs once before a process serves or schedules: it creates or upgrades the
-store and publishes whatever was never rendered, so web workers start read-only.
+store and publishes every feed with items that has no bytes kept, so web workers start
+read-only; from then on a cycle renders only the feeds its items changed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from feedsvc.config import Config, SourceConfig, TopicConfig
+from feedsvc.config import Config
 from feedsvc.fetch.client import Fetcher
 from feedsvc.generation import generation_marker
 from feedsvc.ingest.enrichment import fill_backlog
 from feedsvc.ingest.probe import probe_images
-from feedsvc.ingest.source import SourceReport, ingest
+from feedsvc.ingest.source import Fetch, SourceReport, ingest, inline, start_fetch
+from feedsvc.jobs.fetching import Target, fetched_in_turn
+from feedsvc.keys import FeedKey
 from feedsvc.model import SchemaChange
 from feedsvc.publish.announce import announce
 from feedsvc.publish.export import export
 from feedsvc.publish.follow import kept_feeds
-from feedsvc.publish.publisher import publish
+from feedsvc.publish.publisher import publish, unrendered_declared_feeds
 from feedsvc.store import Store, open_store
 
-Target = tuple[TopicConfig, SourceConfig]
-# The scheduler's jobs run in threads; their publishes take turns (each would redo the other's).
-_PUBLISHING = threading.Lock()
+# The one write path: storing a source's items and publishing take turns, whichever thread
+# fetched (the scheduler's jobs, the fetch pool); fetching never waits for it.
+_WRITE_PATH = threading.Lock()
+# A long run of many sources publishes what it stored this often, not only at its end.
+PUBLISH_SECONDS = 10.0
 
 
 def targets(config: Config, topic_slug: str | None = None) -> list[Target]:
@@ -50,30 +56,49 @@ def run_cycle(
 ) -> list[SourceReport]:
     """Ingest these sources, render what changed, write the files, ping the hub; then HEAD
     new images, fetch backfilled items' main text (what `enrich_per_run` leaves), and
-    publish again with what they gave.
+    publish again with what they gave. Reports come in `sources` order.
 
+    One source is fetched on this thread; more are fetched `[ingest] concurrency` at a
+    time (feedsvc.jobs.fetching). Either way storing and publishing are the write path.
     The probes come after the first publish, so a slow image host never delays new items.
     """
     chosen = list(sources)
-    store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))  # a definition changed
-    reports = [
-        ingest(store, fetcher, config, topic, source, force=force) for topic, source in chosen
-    ]
+    with _WRITE_PATH:
+        store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))  # a definition changed
+    if len(chosen) == 1:
+        fetches: Iterable[tuple[int, Fetch]] = [
+            (0, start_fetch(store, *chosen[0], inline(fetcher)))
+        ]
+    else:
+        fetches = fetched_in_turn(store, config, chosen)
+    reports: dict[int, SourceReport] = {}
+    published_at = time.monotonic()
+    for position, fetched in fetches:
+        topic, source = chosen[position]
+        with _WRITE_PATH:
+            reports[position] = ingest(
+                store, fetcher, config, topic, source, force=force, fetched=fetched
+            )
+        if time.monotonic() - published_at >= PUBLISH_SECONDS:
+            publish_and_export(store, config, fetcher, now)
+            published_at = time.monotonic()
     publish_and_export(store, config, fetcher, now)
-    texts = sum(
-        fill_backlog(
-            store,
-            fetcher,
-            topic.slug,
-            source,
-            source.enrich_per_run - report.item_pages,
-            datetime.now(UTC).replace(microsecond=0),
+    ordered = [reports[position] for position in sorted(reports)]
+    with _WRITE_PATH:
+        texts = sum(
+            fill_backlog(
+                store,
+                fetcher,
+                topic.slug,
+                source,
+                source.enrich_per_run - report.item_pages,
+                datetime.now(UTC).replace(microsecond=0),
+            )
+            for (topic, source), report in zip(chosen, ordered, strict=True)
         )
-        for (topic, source), report in zip(chosen, reports, strict=True)
-    )
     if probe_images(store, fetcher, config.ingest.image_probes_per_run) or texts:
         publish_and_export(store, config, fetcher, now)
-    return reports
+    return ordered
 
 
 def publish_and_export(
@@ -82,11 +107,13 @@ def publish_and_export(
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
     archive_budget: int | None = None,
+    also: Iterable[FeedKey] = (),
 ) -> None:
-    """Render what changed or is due (a digest whose week closed), write it out, announce it."""
-    with _PUBLISHING:
+    """Render what changed or is due (a digest whose week closed) and the feeds `also`
+    named, write it out, announce it."""
+    with _WRITE_PATH:
         fresh_directory = not generation_marker(config).exists()
-        published = publish(store, config, now, archive_budget)
+        published = publish(store, config, now, archive_budget, also)
         feeds = kept_feeds(store, config) if fresh_directory else published.feeds
         export(config, feeds, changed=published.anything)
         if published.anything:
@@ -103,10 +130,13 @@ def prepare(config: Config) -> SchemaChange | None:
         change = store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
         store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))
+        store.redo_unrendered(config.feeds.default_limit)  # publishes look at dirty feeds only
         # Feeds and digests only: a store filled in bulk (import-db, a benchmark) may owe
         # thousands of archive pages, which the scheduler's first publish renders instead of
         # holding the workers' start back (until then a request renders a page in memory).
-        publish_and_export(store, config, archive_budget=0)
+        publish_and_export(
+            store, config, archive_budget=0, also=unrendered_declared_feeds(store, config)
+        )
     finally:
         store.close()
     return change

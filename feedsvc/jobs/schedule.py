@@ -77,7 +77,9 @@ def publish_job(store: Store, config: Config) -> None:
 def build_scheduler(config: Config, store: Store) -> BackgroundScheduler:
     """A scheduler with one job per source, the first run due now (not started)."""
     scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        # A source's job fetches on its own thread, `concurrency` at once; the publish job
+        # never waits for one of them.
+        executors={"default": ThreadPoolExecutor(max_workers=config.ingest.concurrency + 1)},
         timezone=UTC,
     )
     scheduler.add_job(

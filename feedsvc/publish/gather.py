@@ -53,8 +53,8 @@ def feed_doc(store: Store, config: Config, key: FeedKey, limit: int) -> FeedDoc:
         links=current_links(base, key, archive_pages(store, config, key)),
         hub=config.websub.hub,
         stylesheet_url=static_url(base, FEED_STYLESHEET),
-        topic_titles={t.slug: t.title for t in config.topics},
-        topic_authors={t.slug: t.author for t in config.topics},
+        topic_titles=config.topic_titles,
+        topic_authors=config.topic_authors,
     )
 
 

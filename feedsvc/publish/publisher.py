@@ -1,17 +1,23 @@
-"""Render every document a request can ask for, when its items change, and keep the bytes.
+"""Render the documents whose items changed, and keep the bytes.
 
 The web tier only looks the bytes up: a feed, each of its archive pages and each topic's
 digest are rendered here, in the ingest process, once per change, never per request.
+A publish costs what changed: it reads the dirty feeds (an index) and the digests whose
+week closed, never every topic x type. A feed that never had an item is not rendered at
+all (the feeds config.toml declares excepted, once: `unrendered_declared_feeds`): the web
+tier answers for it with the empty document (`feedsvc.publish.live`), the same bytes a
+publish would have kept, cached per worker like any other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from feedsvc.archive import is_final
 from feedsvc.config import Config
-from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey, custom_keys, type_labels
+from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey, custom_keys
 from feedsvc.model import Rendered
 from feedsvc.publish.gather import archive_doc, archive_pages, digest_doc, feed_doc
 from feedsvc.publish.render import render_all
@@ -35,16 +41,20 @@ class Published:
 
 
 def publish(
-    store: Store, config: Config, now: datetime | None = None, archive_budget: int | None = None
+    store: Store,
+    config: Config,
+    now: datetime | None = None,
+    archive_budget: int | None = None,
+    also: Iterable[FeedKey] = (),
 ) -> Published:
-    """Render the changed feeds, feeds never rendered, and the digests that need it.
+    """Render the changed feeds, those `also` named, and the digests that need it.
 
     `archive_budget` caps the final archive pages rendered per feed (None: all of them);
     a feed with pages left over stays dirty, so later publishes go on where this one stopped.
     """
     now = now or datetime.now(UTC)
     published = Published(changed=store.dirty_feeds())
-    for key in [*published.changed, *_unrendered_feeds(store, config)]:
+    for key in dict.fromkeys([*published.changed, *also]):
         published.feeds[key] = publish_feed(store, config, key, archive_budget)
     changed_topics = {key.topic for key in published.changed if key.topic and not key.type}
     published.digests = publish_digests(store, config, changed_topics, now)
@@ -77,28 +87,25 @@ def _archive_outputs(store: Store, config: Config, key: ArchiveKey, pages: int) 
     return _keyed(key, size, render_all(doc, final=is_final(key, pages)))
 
 
-def _unrendered_feeds(store: Store, config: Config) -> list[FeedKey]:
-    """Feeds a request can name that have no bytes yet: every topic, known type, both, and
-    every custom feed."""
-    topics = [topic.slug for topic in config.topics]
-    types = sorted(type_labels(config, store.type_labels()))
-    wanted = [FeedKey(topic=t) for t in topics] + [FeedKey(type=y) for y in types]
-    wanted += [FeedKey(topic=t, type=y) for t in topics for y in types]
-    wanted += custom_keys(config)
+def unrendered_declared_feeds(store: Store, config: Config) -> list[FeedKey]:
+    """The feeds config.toml declares (each topic's, each [[custom_feeds]]) with no bytes
+    kept, even without items: rendered once, at start-up, so each has its file in the
+    published directory. Type and topic x type feeds are not: there are types times topics
+    of them, and the web tier answers for one that never had an item with the empty
+    document."""
     kept = store.rendered_feed_keys(config.feeds.default_limit)
-    dirty = set(store.dirty_feeds())
-    return [key for key in wanted if key not in kept and key not in dirty]
+    declared = [FeedKey(topic=topic.slug) for topic in config.topics] + custom_keys(config)
+    return [key for key in declared if key not in kept]
 
 
 def publish_digests(
     store: Store, config: Config, changed_topics: set[str], now: datetime
 ) -> list[str]:
-    """Render the digests of changed topics, of topics without one, and those whose week
-    closed; returns those topics."""
+    """Render the digests of changed topics and of those whose week closed; returns those
+    topics. A topic without a digest yet is answered by the web tier until its first change."""
     due = changed_topics | store.expired_digests(now)
-    kept = store.rendered_digest_topics(config.feeds.default_limit)
     outputs: Outputs = {}
-    topics = [topic for topic in config.topics if topic.slug in due or topic.slug not in kept]
+    topics = [topic for slug in sorted(due) if (topic := config.topic(slug)) is not None]
     for topic in topics:
         doc, closes_at = digest_doc(store, config, topic, now)
         rendered = render_all(doc, stale_at=closes_at)

@@ -112,25 +112,24 @@ class FeedStore:
             return [(FeedKey.from_path(doc), fmt, Rendered(*rest)) for doc, fmt, *rest in rows]
 
     def rendered_feed_keys(self, limit: int) -> set[FeedKey]:
-        """The feeds that have bytes kept at `limit`."""
+        """The feeds that have bytes kept at `limit` (read once, at start-up)."""
         with self.engine.connect() as conn:
             query = select(rendered.c.doc).distinct()
             query = query.where(rendered.c.limit == limit, rendered.c.kind == "feed")
             return set(_keys(conn.scalars(query)))
 
-    def rendered_digest_topics(self, limit: int) -> set[str]:
-        """The topics whose digest has bytes kept at `limit`."""
-        return {topic for topic, _ in self._rendered_of_kind("digest", limit)}
-
-    def _rendered_of_kind(self, kind: str, limit: int) -> list[tuple[str | None, str | None]]:
-        """(topic, type) of every document of one kind kept at `limit`."""
-        with self.engine.connect() as conn:
-            query = (
-                select(rendered.c.topic, rendered.c.type_slug)
-                .distinct()
-                .where(rendered.c.limit == limit, rendered.c.kind == kind)
+    def redo_unrendered(self, limit: int) -> int:
+        """Mark dirty every feed that had items but has no bytes kept at `limit` (a new
+        default limit, a store restored without its documents); how many. Once, at start-up:
+        publishes then only look at dirty feeds."""
+        kept = select(rendered.c.doc).where(rendered.c.kind == "feed", rendered.c.limit == limit)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(feeds)
+                .where(feeds.c.dirty.is_(False), feeds.c.key.not_in(kept))
+                .values(dirty=True)
             )
-            return [tuple(row) for row in conn.execute(query)]
+            return result.rowcount
 
     def expired_digests(self, now: datetime) -> set[str]:
         """Topics whose kept digest went stale (its week closed)."""

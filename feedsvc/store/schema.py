@@ -253,6 +253,7 @@ feeds = Table(
     # Archive pages 1..final_pages are rendered for good; the publisher renders the rest.
     Column("final_pages", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_feeds_type", "type_slug"),
+    Index("ix_feeds_dirty", "dirty"),  # a publish reads only the changed feeds
 )
 
 # A document is a feed, one of its archive pages, or a topic's digest.
@@ -273,6 +274,7 @@ rendered = Table(
     Column("final", Boolean, nullable=False, default=False),
     Column("stale_at", UTCDateTime),
     Index("ix_rendered_type", "type_slug", "kind"),
+    Index("ix_rendered_stale", "kind", "stale_at"),  # digests whose week closed
 )
 
 
