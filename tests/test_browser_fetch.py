@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FAST_INGEST, ROBOTS_PATH, PageServer, Reply, send
+from conftest import ROBOTS_PATH, PageServer, Reply, send
 from lxml import html
 
 from feedsvc.cli.main import main
@@ -32,6 +32,7 @@ from feedsvc.ingest.backfill import backfill
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
 from feedsvc.store import Store
+from tests.support.config import write_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "browser"
 TOPIC = "harbours"
@@ -57,29 +58,8 @@ def fixture(name: str) -> bytes:
 
 def browser_config(folder: Path, url: str, source: str, ingest: str = "") -> Config:
     """A config with one `fetch = "browser"` source whose selectors are `source`."""
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[service]
-database = "sqlite:///var/feedsvc.sqlite3"
-base_url = "http://feeds.test"
-
-[ingest]
-timeout_seconds = 5
-{FAST_INGEST}{ingest}
-
-[[topics]]
-slug = "{TOPIC}"
-title = "Harbours"
-
-  [[topics.sources]]
-  url = "{url}"
-  fetch = "browser"
-{source}
-""",
-        encoding="utf-8",
-    )
-    return load(path)
+    source = f'fetch = "browser"\n{source}'
+    return load(write_config(folder, {TOPIC: url}, ingest, source, preset=None))
 
 
 NEXT_SOURCE = """

@@ -15,6 +15,7 @@ from feedsvc.fetch.client import make_fetcher
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
 from feedsvc.store import Store
+from tests.support.config import write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOPIC = "harbours"
@@ -22,28 +23,8 @@ JSON = {"Content-Type": "application/json; charset=UTF-8"}
 
 
 def json_config(folder: Path, url: str, source: str, ingest: str = "") -> Path:
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[service]
-database = "sqlite:///var/feedsvc.sqlite3"
-base_url = "http://feeds.test"
-
-[ingest]
-timeout_seconds = 5
-{FAST_INGEST}{ingest}
-[[topics]]
-slug = "{TOPIC}"
-title = "Harbours"
-
-  [[topics.sources]]
-  url = "{url}"
-  kind = "json"
-{source}
-""",
-        encoding="utf-8",
-    )
-    return path
+    """A config with one `kind = "json"` source whose selectors are `source`."""
+    return write_config(folder, {TOPIC: url}, ingest, f'kind = "json"\n{source}', preset=None)
 
 
 def ingested(config: Config) -> tuple[list, list[tuple]]:

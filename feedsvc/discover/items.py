@@ -209,14 +209,3 @@ def _nodes(data: object) -> Iterable[dict]:
     elif isinstance(data, list):
         for value in data:
             yield from _nodes(value)
-
-
-def _nodes(data: object) -> Iterable[dict]:
-    """Every JSON object in a JSON-LD document, nested ones included."""
-    if isinstance(data, dict):
-        yield data
-        for value in data.values():
-            yield from _nodes(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _nodes(value)

@@ -19,8 +19,10 @@ def write_config(
     *,
     base_url: str = "http://feeds.test",
     database: str = "sqlite:///var/feedsvc.sqlite3",
+    preset: str | None = "rand-topic",
 ) -> Path:
-    """A real config.toml in `folder` whose topics read their pages with the rand-topic preset.
+    """A real config.toml in `folder` whose topics read their pages with `preset` (None:
+    the selectors `source_extra` gives).
 
     `source_url` is one page (the topic "security-cooperation") or a mapping of topic slugs
     to pages; `extra` lands in [ingest] (and may open further tables), `source_extra` in
@@ -35,7 +37,7 @@ title = "{slug.replace("-", " ").title()}"
 
   [[topics.sources]]
   url = "{url}"
-  preset = "rand-topic"
+  {f'preset = "{preset}"' if preset else ""}
   {source_extra}
 """
         for slug, url in sources.items()
