@@ -9,7 +9,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import FIXTURES, PageServer, write_config
+from conftest import PageServer
 from test_websub import Hub
 
 from feedsvc.config import ConfigError, load
@@ -17,18 +17,10 @@ from feedsvc.fetch.client import make_fetcher
 from feedsvc.jobs.cycle import prepare, publish_and_export, run_cycle, targets
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from tests.support.custom import PAGES, two_topics
 
 pytestmark = pytest.mark.both_databases
 
-PAGES = FIXTURES / "custom"
-SELECTORS = """[topics.sources.selectors]
-  item = "li.result"
-  title = "h3"
-  link = "h3 a"
-  type = ".type"
-  date = ".date"
-  summary = ".summary"
-  author = ".author\""""
 UKRAINE = r"""
 [[custom_feeds]]
 slug = "ukraine"
@@ -52,18 +44,9 @@ MATCHING = {
 def write(
     tmp_path: Path, server: PageServer, feeds: str, hub: str = "", database: str = ""
 ) -> Path:
-    server.serve("/security.html", (PAGES / "security.html").read_bytes())
-    server.serve("/europe.html", (PAGES / "europe.html").read_bytes())
-    pages = {
-        "security-cooperation": server.url("/security.html"),
-        "europe": server.url("/europe.html"),
-    }
-    extra = "min_items_ratio = 0\n" + (f'[websub]\nhub = "{hub}"\n' if hub else "")
-    path = write_config(
-        tmp_path, pages, extra, database=database or "sqlite:///var/feedsvc.sqlite3"
-    )
-    text = path.read_text().replace('preset = "rand-topic"', SELECTORS)
-    path.write_text(text + feeds)
+    extra = f'[websub]\nhub = "{hub}"\n' if hub else ""
+    path = two_topics(tmp_path, server, extra, database)
+    path.write_text(path.read_text() + feeds)
     return path
 
 

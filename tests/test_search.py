@@ -8,7 +8,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import FIXTURES, PageServer, write_config
+from conftest import PageServer
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
@@ -17,18 +17,10 @@ from feedsvc.jobs.cycle import prepare, run_cycle, targets
 from feedsvc.query import MAX_QUERY_CHARS
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from tests.support.custom import PAGES, two_topics
 
 pytestmark = pytest.mark.both_databases
 
-PAGES = FIXTURES / "custom"
-SELECTORS = """[topics.sources.selectors]
-  item = "li.result"
-  title = "h3"
-  link = "h3 a"
-  type = ".type"
-  date = ".date"
-  summary = ".summary"
-  author = ".author\""""
 ODESA = (
     '<ul class="results">\n  <li class="result"><p class="type">Commentary</p>'
     '<h3><a href="/commentary/2024/03/odesa.html">Odesa Rebuilds</a></h3>'
@@ -38,14 +30,7 @@ ODESA = (
 
 @pytest.fixture
 def site(tmp_path: Path, server: PageServer, database_url: str) -> Config:
-    server.serve("/security.html", (PAGES / "security.html").read_bytes())
-    server.serve("/europe.html", (PAGES / "europe.html").read_bytes())
-    pages = {
-        "security-cooperation": server.url("/security.html"),
-        "europe": server.url("/europe.html"),
-    }
-    path = write_config(tmp_path, pages, "min_items_ratio = 0\n", database=database_url)
-    path.write_text(path.read_text().replace('preset = "rand-topic"', SELECTORS))
+    path = two_topics(tmp_path, server, database=database_url)
     config = load(path)
     prepare(config)
     cycle(config)
