@@ -1,19 +1,59 @@
-"""The `make bench-discover` section of docs/benchmarks.md: one row per real page, a total."""
+"""One real page's outcome under `make bench-discover`, and the section of docs/benchmarks.md
+that lists them: one row per page, a total."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bench.discover import Outcome
 
 BEGIN = (
     "<!-- bench-discover:begin: `make bench-discover` rewrites everything from here to "
     "bench-discover:end -->"
 )
 END = "<!-- bench-discover:end -->"
+
+USABLE = 0.9  # recall and precision both at least this, and the first ingest accepted
+
+
+@dataclass
+class Outcome:
+    """One page's result."""
+
+    name: str
+    proposed: bool = False
+    item: str = ""
+    labelled: int = 0
+    found: int = 0
+    hits: int = 0
+    extra: int = 0
+    titles: int = 0
+    dated: int = 0
+    right: int = 0
+    wrong: int = 0
+    missing: int = 0
+    ingested: bool = False
+    counts: tuple[int, int, int] = (0, 0, 0)  # discover's preview, preview, first ingest
+    survives: bool | None = None  # same items after one added at the top, one removed below
+    tracebacks: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def recall(self) -> float:
+        return self.hits / self.labelled if self.labelled else 1.0
+
+    @property
+    def precision(self) -> float:
+        return (self.found - self.extra) / self.found if self.found else 0.0
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self.ingested
+            and self.recall >= USABLE
+            and self.precision >= USABLE
+            and not self.tracebacks
+        )
 
 
 def section(outcomes: list[Outcome], seconds: float, when: datetime) -> str:

@@ -20,12 +20,11 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bench.corpus_report import write_section
+from bench.corpus_report import USABLE, Outcome, write_section
 from feedsvc.cli.main import main as feedsvc
 from feedsvc.config import SourceConfig, load
 from feedsvc.extract.listing import extract_document, parse_html
@@ -37,47 +36,6 @@ from tests.support.pages import PageServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "realpages"
-USABLE = 0.9  # recall and precision both at least this, and the first ingest accepted
-
-
-@dataclass
-class Outcome:
-    """One page's result."""
-
-    name: str
-    proposed: bool = False
-    item: str = ""
-    labelled: int = 0
-    found: int = 0
-    hits: int = 0
-    extra: int = 0
-    titles: int = 0
-    dated: int = 0
-    right: int = 0
-    wrong: int = 0
-    missing: int = 0
-    ingested: bool = False
-    counts: tuple[int, int, int] = (0, 0, 0)  # discover's preview, preview, first ingest
-    survives: bool | None = None  # same items after one added at the top, one removed below
-    tracebacks: list[str] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def recall(self) -> float:
-        return self.hits / self.labelled if self.labelled else 1.0
-
-    @property
-    def precision(self) -> float:
-        return (self.found - self.extra) / self.found if self.found else 0.0
-
-    @property
-    def usable(self) -> bool:
-        return (
-            self.ingested
-            and self.recall >= USABLE
-            and self.precision >= USABLE
-            and not self.tracebacks
-        )
 
 
 def link_key(url: str) -> str:
