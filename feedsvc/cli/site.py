@@ -107,8 +107,12 @@ def discover(config: Config | None, args: argparse.Namespace) -> int:
 def _advise_on_app_shell(body: bytes, url: str, encoding: str | None) -> None:
     """When the page is an app shell, say so and what to write instead."""
     from feedsvc.discover.appshell import app_shell
+    from feedsvc.extract.listing import ExtractError
 
-    shell = app_shell(body, url, encoding)
+    try:
+        shell = app_shell(body, url, encoding)
+    except ExtractError:  # nothing to read (an empty page): no shell to advise on
+        return
     for line in shell.advice() if shell else ():
         print(f"  - {line}", file=sys.stderr)
 
