@@ -35,7 +35,7 @@ def test_a_store_from_before_issue_9_upgrades_in_place(
 
     # a label where the date was: a text holding a date beside other words would yield it
     body = re.sub(
-        rb'<p class="date">[^<]*', b'<p class="date">Multimedia', page("rand-2015.html"), 1
+        rb'<p class="date">[^<]*', b'<p class="date">Multimedia', page("rand-2015.html"), count=1
     )
     server.serve(TOPIC_PATH, body)
     fetcher = make_fetcher(config)
