@@ -71,11 +71,11 @@ consumers:
 	    echo "make: rss2email, newsboat or sfeed is missing (install needs root and apt-get)"; \
 	fi
 
+# pytest in two workers, a test file each at a time (module fixtures and servers stay per
+# file): most tests wait on servers and subprocesses, so two share the 2 cores well.
 test: install browser tools consumers postgres
 	$(BIN)/ruff check feedsvc tests bench
 	$(BIN)/ruff format --check feedsvc tests bench
-	# Two workers, a test file each at a time (module fixtures and servers stay per file):
-	# most tests wait on servers and subprocesses, so two share the 2 cores well.
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 lint: install

@@ -149,7 +149,7 @@ def test_the_per_host_delay_holds_across_fetch_threads(tmp_path: Path) -> None:
     assert paths == ["/robots.txt", *sorted(sources_paths(sources, server))]  # robots.txt once
     starts = [at for at, _ in server.history]
     # Each request leaves 0.3 s after the one before (a thread scheduled late on a busy
-    # machine arrives a little late, the next one on time); without the delay, four
-    # threads would send theirs within milliseconds.
-    assert all(later - earlier >= 0.2 for earlier, later in pairwise(starts))
+    # machine arrives late by up to a tenth or two, the next one on time); without the
+    # delay, four threads would send theirs within milliseconds.
+    assert all(later - earlier >= 0.1 for earlier, later in pairwise(starts))
     assert starts[-1] - starts[0] >= 4 * 0.3 - 0.05

@@ -73,7 +73,7 @@ def test_a_web_worker_follows_publishes_and_survives_a_cut_listener(
     client = create_app(config).test_client()
     first = client.get(f"/{FEED}").headers["ETag"]
     assert client.get(f"/{FEED}").headers["ETag"] == first  # cached
-    assert listeners(store) == 1
+    wait_until(lambda: listeners(store) == 1, 10)  # the worker's LISTEN thread connects
     with store.engine.connect() as conn:  # cut the worker's LISTEN connection
         conn.execute(
             text(
