@@ -23,6 +23,7 @@ from bench.report import Report, Row
 from feedsvc.config import Config, IngestConfig, load
 from feedsvc.fetch.browser import BROWSERS, CHROMIUM, render
 from feedsvc.fetch.client import Fetcher, make_fetcher, user_agent
+from feedsvc.fetch.guard import source_guard
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.store import Store
 from tests.support.config import FAST_INGEST
@@ -95,7 +96,7 @@ def render_rows(report: Report) -> None:
         peak = PeakMemory()
         with peak:
             warm = [timed(lambda: render(fetcher, url, wait_for=wait)) for _ in range(RENDERS)]
-        plain = [timed(lambda: fetcher.fetch(url)) for _ in range(RENDERS)]
+        plain = [timed(lambda: fetcher.fetch(url, guard=source_guard(url))) for _ in range(RENDERS)]
     finally:
         fetcher.close()
         server.close()
