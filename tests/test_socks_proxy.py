@@ -10,20 +10,26 @@ say so. `make test` installs microsocks (as root); elsewhere these tests skip an
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import upstreams
 from conftest import TOPIC_PATH, PageServer, page, write_config
+from lxml import html
 
-from feedsvc.config import load
-from feedsvc.fetch.client import Refused, make_fetcher
+from feedsvc.config import IngestConfig, load
+from feedsvc.fetch.browser import CHROMIUM, render
+from feedsvc.fetch.client import Fetcher, Refused, make_fetcher, user_agent
 from feedsvc.fetch.dial import Dialer
 from feedsvc.fetch.guard import source_guard
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.store import Store
 from tests.support.net import free_port
 from tests.support.servers import missing_socks_server, socks_server
+
+FIXTURES = Path(__file__).parent / "fixtures" / "browser"
 
 pytestmark = [
     pytest.mark.skipif(missing_socks_server() is not None, reason=str(missing_socks_server())),
@@ -123,3 +129,69 @@ def test_a_forbidden_destination_is_refused_before_the_proxy_hears_of_it(
         assert socks.connections()[before:] == []
     finally:
         forbidden.close()
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
+    reason=f"needs Debian's chromium at {CHROMIUM} and Playwright (make test installs both)",
+)
+def test_every_request_of_a_browser_page_goes_through_the_proxy_and_the_guard(
+    site: PageServer, socks: Socks
+) -> None:
+    """The page's script, frame and XHR aim at a forbidden port: refused before the proxy is
+    asked; the document and the API it reads are relayed to the address checked."""
+    forbidden = PageServer()
+    try:
+        port = forbidden.httpd.server_address[1]
+        shell = (FIXTURES / "reaches-out.html").read_bytes()
+        site.serve("/briefings", shell.replace(b"FORBIDDEN_PORT", str(port).encode()))
+        site.serve(
+            "/api/briefings.json",
+            (FIXTURES / "briefings.json").read_bytes(),
+            headers={"Content-Type": "application/json"},
+        )
+        settings = IngestConfig(
+            timeout_seconds=5,
+            host_delay_seconds=0,
+            proxy=f"socks5://127.0.0.1:{socks.port}",
+        )
+        dialer = Dialer(resolve=localhost, forbidden={("127.0.0.1", port)})
+        fetcher = Fetcher(settings, agent=user_agent("http://feeds.test"), dialer=dialer)
+        site_port = site.httpd.server_address[1]
+        before = len(socks.connections())
+        try:
+            rendered = render(
+                fetcher, f"http://localhost:{site_port}/briefings", wait_for="article.briefing"
+            )
+        finally:
+            fetcher.close()
+        headlines = html.fromstring(rendered.body).cssselect("article.briefing h3 a")
+        assert len(headlines) == 2
+        assert [p for p, _ in site.requests] == ["/briefings", "/api/briefings.json"]
+        assert set(socks.connections()[before:]) == {f"127.0.0.2:{site_port}"}
+        assert forbidden.history == []
+        assert sum("is forbidden" in note for note in rendered.notes) == 3, rendered.notes
+    finally:
+        forbidden.close()
+
+
+def test_tls_through_socks5_names_the_host_and_verifies_it(tmp_path: Path, socks: Socks) -> None:
+    """The proxy is told the checked address; SNI, the Host header and the certificate check
+    still name the host."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to serve")
+    tls = upstreams.TLSServer(tmp_path, "feeds.test")
+    try:
+        url = f"https://feeds.test:{tls.port}/"
+        config = load(write_config(tmp_path, url, f'proxy = "socks5://127.0.0.1:{socks.port}"\n'))
+        fetcher = make_fetcher(config, Dialer(resolve=lambda host, port: ["127.0.0.1"]))
+        fetcher.session.verify = str(tls.certificate)  # trust this one self-signed cert
+        before = len(socks.connections())
+        try:
+            assert fetcher.fetch(url, robots=False, guard=source_guard(url)).body == b"secure"
+        finally:
+            fetcher.close()
+        assert tls.server_names == ["feeds.test"] and tls.hosts == [f"feeds.test:{tls.port}"]
+        assert socks.connections()[before:] == [f"127.0.0.1:{tls.port}"]
+    finally:
+        tls.close()
