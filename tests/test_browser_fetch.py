@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import ROBOTS_PATH, PageServer, Reply, send
 from lxml import html
+from sqlalchemy.engine import make_url
 
 from feedsvc.cli.main import main
 from feedsvc.config import Config, IngestConfig, load
+from feedsvc.extract import fingerprint
 from feedsvc.fetch import browser
 from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, render
 from feedsvc.fetch.client import Fetcher, FetchError, make_fetcher, user_agent
@@ -512,3 +516,33 @@ def test_a_page_takes_one_turn_per_host_and_keeps_the_next_visit_a_delay_away(
         assert elsewhere["/widget.js"] - elsewhere["/warm"] >= delay - 0.05  # its own turn
     finally:
         other.close()
+
+
+def test_a_browser_source_stored_before_conditional_get_is_rendered_again_once(
+    tmp_path: Path, server: PageServer, store_of, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version before kept a rendered shell's Last-Modified whatever the page loaded:
+    after the upgrade such a source is read again once (`reextracted`), not answered 304
+    for ever while the API behind the shell changes."""
+    modified = "Mon, 06 May 2024 10:00:00 GMT"
+    shell = Reply(
+        fixture("react-shell.html"),
+        headers={"Content-Type": "text/html", "Last-Modified": modified},
+    )
+    server.routes["/publications"] = validated(shell)
+    server.serve("/static/js/main.8c1f2e7a.js", fixture("react-main.js"), headers=JS)
+    posts = json.loads(fixture("wp-posts.json"))
+    server.serve("/wp-json/wp/v2/posts?per_page=3", json.dumps(posts[1:]).encode(), headers=JSON)
+    config = browser_config(tmp_path, server.url("/publications"), REACT_SOURCE)
+    store = store_of(config)
+    monkeypatch.setattr(fingerprint, "BROWSER_VALIDATORS", None)  # the fingerprint before
+    [first] = ingest_once(store, config)
+    assert first.ok and first.new == 2, first.line()
+    with closing(sqlite3.connect(make_url(config.service.database).database)) as db, db:
+        db.execute("UPDATE sources SET last_modified = ?", (modified,))  # as it was kept
+    monkeypatch.undo()
+    server.serve("/wp-json/wp/v2/posts?per_page=3", json.dumps(posts).encode(), headers=JSON)
+    [again] = ingest_once(store, config)
+    assert again.outcome == "reextracted" and again.new == 1, again.line()
+    [_, asked] = [h for p, h in server.requests if p == "/publications"]
+    assert "If-Modified-Since" not in asked
