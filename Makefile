@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser tools consumers postgres run demo test lint format docs bench bench-search bench-load bench-cluster bench-discover bench-ingest clean
+.PHONY: install browser socks tools consumers postgres run demo test lint format docs bench bench-search bench-load bench-cluster bench-discover bench-ingest clean
 
 install: $(STAMP)
 
@@ -59,6 +59,18 @@ browser:
 			|| echo "chromium could not be installed: the browser tests will skip"; \
 	fi
 
+# The SOCKS5 proxy tests (tests/test_socks_proxy.py) relay through Debian's microsocks:
+# installed when missing and we are root; else those tests skip.
+socks:
+	@if command -v microsocks >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=900 install -y -qq microsocks >/dev/null) \
+	        || echo "microsocks could not be installed: the SOCKS proxy tests will skip"; \
+	else \
+	    echo "make: microsocks is missing (install needs root and apt-get)"; \
+	fi
+
 # The feed consumers the consumer matrix drives (tests/test_consumers.py): Debian's
 # rss2email, newsboat and sfeed, installed when missing and we are root; else those tests skip.
 consumers:
@@ -73,7 +85,7 @@ consumers:
 
 # pytest in two workers, a test file each at a time (module fixtures and servers stay per
 # file): most tests wait on servers and subprocesses, so two share the 2 cores well.
-test: install browser tools consumers postgres
+test: install browser socks tools consumers postgres
 	$(BIN)/ruff check feedsvc tests bench
 	$(BIN)/ruff format --check feedsvc tests bench
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15

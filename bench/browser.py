@@ -4,6 +4,10 @@ browser's memory (proportional set size of its processes, sampled while it rende
 against this Python process, and an ingest of 100 new items from a JSON document against
 the same items in the institute's HTML.
 
+The per-host delay on what a page loads: a page whose scripts make ten requests to its own
+host, rendered at `host_delay_seconds = 1` as built (the page's requests share one turn per
+host) against the same page when every request waits its own turn.
+
 `python -m bench.run --only browser` prints the rows; `make bench` includes them.
 """
 
@@ -21,9 +25,11 @@ from bench.generate import item, listing_page
 from bench.measure import median, rss_mb, timed
 from bench.report import Report, Row
 from feedsvc.config import Config, IngestConfig, load
+from feedsvc.fetch import browser
 from feedsvc.fetch.browser import BROWSERS, CHROMIUM, render
 from feedsvc.fetch.client import Fetcher, make_fetcher, user_agent
 from feedsvc.fetch.guard import source_guard
+from feedsvc.fetch.politeness import Hosts
 from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.store import Store
 from tests.support.config import FAST_INGEST
@@ -49,6 +55,7 @@ def browser_part(report: Report, folder: Path) -> None:
         print(f"bench: browser rows skipped: {CHROMIUM} is missing (make browser)", flush=True)
     else:
         render_rows(report)
+        delay_rows(report)
     json_rows(report, folder)
 
 
@@ -112,6 +119,65 @@ def render_rows(report: Report) -> None:
             "MB",
             "this Python process RSS",
             rss_mb(os.getpid()),
+        )
+    )
+
+
+DELAY_SECONDS = 1.0
+DELAY_RENDERS = 3
+SCRIPTS = 8
+BUSY_PAGE = (
+    "<html><body>"
+    + "".join(f"<script src='/chunk-{n}.js'></script>" for n in range(SCRIPTS))
+    + "<script>Promise.all([fetch('/api/a.json'), fetch('/api/b.json')]).then(function () {"
+    " document.body.innerHTML = '<article class=done>done</article>'; });</script></body></html>"
+).encode()
+
+
+class EveryRequestWaits:
+    """The policy measured against: each request of a page waits its host's own turn."""
+
+    def __init__(self, hosts: Hosts, visited: object = ()) -> None:
+        self.wait_turn = hosts.wait_turn
+
+
+def delay_rows(report: Report) -> None:
+    """A page with ten same-host requests at a one-second host delay: one turn per host per
+    render against every request waiting its turn (a render includes its document's turn)."""
+    server = PageServer()
+    server.serve("/busy", BUSY_PAGE)
+    for n in range(SCRIPTS):
+        server.serve(f"/chunk-{n}.js", b"window.n = (window.n || 0) + 1;")
+    for name in ("a", "b"):
+        server.serve(f"/api/{name}.json", b"[]", headers={"Content-Type": "application/json"})
+    url = server.url("/busy")
+    settings = IngestConfig(timeout_seconds=10, host_delay_seconds=DELAY_SECONDS)
+    fetcher = Fetcher(settings, agent=user_agent("http://bench"), hosts=Hosts())
+    shared_turns = browser.PageTurns
+    times: dict[str, float] = {}
+    try:
+        render(fetcher, url, wait_for="article.done")  # robots.txt read, browser started
+        for name, turns in (("shared", shared_turns), ("each", EveryRequestWaits)):
+            browser.PageTurns = turns  # type: ignore[misc, assignment]
+            runs = [
+                timed(lambda: render(fetcher, url, wait_for="article.done"))
+                for _ in range(DELAY_RENDERS)
+            ]
+            times[name] = median(runs)
+    finally:
+        browser.PageTurns = shared_turns  # type: ignore[misc]
+        fetcher.close()
+        server.close()
+        BROWSERS.close()
+    report.add(
+        Row(
+            "Browser",
+            f"render of a page making {SCRIPTS + 2} requests to its host at host_delay_seconds "
+            f"= {DELAY_SECONDS:g}: one turn per host per render, median of {DELAY_RENDERS}",
+            times["shared"],
+            "ms",
+            "every request waiting its turn",
+            times["each"],
         )
     )
 

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import ROBOTS_PATH, PageServer, Reply, send
 from lxml import html
+from sqlalchemy.engine import make_url
 
 from feedsvc.cli.main import main
 from feedsvc.config import Config, IngestConfig, load
+from feedsvc.extract import fingerprint
 from feedsvc.fetch import browser
 from feedsvc.fetch.browser import BROWSERS, CHROMIUM, BrowserError, render
 from feedsvc.fetch.client import Fetcher, FetchError, make_fetcher, user_agent
@@ -33,6 +37,7 @@ from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from tests.support.config import write_config
+from tests.support.pages import validated
 
 FIXTURES = Path(__file__).parent / "fixtures" / "browser"
 TOPIC = "harbours"
@@ -71,6 +76,17 @@ NEXT_SOURCE = """
   date = { css = "time", attr = "datetime" }
   type = ".post-card__type"
   summary = ".post-card__excerpt"
+"""
+
+
+# no wait_for: the browser waits until the network is quiet
+REACT_SOURCE = """
+  [topics.sources.selectors]
+  item = "li.publication"
+  title = "a.publication__link"
+  link = { css = "a.publication__link", attr = "href" }
+  date = ".publication__date"
+  summary = ".publication__excerpt"
 """
 
 
@@ -166,15 +182,7 @@ def test_a_list_the_script_fetches_from_a_json_api(
     server.serve("/publications", fixture("react-shell.html"))
     server.serve("/static/js/main.8c1f2e7a.js", fixture("react-main.js"), headers=JS)
     server.serve("/wp-json/wp/v2/posts?per_page=3", fixture("wp-posts.json"), headers=JSON)
-    source = """
-  headers = { "Cookie" = "consent=yes" }
-  [topics.sources.selectors]
-  item = "li.publication"
-  title = "a.publication__link"
-  link = { css = "a.publication__link", attr = "href" }
-  date = ".publication__date"
-  summary = ".publication__excerpt"
-"""  # no wait_for: the browser waits until the network is quiet
+    source = 'headers = { "Cookie" = "consent=yes" }' + REACT_SOURCE
     config = browser_config(tmp_path, server.url("/publications"), source)
     store = store_of(config)
     [report] = ingest_once(store, config)
@@ -412,3 +420,129 @@ def test_backfill_reads_older_pages_through_the_browser(
     assert (summary.pages_read, summary.items_new, summary.done) == (1, 3, True), summary.line()
     assert summary.oldest.date().isoformat() == "2019-03-29"
     assert "/newsroom?page=3" in [path for path, _ in server.requests]  # 404: the last page
+
+
+def test_a_page_whose_data_is_in_its_document_is_asked_conditionally(
+    tmp_path: Path, server: PageServer, next_site: str, store_of
+) -> None:
+    """The list is in __NEXT_DATA__: a 304 for the document means nothing changed, so the
+    render is skipped (no bundle asked for, no browser needed) and reported as over HTTP."""
+    modified = "Thu, 02 May 2024 09:00:00 GMT"
+    shell = Reply(
+        fixture("next-newsroom.html"),
+        headers={"Content-Type": "text/html", "ETag": '"n1"', "Last-Modified": modified},
+    )
+    server.routes["/newsroom"] = validated(shell)
+    config = browser_config(tmp_path, next_site, NEXT_SOURCE)
+    store = store_of(config)
+    [first] = ingest_once(store, config)
+    assert first.ok and first.new == 3, first.line()
+    before = len(server.requests)
+    launches = BROWSERS.launches
+    [again] = ingest_once(store, config)
+    assert again.outcome == "not-modified", again.line()
+    [(path, sent)] = server.requests[before:]  # the document only, answered 304
+    assert path == "/newsroom"
+    assert (sent["If-None-Match"], sent["If-Modified-Since"]) == ('"n1"', modified)
+    assert BROWSERS.launches == launches
+    changed = fixture("next-newsroom.html").replace(b"The Fisheries Data Gap", b"Fish Counts")
+    server.routes["/newsroom"] = validated(
+        Reply(changed, headers={"Content-Type": "text/html", "ETag": '"n2"'})
+    )
+    [third] = ingest_once(store, config)
+    assert third.ok and third.outcome == "fetched" and third.updated == 1, third.line()
+    assert "Fish Counts" in [title for title, _, _ in stored(store, config)]
+
+
+def test_a_page_whose_data_its_script_loads_is_rendered_every_time(
+    tmp_path: Path, server: PageServer, store_of
+) -> None:
+    """The shell never changes (and says so with its ETag), the API behind it does: the
+    shell's validators are not kept, so the next run renders again and finds the new post."""
+    shell = Reply(fixture("react-shell.html"), headers={"Content-Type": "text/html", "ETag": '"s"'})
+    server.routes["/publications"] = validated(shell)
+    server.serve("/static/js/main.8c1f2e7a.js", fixture("react-main.js"), headers=JS)
+    posts = json.loads(fixture("wp-posts.json"))
+    server.serve("/wp-json/wp/v2/posts?per_page=3", json.dumps(posts[1:]).encode(), headers=JSON)
+    config = browser_config(tmp_path, server.url("/publications"), REACT_SOURCE)
+    store = store_of(config)
+    [first] = ingest_once(store, config)
+    assert first.ok and first.new == 2, first.line()
+    server.serve("/wp-json/wp/v2/posts?per_page=3", json.dumps(posts).encode(), headers=JSON)
+    [again] = ingest_once(store, config)
+    assert again.ok and again.new == 1, again.line()
+    documents = [h for p, h in server.requests if p == "/publications"]
+    assert len(documents) == 2 and "If-None-Match" not in documents[1]
+
+
+def test_a_page_takes_one_turn_per_host_and_keeps_the_next_visit_a_delay_away(
+    server: PageServer,
+) -> None:
+    """host_delay_seconds = 0.8: the page's own scripts and XHR share one turn on its host;
+    its first request to another host waits that host's turn; and a fetch after
+    the render comes a full delay after the page's last request to the host."""
+    delay = 0.8
+    other = PageServer()
+    try:
+        page = (
+            b"<html><body><script src='/one.js'></script><script src='/two.js'></script>"
+            b"<script src='" + other.url("/widget.js").encode() + b"'></script>"
+            b"<script>fetch('/api/list.json').then(function (r) { return r.json(); })"
+            b".then(function (l) { document.body.innerHTML = l.map(function (t) {"
+            b" return '<article class=item>' + t + '</article>'; }).join(''); });</script>"
+            b"</body></html>"
+        )
+        server.serve("/page", page)
+        for name in ("/one.js", "/two.js"):
+            server.serve(name, b"window.loaded = (window.loaded || 0) + 1;", headers=JS)
+        other.serve("/widget.js", b"window.widget = true;", headers=JS)
+        server.serve("/api/list.json", b'["first", "second"]', headers=JSON)
+        server.serve("/after", b"<html></html>")
+        other.serve("/warm", b"<html></html>")
+        fetcher = Fetcher(replace(QUICK, host_delay_seconds=delay), agent=user_agent("http://t"))
+        try:
+            fetcher.fetch(other.url("/warm"), guard=source_guard(other.base))
+            rendered = render(fetcher, server.url("/page"), wait_for="article.item")
+            fetcher.fetch(server.url("/after"), guard=source_guard(server.base))
+        finally:
+            fetcher.close()
+        assert html.fromstring(rendered.body).cssselect("article.item")
+        at = {path: when for when, path in server.history}
+        loads = sorted(at[p] for p in ("/one.js", "/two.js", "/api/list.json"))
+        assert loads[-1] - loads[0] < delay  # none waited a turn of its own (else >= 2 delays)
+        assert at["/page"] - at[ROBOTS_PATH] >= delay - 0.05  # the document waited its turn
+        assert at["/after"] - loads[-1] >= delay - 0.05  # the render's last request counts
+        elsewhere = {path: when for when, path in other.history}  # its robots.txt is kept
+        assert elsewhere["/widget.js"] - elsewhere["/warm"] >= delay - 0.05  # its own turn
+    finally:
+        other.close()
+
+
+def test_a_browser_source_stored_before_conditional_get_is_rendered_again_once(
+    tmp_path: Path, server: PageServer, store_of, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version before kept a rendered shell's Last-Modified whatever the page loaded:
+    after the upgrade such a source is read again once (`reextracted`), not answered 304
+    for ever while the API behind the shell changes."""
+    modified = "Mon, 06 May 2024 10:00:00 GMT"
+    shell = Reply(
+        fixture("react-shell.html"),
+        headers={"Content-Type": "text/html", "Last-Modified": modified},
+    )
+    server.routes["/publications"] = validated(shell)
+    server.serve("/static/js/main.8c1f2e7a.js", fixture("react-main.js"), headers=JS)
+    posts = json.loads(fixture("wp-posts.json"))
+    server.serve("/wp-json/wp/v2/posts?per_page=3", json.dumps(posts[1:]).encode(), headers=JSON)
+    config = browser_config(tmp_path, server.url("/publications"), REACT_SOURCE)
+    store = store_of(config)
+    monkeypatch.setattr(fingerprint, "BROWSER_VALIDATORS", None)  # the fingerprint before
+    [first] = ingest_once(store, config)
+    assert first.ok and first.new == 2, first.line()
+    with closing(sqlite3.connect(make_url(config.service.database).database)) as db, db:
+        db.execute("UPDATE sources SET last_modified = ?", (modified,))  # as it was kept
+    monkeypatch.undo()
+    server.serve("/wp-json/wp/v2/posts?per_page=3", json.dumps(posts).encode(), headers=JSON)
+    [again] = ingest_once(store, config)
+    assert again.outcome == "reextracted" and again.new == 1, again.line()
+    [_, asked] = [h for p, h in server.requests if p == "/publications"]
+    assert "If-Modified-Since" not in asked

@@ -1,12 +1,13 @@
 """Render a page in headless Chromium, for sources whose list a script builds
 (`fetch = "browser"`): Debian's /usr/bin/chromium driven by Playwright, never a download.
 
-The browser never reaches the network itself. Every request the page makes (the
-document, scripts, XHR, frames) is routed back here, vetted by the address guard and
-made by feedsvc's own fetcher (robots.txt, size cap, redirects counted, proxy, the
-source's headers), then handed to the page. Images, fonts and media are refused
-unasked. Whatever could escape the routing (a WebSocket, Chromium's own background
-traffic) meets a proxy on 127.0.0.1 that nothing answers.
+The browser never reaches the network itself. The document is fetched first, as any
+page is (conditionally: a 304 skips the render and the browser); every request the page
+then makes (scripts, XHR, frames) is routed back here, vetted by the address guard and
+made by feedsvc's own fetcher (robots.txt, the host's turn, size cap, redirects counted,
+proxy, the source's headers), then handed to the page. Images, fonts and media are
+refused unasked. Whatever could escape the routing (a WebSocket, Chromium's own
+background traffic) meets a proxy on 127.0.0.1 that nothing answers.
 
 One browser per process, on one event-loop thread, shared by every source and closed
 after `IDLE_SECONDS` without a page; `[ingest] browser_concurrency` pages at most at once.
@@ -24,17 +25,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from feedsvc.config import IngestConfig
 from feedsvc.config.environment import redact
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError, Refused
 from feedsvc.fetch.guard import Guard, source_guard
+from feedsvc.fetch.politeness import PageTurns
 
 log = logging.getLogger(__name__)
 
 CHROMIUM = Path("/usr/bin/chromium")
 IDLE_SECONDS = 60.0
 NOT_LOADED = frozenset({"image", "font", "media"})
+# what a page loads as code; anything else it loads (XHR, fetch, frames, event streams) is
+# data from outside its document, which the document's validators say nothing about
+CODE = frozenset({"script", "stylesheet"})
 # what a page's own request says that its server may need (an API answering JSON only to
 # `Accept: application/json`, an `X-Requested-With`); the source's headers win over these
 FORWARDED_HEADERS = frozenset({"accept", "content-type", "referer", "x-requested-with"})
@@ -61,19 +67,19 @@ class BrowserError(FetchError):
 
 @dataclass
 class Visit:
-    """One page being rendered: what was asked, and what happened on the way."""
+    """One page being rendered: its document, already fetched, and what happened since."""
 
     url: str
+    document: Fetched
     wait_for: str | None
     robots: bool
     headers: Mapping[str, str]
     guard: Guard
-    fetcher: Fetcher  # the page itself: host delay, retries
-    loads: Fetcher  # what the page asks for: no delay, one attempt
+    loads: Fetcher  # what the page asks for: its host's turn shared, one attempt
     waiting: str = "the page to load"
     notes: list[str] = field(default_factory=list)
-    failure: FetchError | None = None
-    document: Fetched | None = None
+    opened: bool = False  # the document was handed to the page
+    loaded_data: bool = False  # the page loaded more than code: its document is not all
 
 
 def render(
@@ -84,19 +90,29 @@ def render(
     robots: bool = True,
     headers: Mapping[str, str] | None = None,
     guard: Guard | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> Fetched:
     """The page's DOM after its scripts ran, as a UTF-8 HTML page; waits for `wait_for`
-    (CSS) or else for the network to go quiet, up to `browser_timeout_seconds`."""
+    (CSS) or else for the network to go quiet, up to `browser_timeout_seconds`. The
+    document is asked for with the validators given: a 304 comes back as it is, unrendered."""
+    guard = guard or source_guard(url)
+    headers = dict(headers or {})
+    document = fetcher.fetch(
+        url, etag=etag, last_modified=last_modified, robots=robots, headers=headers, guard=guard
+    )
+    if document.not_modified:
+        return document
     settings = fetcher.policy
+    turns = PageTurns(fetcher.hosts, {_host(url), _host(document.url)})  # its fetch took one
     loads = Fetcher(
-        replace(settings, host_delay_seconds=0.0, attempts=1),
+        replace(settings, attempts=1),
         agent=str(fetcher.session.headers["User-Agent"]),
         hosts=fetcher.hosts,
         dialer=fetcher.dialer,  # the same resolver, forbidden addresses and source kinds
+        turns=turns.wait_turn,
     )
-    visit = Visit(
-        url, wait_for, robots, dict(headers or {}), guard or source_guard(url), fetcher, loads
-    )
+    visit = Visit(url, document, wait_for, robots, headers, guard, loads)
     try:
         return BROWSERS.render(visit, settings)
     finally:
@@ -211,21 +227,17 @@ async def _render_page(browser: Any, visit: Visit, settings: IngestConfig) -> Fe
 
     limit = settings.browser_timeout_seconds
     context = await browser.new_context(
-        user_agent=str(visit.fetcher.session.headers["User-Agent"]), service_workers="block"
+        user_agent=str(visit.loads.session.headers["User-Agent"]), service_workers="block"
     )
     try:
         page = await context.new_page()
         await page.route("**/*", lambda route: _answer(route, visit))
-        await page.route_web_socket("**/*", lambda socket: None)  # never connected
+        await page.route_web_socket("**/*", lambda socket: _socket_refused(visit))
         try:
             return await asyncio.wait_for(_visit(page, visit, settings), limit)
         except TimeoutError:
-            if visit.failure is not None:
-                raise visit.failure from None
             raise BrowserError(f"timed out after {limit:g} s waiting for {visit.waiting}") from None
         except PlaywrightError as exc:
-            if visit.failure is not None:
-                raise visit.failure from None
             raise BrowserError(f"{_first_line(exc)} ({visit.url})") from None
     finally:
         await context.close()
@@ -234,8 +246,6 @@ async def _render_page(browser: Any, visit: Visit, settings: IngestConfig) -> Fe
 async def _visit(page: Any, visit: Visit, settings: IngestConfig) -> Fetched:
     started = time.monotonic()
     await page.goto(visit.url, wait_until="load", timeout=0)
-    if visit.failure is not None:
-        raise visit.failure
     if visit.wait_for:
         visit.waiting = f"`{visit.wait_for}`"
         await page.wait_for_selector(visit.wait_for, state="attached", timeout=0)
@@ -250,15 +260,17 @@ async def _visit(page: Any, visit: Visit, settings: IngestConfig) -> Fetched:
         )
     log.debug("browser: %s rendered in %.2f s", visit.url, time.monotonic() - started)
     document = visit.document
+    whole = not visit.loaded_data  # the DOM follows from the document (and its code) alone
     return Fetched(
-        url=document.url if document else page.url,  # where the redirects, if any, ended
+        url=document.url,  # where the redirects, if any, ended
         status=200,
         body=dom,
         encoding="utf-8",
         content_type="text/html; charset=utf-8",
         notes=tuple(visit.notes),
-        etag=None,  # the DOM is more than the document: compared by its bytes instead
-        last_modified=document.last_modified if document else None,
+        # kept for the next conditional GET only when the document holds the page's data
+        etag=document.etag if whole else None,
+        last_modified=document.last_modified if whole else None,
     )
 
 
@@ -278,7 +290,14 @@ async def _answer_request(route: Any, visit: Visit) -> None:
     if request.resource_type in NOT_LOADED:
         await route.abort("blockedbyclient")
         return
-    main = visit.document is None and request.is_navigation_request()
+    if not visit.opened and request.is_navigation_request():
+        visit.opened = True
+        # Redirects were followed (and counted) by the fetcher: the page gets the last answer
+        # (Chromium would send a redirect fulfilled here past the routing, to the dead proxy).
+        await _fulfil(route, visit.document)
+        return
+    if request.resource_type not in CODE:
+        visit.loaded_data = True
     try:
         if request.method != "GET":
             raise Refused(f"refused {request.method} {url}: a page is read with GET only")
@@ -287,41 +306,37 @@ async def _answer_request(route: Any, visit: Visit) -> None:
             for name, value in (await request.all_headers()).items()
             if name in FORWARDED_HEADERS or name.startswith("x-")
         }
-        fetched = await asyncio.get_running_loop().run_in_executor(
-            None, _fetch, visit, url, main, asked
-        )
+        fetched = await asyncio.get_running_loop().run_in_executor(None, _fetch, visit, url, asked)
     except Refused as exc:  # the guard said no before any connection was opened
         note = f"browser: {exc.reason} (asked by the page {visit.url})"
         visit.notes.append(note)
         log.warning("%s", note)
-        visit.failure = exc if main else visit.failure
         await route.abort("blockedbyclient")
         return
     except FetchError as exc:
-        if main:
-            visit.failure = exc
-        else:
-            visit.notes.append(f"browser: {exc.reason} (asked by the page {visit.url})")
+        visit.notes.append(f"browser: {exc.reason} (asked by the page {visit.url})")
         await route.abort("failed")
         return
-    if main:
-        visit.document = fetched
-    # Redirects were followed (and counted) by the fetcher: the page gets the last answer
-    # (Chromium would send a redirect fulfilled here past the routing, to the dead proxy).
     await _fulfil(route, fetched)
 
 
-def _fetch(visit: Visit, url: str, main: bool, asked: Mapping[str, str]) -> Fetched:
-    """The page itself politely (host delay, retries, HTML only); what it asks for at once,
-    with the headers its script set."""
-    if main:
-        return visit.fetcher.fetch(
-            url, robots=visit.robots, headers=visit.headers, guard=visit.guard
-        )
+def _fetch(visit: Visit, url: str, asked: Mapping[str, str]) -> Fetched:
+    """What the page asks for, at once or in its host's turn, with the headers its script
+    set (the source's own win)."""
     headers = {**asked, **visit.headers}
     return visit.loads.fetch(
         url, robots=visit.robots, headers=headers, guard=visit.guard, accept=None
     )
+
+
+def _socket_refused(visit: Visit) -> None:
+    """A WebSocket is never connected; that the page wanted one says its data is elsewhere."""
+    visit.loaded_data = True
+
+
+def _host(url: str) -> str:
+    """The host part the fetcher keys its turns by."""
+    return urlsplit(url).netloc.lower()
 
 
 async def _fulfil(route: Any, fetched: Fetched) -> None:

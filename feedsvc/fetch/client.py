@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -116,6 +116,7 @@ class Fetcher:
         agent: str,
         hosts: Hosts = HOSTS,
         dialer: Dialer | None = None,
+        turns: Callable[[str, float], None] | None = None,  # a rendered page's (PageTurns)
     ) -> None:
         timeout = settings.timeout_seconds
         self.timeout = (min(timeout, 10.0), timeout)
@@ -123,6 +124,7 @@ class Fetcher:
         self.max_bytes = settings.max_bytes
         self.policy = settings
         self.hosts = hosts
+        self.wait_turn = turns or hosts.wait_turn
         self.dialer = dialer or Dialer()
         self.session = self.dialer.session()  # the only way out: see fetch.dial
         self.session.max_redirects = self.policy.max_redirects
@@ -228,7 +230,7 @@ class Fetcher:
         attempts = self.policy.attempts
         attempt = 1
         while True:
-            self.hosts.wait_turn(host, self.policy.host_delay_seconds)
+            self.wait_turn(host, self.policy.host_delay_seconds)
             try:
                 return self._get_once(url, headers, guard, method)
             except _Retryable as failure:

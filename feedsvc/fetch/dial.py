@@ -13,8 +13,11 @@ A browser must not resolve or connect by itself either: its request interception
 this dialer and fulfil it with the answer, or to refuse it when `Dialer.destination(url,
 guard)` raises RefusedURL, so the browser's requests keep to the same check.
 
-With an `[ingest] proxy` the proxy resolves and connects: feedsvc still refuses what the
-guard refuses by scheme, host and IP literal, and the proxy is the host's egress control.
+With a `socks5://` `[ingest] proxy` nothing changes but the last hop: the name is resolved
+and checked here, and the proxy is asked to connect to the checked address (never to the
+name), so every destination is checked as without a proxy. An `http(s)://` or `socks5h://`
+proxy resolves names itself: feedsvc still refuses what the guard refuses by scheme, host
+and IP literal, and the proxy is the host's egress control for the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +51,7 @@ from feedsvc.fetch.guard import (
     system_resolver,
 )
 
+PINNED_PROXY = "socks5://"  # a proxy told the checked address, not the name (socks5h: the name)
 _GUARD: ContextVar[Guard | None] = ContextVar("feedsvc_fetch_guard", default=None)
 _DEADLINE: ContextVar[Deadline | None] = ContextVar("feedsvc_fetch_deadline", default=None)
 
@@ -126,6 +131,26 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
+@cache
+def _watched_socks_pools() -> dict[str, type]:
+    """SOCKS pools whose connections are watched by the deadline (PySocks: feedsvc[socks])."""
+    from urllib3.contrib import socks
+
+    class Plain(_Watched, socks.SOCKSConnection):
+        pass
+
+    class Secure(_Watched, socks.SOCKSHTTPSConnection):
+        pass
+
+    class PlainPool(socks.SOCKSHTTPConnectionPool):
+        ConnectionCls = Plain
+
+    class SecurePool(socks.SOCKSHTTPSConnectionPool):
+        ConnectionCls = Secure
+
+    return {"http": PlainPool, "https": SecurePool}
+
+
 @dataclass(frozen=True)
 class Dialer:
     """How names are resolved and which addresses are never dialled, for one fetcher.
@@ -202,11 +227,13 @@ class PinnedAdapter(HTTPAdapter):
         guard = _GUARD.get()
         if guard is None:
             raise RefusedURL(f"refused {request.url}: no guard was given for this request")
-        if select_proxy(request.url or "", proxies or {}):
-            self.dialer.through_proxy(request.url or "", guard)
+        url = request.url or ""
+        proxy = select_proxy(url, proxies or {})
+        if proxy and not proxy.lower().startswith(PINNED_PROXY):  # the proxy resolves names
+            self.dialer.through_proxy(url, guard)
             return super().get_connection_with_tls_context(request, verify, proxies, cert)
         try:
-            target = self.dialer.destination(request.url or "", guard)
+            target = self.dialer.destination(url, guard)
         except Unresolved as exc:  # a failed lookup is a network fault, tried again later
             raise requests.ConnectionError(str(exc), request=request) from None
         host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
@@ -214,7 +241,15 @@ class PinnedAdapter(HTTPAdapter):
         if target.scheme == "https":
             pool_kwargs["server_hostname"] = target.host
             pool_kwargs["assert_hostname"] = target.host
-        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+        manager = self.proxy_manager_for(proxy) if proxy else self.poolmanager  # socks5://
+        return manager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """The proxy's pools; a SOCKS proxy's connections keep to the request's deadline."""
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _watched_socks_pools()
+        return manager
 
     def add_headers(self, request: requests.PreparedRequest, **kwargs: object) -> None:
         """Host names the URL's host and port (urllib3 would name the address dialled)."""

@@ -33,6 +33,8 @@ def fetch_source_page(
             robots=source.robots,
             headers=source.headers,
             guard=guard,
+            etag=etag,
+            last_modified=last_modified,
         )
     return fetcher.fetch(
         url,

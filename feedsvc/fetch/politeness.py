@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.robotparser import RobotFileParser
@@ -26,13 +27,23 @@ class Hosts:
         self._robots_turns: dict[str, threading.Lock] = {}
 
     def wait_turn(self, host: str, delay: float) -> None:
-        """Sleep until `delay` seconds have passed since the last request to `host` began."""
+        """Sleep until `delay` seconds have passed since the last request to `host` began,
+        then take the turn; a turn shared meanwhile (`share_turn`) pushes it further."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                free = self._next_slot.get(host, now)
+                if free <= now:
+                    self._next_slot[host] = now + delay
+                    return
+            time.sleep(free - now)
+
+    def share_turn(self, host: str, delay: float) -> None:
+        """A request that goes with a turn already taken (a rendered page's requests to a
+        host it reached before): no wait, but the host's next turn comes `delay` after it."""
         with self._lock:
             now = time.monotonic()
-            slot = max(now, self._next_slot.get(host, now))
-            self._next_slot[host] = slot + delay
-        if slot > now:
-            time.sleep(slot - now)
+            self._next_slot[host] = max(self._next_slot.get(host, now), now + delay)
 
     def robots(self, origin: str) -> RobotFileParser | None:
         """The robots.txt rules read for `origin` within the last hour, if any."""
@@ -60,6 +71,30 @@ class Hosts:
 
 
 HOSTS = Hosts()
+
+
+class PageTurns:
+    """The turns one rendered page takes. Its first request to a host waits for the host's
+    turn like any fetch; its other requests to that host go with that turn, as one visitor's
+    browser loads a page, and each keeps the host's next visit `delay` after it. So a host
+    sees a render as one visit, and `delay` of quiet between visits (docs/operations.md)."""
+
+    def __init__(self, hosts: Hosts, visited: Iterable[str] = ()) -> None:
+        self.hosts = hosts
+        self._lock = threading.Lock()
+        self._visited = set(visited)  # the document's host: its fetch took the turn
+        self._turns: dict[str, threading.Lock] = {}
+
+    def wait_turn(self, host: str, delay: float) -> None:
+        """Wait for `host`'s turn on the page's first request to it; share it after."""
+        with self._lock:
+            turn = self._turns.setdefault(host, threading.Lock())
+        with turn:  # the page's first requests to a host wait for the one turn together
+            if host in self._visited:
+                self.hosts.share_turn(host, delay)
+                return
+            self.hosts.wait_turn(host, delay)
+            self._visited.add(host)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -34,6 +34,23 @@ def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
     handler.wfile.write(reply.body)
 
 
+def validated(reply: Reply) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A route that answers `reply` with its ETag and Last-Modified, or 304 with no body when
+    the request's If-None-Match or If-Modified-Since names them, as a caching server does."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        etag, modified = reply.headers.get("ETag"), reply.headers.get("Last-Modified")
+        asked_etag = handler.headers.get("If-None-Match")
+        if (etag and asked_etag == etag) or (
+            not asked_etag and modified and handler.headers.get("If-Modified-Since") == modified
+        ):
+            send(handler, Reply(b"", 304, {"ETag": etag or "", "Last-Modified": modified or ""}))
+        else:
+            send(handler, reply)
+
+    return answer
+
+
 class PageServer:
     """A threaded HTTP server on 127.0.0.1; tests set what each path answers and read the request log.
 

@@ -193,3 +193,25 @@ def _healthy(port: int) -> bool:
         return conn.getresponse().status == 200
     except OSError:
         return False
+
+
+def missing_socks_server() -> str | None:
+    """Why no SOCKS5 server can run here, or None when Debian's microsocks is installed."""
+    if shutil.which("microsocks") is None:
+        return "microsocks is not installed (make test installs it with apt-get when run as root)"
+    return None
+
+
+@contextmanager
+def socks_server(port: int, log: Path) -> Iterator[subprocess.Popen]:
+    """Debian's microsocks, a SOCKS5 server that really relays, on 127.0.0.1:`port`: its own
+    outgoing connections bound to 127.0.0.1, each one it makes logged in `log`
+    ("client[N] 127.0.0.1: connected to HOST:PORT"); stopped by its pid on exit."""
+    command = ["microsocks", "-i", "127.0.0.1", "-p", str(port), "-b", "127.0.0.1"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process)
+        yield process
+    finally:
+        _stop(process)
