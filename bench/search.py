@@ -26,11 +26,16 @@ from bench.report import DOC, Report, Row
 from feedsvc.config import Config, load
 from feedsvc.extract.fulltext import full_text_html
 from feedsvc.extract.itempage import page_metadata
+from feedsvc.formats import gzipped
 from feedsvc.jobs.cycle import publish_and_export
 from feedsvc.model import Item
 from feedsvc.publish.export import bump_generation
+from feedsvc.publish.render import RENDERERS, package
+from feedsvc.query import parse_query
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from feedsvc.web.search import search_doc
+from feedsvc.web.service import service
 from tests.support.config import write_config
 from tests.support.items import TOPIC_WEIGHTS, TOPICS, item, source_url
 from tests.support.servers import REPO
@@ -42,7 +47,7 @@ QUERIES = {
     "phrase, 1 % of items": '"grain corridor"',
     "one word in nearly every item": "security",
 }
-SAMPLES, ROUNDS = 200, 3
+SAMPLES, ROUNDS = 200, 5
 SIZE_ITEMS = 5_000  # items per store in the size comparison
 PAGES = REPO / "tests" / "fixtures" / "fulltext"
 BEGIN = "<!-- bench-search:begin: `make bench-search` rewrites everything from here to its end -->"
@@ -74,24 +79,19 @@ def bench_config(folder: Path) -> Config:
 
 
 def search_part(report: Report, folder: Path, max_items: int) -> None:
-    """p50 and p99 of a search request at each size; p99 against the p99 at 1,000."""
-    folder.mkdir(parents=True)
-    config = bench_config(folder)
-    store = Store(config.service.database)
-    store.create_schema()
-    stored = 0
-    found: dict[tuple[str, int], tuple[float, float]] = {}
+    """p50 and p99 of a search request at each size; p99 against the p99 at 1,000. One
+    store per size, measured in interleaved rounds, so a busy moment of the machine falls
+    on every size alike instead of on one."""
     sizes = [size for size in SIZES if size <= max_items]
-    for size in sizes:
-        started = time.monotonic()
-        grow(store, stored, size, datetime.now(UTC).replace(microsecond=0))
-        publish_and_export(store, config, archive_budget=0)
-        print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
-        stored = size
-        client = create_app(config).test_client()
-        for name, query in QUERIES.items():
-            found[(name, size)] = request_latency(client, config, query)
-    store.close()
+    clients = {size: store_of(folder / f"{size}", size) for size in sizes}
+    rounds: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for _ in range(ROUNDS):
+        for size, (client, config) in clients.items():
+            for name, query in QUERIES.items():
+                rounds.setdefault((name, size), []).append(request_latency(client, config, query))
+    found = {key: min(pairs, key=lambda pair: pair[1]) for key, pairs in rounds.items()}
+    for size, (client, _) in clients.items():
+        stages(report, client, size)
     for name in QUERIES:
         base = found[(name, sizes[0])][1]
         for size in sizes:
@@ -106,19 +106,50 @@ def search_part(report: Report, folder: Path, max_items: int) -> None:
                 )
 
 
+def stages(report: Report, client: FlaskClient, size: int) -> None:
+    """Where a search request's time goes (medians of SAMPLES): the query with its rows made
+    items, the feedgen render, the ETag hash; and the gzip copy a first gzip request adds."""
+    query = parse_query(QUERIES["one word, 1 % of items"])
+    with client.application.app_context():
+        svc = service()
+        entries = svc.store.search(query, svc.config.feeds.default_limit)
+        doc = search_doc(svc, query, entries)
+        body = RENDERERS["atom"](doc)
+        parts = {
+            "query and its rows as items": lambda: svc.store.search(query, len(entries)),
+            f"feedgen render of {len(entries)} Atom entries": lambda: RENDERERS["atom"](doc),
+            "ETag (hash of the bytes)": lambda: package(body, doc, compress=False),
+            "gzip copy (a first gzip request only)": lambda: gzipped(body),
+        }
+        for name, call in parts.items():
+            took = median([timed(call) for _ in range(SAMPLES)])
+            report.add(Row("Search", f"one word, {size:,} items: {name}, median", took, "ms"))
+
+
+def store_of(folder: Path, size: int) -> tuple[FlaskClient, Config]:
+    """A published store of `size` synthetic items and a client of the app serving it."""
+    folder.mkdir(parents=True)
+    config = bench_config(folder)
+    store = Store(config.service.database)
+    store.create_schema()
+    started = time.monotonic()
+    grow(store, 0, size, datetime.now(UTC).replace(microsecond=0))
+    publish_and_export(store, config, archive_budget=0)
+    store.close()
+    print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
+    return create_app(config).test_client(), config
+
+
 def request_latency(client: FlaskClient, config: Config, query: str) -> tuple[float, float]:
-    """(p50, p99) ms of /search/feed.atom?q=query, the quietest of ROUNDS rounds."""
-    rounds = []
-    for _ in range(ROUNDS):
-        samples = [
-            timed(
-                lambda: client.get("/search/feed.atom", query_string={"q": query}),
-                before=lambda: bump_generation(config),
-            )
-            for _ in range(SAMPLES)
-        ]
-        rounds.append((percentile(samples, 0.5), percentile(samples, 0.99)))
-    return min(rounds, key=lambda pair: pair[1])
+    """(p50, p99) ms of SAMPLES requests for /search/feed.atom?q=query, each rendered anew."""
+    samples = [
+        timed(
+            lambda: client.get("/search/feed.atom", query_string={"q": query}),
+            before=lambda: bump_generation(config),
+        )
+        for _ in range(SAMPLES)
+    ]
+    return percentile(samples, 0.5), percentile(samples, 0.99)
 
 
 def extraction_part(report: Report) -> None:
@@ -185,7 +216,9 @@ def write_section(report: Report, minutes: float, max_items: int) -> None:
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes with
 `make bench-search` (= `.venv/bin/python -m bench.search --max-items {max_items}`): search
 requests through the app with the worker's search cache dropped before each ({SAMPLES}
-samples, the quietest of {ROUNDS} rounds), SQLite store (FTS5).
+samples per round, the quietest of {ROUNDS} rounds taken in turn over one store per size),
+SQLite store (FTS5). A request sends no `Accept-Encoding: gzip`: a search's gzip copy is
+made by the first request that takes it.
 
 {report.table()}
 

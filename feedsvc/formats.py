@@ -6,6 +6,7 @@ names and media types here, so a worker that serves published bytes never loads 
 
 from __future__ import annotations
 
+import gzip
 from urllib.parse import urlsplit
 
 MEDIA_TYPES: dict[str, str] = {
@@ -25,3 +26,8 @@ def static_url(base_url: str, name: str) -> str:
     path keeps base_url's prefix but not its host.
     """
     return f"{urlsplit(base_url).path.rstrip('/')}/static/{name}"
+
+
+def gzipped(body: bytes) -> bytes:
+    """The gzip copy of a document as every tier serves it (no timestamp: same bytes, same ETag)."""
+    return gzip.compress(body, compresslevel=6, mtime=0)

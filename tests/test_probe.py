@@ -183,3 +183,27 @@ def test_an_old_store_gains_the_probe_columns_in_place(
         upgraded.create_schema()  # a second start finds nothing to do
     finally:
         upgraded.close()
+
+
+def test_a_filtered_feed_carries_the_sizes_the_probes_found(
+    tmp_path: Path, server: PageServer, probing: Config
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(path.read_text() + '\n[[custom_feeds]]\nslug = "all"\ntitle = "Every item"\n')
+    config = load(path)
+    prepare(config)
+    paths = images_on_page(config)
+    serve_images(server, paths)
+    store = Store(config.service.database)
+    fetcher = make_fetcher(config)
+    try:
+        for _ in range(len(paths) // PER_RUN + 2):  # PER_RUN probes a run
+            run_cycle(store, fetcher, config, targets(config))
+    finally:
+        fetcher.close()
+        store.close()
+    client = create_app(config).test_client()
+    parsed = feedparser.parse(client.get("/feeds/all/feed.rss").data)
+    lengths = [e.get("length", "") for entry in parsed.entries for e in entry.enclosures]
+    assert len(lengths) == len(paths)
+    assert all(length not in ("", "0") for length in lengths)  # rendered again after each probe

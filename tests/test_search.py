@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -102,6 +103,19 @@ def test_validators_limit_the_page_and_a_publish_that_changes_the_answer(
     )
     assert again.status_code == 304 and again.data == b""
     assert first.headers["Last-Modified"]
+    # The gzip copy, made by the first request that takes it: the same document, its own ETag.
+    packed = client.get(
+        "/search/feed.rss", query_string={"q": "ukraine"}, headers={"Accept-Encoding": "gzip"}
+    )
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == first.data
+    assert packed.headers["ETag"] == first.headers["ETag"][:-1] + '-gz"'
+    revalidated = client.get(
+        "/search/feed.rss",
+        query_string={"q": "ukraine"},
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
+    )
+    assert revalidated.status_code == 304 and revalidated.data == b""
     limited = client.get("/search/feed.json", query_string={"q": "ukraine", "limit": "1"})
     assert len(json.loads(limited.data)["items"]) == 1
     assert (

@@ -92,6 +92,7 @@ def backfill(
             now,
             full_text=source.content == "full",
             custom=config.custom_feeds,
+            page_size=config.feeds.archive_page_size,
         )
         state = replace(
             after, items_new=state.items_new + added, items_known=state.items_known + seen

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from feedsvc.config import SourceConfig
+from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.fulltext import NoFullText, full_text_html
 from feedsvc.extract.itempage import enriched, from_json, page_metadata, to_json
 from feedsvc.extract.normalize import Context, Item
@@ -120,10 +120,17 @@ def main_text(page: Fetched, guid: str) -> tuple[str | None, TaskOutcome]:
 
 
 def fill_backlog(
-    store: Store, fetcher: Fetcher, topic: str, source: SourceConfig, budget: int, now: datetime
+    store: Store,
+    fetcher: Fetcher,
+    config: Config,
+    topic: str,
+    source: SourceConfig,
+    budget: int,
+    now: datetime,
 ) -> int:
     """Backfilled items' main text, `budget` pages at most (what the run's listing left of
-    `enrich_per_run`), newest first; returns how many pages were fetched."""
+    `enrich_per_run`), newest first, each filtered again through the custom feeds; returns
+    how many pages were fetched."""
     if source.content != "full" or budget <= 0:
         return 0
     todo = store.backlog(topic, source.url, budget, MAX_ATTEMPTS)
@@ -134,5 +141,13 @@ def fill_backlog(
             text, outcome = main_text(page, guid)
         else:
             text, outcome = None, replace(page, guid=guid, task=FULL_TEXT_TASK)
-        store.record_full_text(topic, source.url, outcome, text, now)
+        store.record_full_text(
+            topic,
+            source.url,
+            outcome,
+            text,
+            now,
+            config.custom_feeds,
+            config.feeds.archive_page_size,
+        )
     return len(todo)

@@ -145,6 +145,7 @@ def _ingest(
         undated_text=_undated_text(undated, source),
         tasks=tasks,
         custom=config.custom_feeds,
+        page_size=config.feeds.archive_page_size,
     )
     store.record_fingerprint(topic.slug, source.url, fingerprint)
     return SourceReport(

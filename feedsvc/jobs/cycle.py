@@ -89,6 +89,7 @@ def run_cycle(
             fill_backlog(
                 store,
                 fetcher,
+                config,
                 topic.slug,
                 source,
                 source.enrich_per_run - report.item_pages,

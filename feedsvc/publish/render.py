@@ -6,7 +6,6 @@ explicit (feedgen would otherwise stamp "now" and change the bytes on each rende
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html
 import json
@@ -17,7 +16,7 @@ from typing import Any
 
 from feedgen.feed import FeedEntry, FeedGenerator
 
-from feedsvc.formats import MEDIA_TYPES
+from feedsvc.formats import MEDIA_TYPES, gzipped
 from feedsvc.model import FeedDoc, Rendered, StoredItem
 from feedsvc.publish.feedgen_ext import HistoryFeed, MediaEntry, MediaFeed, image_length, image_type
 from feedsvc.version import __version__
@@ -86,10 +85,11 @@ def render_all(doc: FeedDoc, **marks: Any) -> dict[str, Rendered]:
     return {name: replace(package(render(doc), doc), **marks) for name, render in RENDERERS.items()}
 
 
-def package(body: bytes, doc: FeedDoc) -> Rendered:
-    """Bytes plus a gzip copy, a strong ETag from their hash and Last-Modified from the data."""
+def package(body: bytes, doc: FeedDoc, *, compress: bool = True) -> Rendered:
+    """Bytes plus a gzip copy (none with `compress=False`: the web tier makes it when a
+    request first takes gzip), a strong ETag from their hash and Last-Modified from the data."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Rendered(body, gzip.compress(body, compresslevel=6, mtime=0), etag, doc.updated)
+    return Rendered(body, gzipped(body) if compress else b"", etag, doc.updated)
 
 
 def with_stylesheet(xml: bytes, href: str | None) -> bytes:

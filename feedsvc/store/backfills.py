@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from feedsvc.config.custom_feeds import CustomFeed, searchable_text
+from feedsvc.config.settings import FeedsConfig
 from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Item, order_key
 from feedsvc.store.custom import Candidate, join_custom_feeds
@@ -76,6 +77,7 @@ class BackfillStore:
         now: datetime,
         full_text: bool = False,
         custom: Sequence[CustomFeed] = (),
+        page_size: int = FeedsConfig.archive_page_size,
     ) -> tuple[int, int]:
         """Store one page's items not stored yet as history, with the walk's new state, in one
         transaction; `placed` dates the undated items; with `full_text` their main text is
@@ -96,7 +98,7 @@ class BackfillStore:
                 candidates.append(member)
                 upsert_type(conn, item.type_slug, item.type_label)
                 joined.update(joined_feeds(topic, item.type_slug, new_item=True))
-            join_custom_feeds(conn, custom, candidates, now)
+            join_custom_feeds(conn, custom, candidates, now, page_size)
             index_items(conn, [(c.item_id, c.text) for c in candidates])
             if full_text and fresh:
                 queue_backlog(conn, source, [item.guid for item in fresh], now)

@@ -1,10 +1,11 @@
 """[[custom_feeds]] in the store: each filtered feed's members, kept by the one write path.
 
-An item joins a custom feed when it is stored (new, edited, or first seen in another
-topic) and matches the feed's definition; a feed whose definition changed (or is new) is
-filtered again over every stored item, oldest first so its archive pages stay in order;
-a feed gone from the config loses its members and documents. An edit never takes an item
-out of a feed it joined (readers already have it): only a new definition does.
+An item joins a custom feed when it is stored (new, edited, first seen in another topic,
+or given its main text later) and matches the feed's definition; an edited member that no
+longer matches (its include no longer, or its exclude now) leaves it. A feed whose
+definition changed (or is new) is filtered again over every stored item, oldest first so
+its archive pages stay in order; a feed gone from the config loses its members and
+documents.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from feedsvc.config.custom_feeds import CustomFeed, searchable_text
 from feedsvc.keys import FeedKey
 from feedsvc.store.documents import mark_dirty
+from feedsvc.store.hiding import custom_page, recut_archives
 from feedsvc.store.schema import (
     count_members,
     custom_feeds,
@@ -70,34 +72,64 @@ class CustomFeedStore:
 
 
 def join_custom_feeds(
-    conn: Connection, wanted: Sequence[CustomFeed], candidates: Sequence[Candidate], now: datetime
+    conn: Connection,
+    wanted: Sequence[CustomFeed],
+    candidates: Sequence[Candidate],
+    now: datetime,
+    page_size: int,
 ) -> None:
-    """The candidates that match a feed join it (once); a feed that gained members or holds
-    an edited one is marked changed."""
+    """The candidates that match a feed join it (once); an edited member that matches no
+    longer (its new text, type or a later main text) leaves it, re-cutting the feed's archive
+    pages from the one it sat on (`page_size` items each). A feed that gained, lost or holds
+    an edited member is marked changed. An item matches through any topic it is in."""
     if not wanted or not candidates:
         return
-    ids = [c.item_id for c in candidates]
+    latest = {c.item_id: c for c in candidates}  # one per item: its text and type as now stored
+    ids = list(latest)
     members = {
-        (feed, item_id)
-        for feed, item_id in conn.execute(
-            select(custom_items.c.feed, custom_items.c.item_id).where(
+        (feed, item_id): joined
+        for feed, item_id, joined in conn.execute(
+            select(custom_items.c.feed, custom_items.c.item_id, custom_items.c.id).where(
                 custom_items.c.item_id.in_(ids)
             )
         )
     }
+    topics: dict[int, set[str]] = {}
+    for item_id, topic in conn.execute(
+        select(topic_items.c.item_id, topic_items.c.topic).where(topic_items.c.item_id.in_(ids))
+    ):
+        topics.setdefault(item_id, set()).add(topic)
     for feed in wanted:
-        joining: dict[int, Candidate] = {}
+        joining: list[Candidate] = []
+        leaving: list[int] = []  # custom_items ids of members that no longer match
         touched = False
-        for c in candidates:
-            if (feed.slug, c.item_id) in members:
-                touched |= c.edited
-            elif c.item_id not in joining and feed.matches(c.topic, c.type_slug, c.text):
-                joining[c.item_id] = c
-        rows = [_member_row(feed.slug, c) for c in joining.values()]
-        if rows:
-            conn.execute(insert(custom_items), rows)
-        if rows or touched:
-            mark_dirty(conn, FeedKey(custom=feed.slug), now, len(rows))
+        for item_id, c in latest.items():
+            joined = members.get((feed.slug, item_id))
+            if joined is not None and not c.edited:
+                continue
+            belongs = any(
+                feed.matches(topic, c.type_slug, c.text) for topic in topics.get(item_id, {c.topic})
+            )
+            if joined is None and belongs:
+                joining.append(c)
+            elif joined is not None and belongs:
+                touched = True
+            elif joined is not None:
+                leaving.append(joined)
+        if joining:
+            conn.execute(insert(custom_items), [_member_row(feed.slug, c) for c in joining])
+        if leaving:
+            _leave(conn, feed.slug, leaving, now, page_size)
+        elif joining or touched:
+            mark_dirty(conn, FeedKey(custom=feed.slug), now, len(joining))
+
+
+def _leave(conn: Connection, slug: str, leaving: list[int], now: datetime, page_size: int) -> None:
+    """Members (custom_items ids) out of a feed: its archive pages are cut again from the
+    first page one of them sat on, as hiding an item does."""
+    first = min(custom_page(conn, slug, joined, page_size) for joined in leaving)
+    conn.execute(delete(custom_items).where(custom_items.c.id.in_(leaving)))
+    recut_archives(conn, FeedKey(custom=slug), first, page_size, now)
 
 
 def _member_row(slug: str, candidate: Candidate) -> dict:

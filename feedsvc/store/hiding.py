@@ -72,7 +72,7 @@ class HidingStore:
                 update(topic_items).where(topic_items.c.item_id.in_(ids)).values(hidden=hidden)
             )
             for key, page in first_page.items():
-                _recut(conn, key, page, page_size, now)
+                recut_archives(conn, key, page, page_size, now)
             changed = [row.link for row in changing]
             if changed:
                 record_action(conn, now, action, f"{len(changed)} items: " + " ".join(changed))
@@ -126,17 +126,22 @@ def _pages_of(conn: Connection, item_id: int, type_slug: str, size: int) -> dict
     for feed, joined in conn.execute(
         select(custom_items.c.feed, custom_items.c.id).where(custom_items.c.item_id == item_id)
     ):
-        before = (
-            select(func.count())
-            .select_from(custom_items.join(items, items.c.id == custom_items.c.item_id))
-            .where(custom_items.c.feed == feed, items.c.hidden == false())
-            .where(custom_items.c.id < joined)
-        )
-        pages[FeedKey(custom=feed)] = (conn.scalar(before) or 0) // size + 1
+        pages[FeedKey(custom=feed)] = custom_page(conn, feed, joined, size)
     return pages
 
 
-def _recut(conn: Connection, key: FeedKey, page: int, size: int, now: datetime) -> None:
+def custom_page(conn: Connection, feed: str, joined: int, size: int) -> int:
+    """The archive page of a custom feed that its member `joined` (custom_items.id) sits on."""
+    before = (
+        select(func.count())
+        .select_from(custom_items.join(items, items.c.id == custom_items.c.item_id))
+        .where(custom_items.c.feed == feed, items.c.hidden == false())
+        .where(custom_items.c.id < joined)
+    )
+    return (conn.scalar(before) or 0) // size + 1
+
+
+def recut_archives(conn: Connection, key: FeedKey, page: int, size: int, now: datetime) -> None:
     """Pages from `page` on are rendered again; pages past the new last one are dropped."""
     mark_dirty(conn, key, now)
     members = count_members(conn, key)
@@ -153,7 +158,7 @@ def _recut(conn: Connection, key: FeedKey, page: int, size: int, now: datetime) 
         rendered.delete().where(
             rendered.c.kind == "archive",
             this_feed,
-            rendered.c.page > max(page_count(members, size), 1),
+            rendered.c.page > page_count(members, size),  # an empty feed has no page 1
         )
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql import Select
 
 from feedsvc.config.custom_feeds import CustomFeed, searchable_text
+from feedsvc.config.settings import FeedsConfig
 from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
 from feedsvc.store.custom import Candidate, join_custom_feeds
@@ -48,9 +49,11 @@ class ItemStore:
         undated_text: str | None = None,
         tasks: Sequence[TaskOutcome] = (),
         custom: Sequence[CustomFeed] = (),
+        page_size: int = FeedsConfig.archive_page_size,
     ) -> Changes:
         """Store the items of one successful fetch in one transaction and mark changed feeds
-        (the `custom` feeds new, edited and newly linked items match included)."""
+        (the `custom` feeds new, edited and newly linked items match included; an edited
+        member that matches no longer leaves one, its archive pages of `page_size` re-cut)."""
         with self.engine.begin() as conn:
             source = source_id(conn, topic, url)
             record_tasks(conn, source, tasks, [item.guid for item in found], now)
@@ -134,7 +137,7 @@ class ItemStore:
             for key in affected_feeds(topic, touched_types) if touched_types else ():
                 mark_dirty(conn, key, now, joined[key])
             retyped(conn, moved)
-            join_custom_feeds(conn, custom, candidates, now)
+            join_custom_feeds(conn, custom, candidates, now, page_size)
             index_items(conn, [(c.item_id, c.text) for c in candidates])
             conn.execute(
                 update(sources)

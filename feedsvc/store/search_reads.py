@@ -2,7 +2,7 @@
 SQLAlchemy (like reads.py). SQLite answers from the FTS5 table `item_search`, PostgreSQL
 from a `tsvector` column with a GIN index; search_index.py keeps both as items are stored.
 Hidden items are never found; backfilled history is. Cost is bounded: the newest-first
-sort reads at most MAX_CANDIDATES matches, whatever the query.
+sort reads at most CANDIDATES_PER_RESULT matches per result asked for, whatever the query.
 """
 
 from __future__ import annotations
@@ -30,16 +30,17 @@ _ITEM_COLUMNS = ", ".join(
     )
 )
 # A word in most items must not cost a sort of most of the store: a search ranks at most the
-# MAX_CANDIDATES matches stored last (new items are stored last; a backfill's old ones too).
-MAX_CANDIDATES = 5_000
+# CANDIDATES_PER_RESULT x limit matches stored last (new items are stored last; a backfill's
+# old ones too), so its cost follows the answer asked for, not the size of the store.
+CANDIDATES_PER_RESULT = 20
 _MATCHES = {
     "sqlite": (
         "i.id IN (SELECT rowid FROM item_search WHERE item_search MATCH ? "
-        f"ORDER BY rowid DESC LIMIT {MAX_CANDIDATES})"
+        "ORDER BY rowid DESC LIMIT ?)"
     ),
     "postgresql": (
         "i.id IN (SELECT item_id FROM item_search WHERE document @@ to_tsquery('simple', ?) "
-        f"ORDER BY item_id DESC LIMIT {MAX_CANDIDATES})"
+        "ORDER BY item_id DESC LIMIT ?)"
     ),
 }
 _TOPIC_FILTER = " AND EXISTS (SELECT 1 FROM topic_items t WHERE t.item_id = i.id AND t.topic = ?)"
@@ -47,17 +48,23 @@ _TOPICS = "SELECT item_id, topic FROM topic_items WHERE item_id IN ({}) ORDER BY
 
 
 def search_statement(query: Query, dialect: str, limit: int) -> tuple[str, list[Any]]:
-    """The statement and parameters that find a query's newest `limit` items."""
+    """The statement and parameters that find a query's newest `limit` items: the matches are
+    ranked by (id, order key) alone, and only the `limit` chosen rows are read whole (sorting
+    whole rows would copy every candidate's text)."""
     match = query.tsquery() if dialect == "postgresql" else query.fts5()
-    statement = f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {_MATCHES[dialect]} AND NOT i.hidden"
-    parameters: list[Any] = [match]
+    chosen = f"SELECT i.id FROM items i WHERE {_MATCHES[dialect]} AND NOT i.hidden"
+    parameters: list[Any] = [match, CANDIDATES_PER_RESULT * limit]
     if query.type:
-        statement += " AND i.type_slug = ?"
+        chosen += " AND i.type_slug = ?"
         parameters.append(query.type)
     if query.topic:
-        statement += _TOPIC_FILTER
+        chosen += _TOPIC_FILTER
         parameters.append(query.topic)
-    return statement + " ORDER BY i.order_key DESC LIMIT ?", [*parameters, limit]
+    chosen += " ORDER BY i.order_key DESC LIMIT ?"
+    statement = (
+        f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({chosen}) ORDER BY i.order_key DESC"
+    )
+    return statement, [*parameters, limit]
 
 
 class SearchReads:

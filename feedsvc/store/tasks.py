@@ -11,14 +11,17 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from feedsvc.config.custom_feeds import searchable_text
-from feedsvc.keys import affected_feeds
+from feedsvc.config.custom_feeds import CustomFeed, searchable_text
+from feedsvc.config.settings import FeedsConfig
+from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import ImageProbe, TaskOutcome
+from feedsvc.store.custom import Candidate, join_custom_feeds
 from feedsvc.store.documents import mark_dirty
 from feedsvc.store.schema import (
     BACKLOG,
     FULL_TEXT_TASK,
     IMAGE_SIZE_TASK,
+    custom_items,
     item_tasks,
     items,
     sources,
@@ -148,10 +151,18 @@ class TaskStore:
             return [(row.guid, row.link) for row in rows]
 
     def record_full_text(
-        self, topic: str, url: str, outcome: TaskOutcome, text: str | None, now: datetime
+        self,
+        topic: str,
+        url: str,
+        outcome: TaskOutcome,
+        text: str | None,
+        now: datetime,
+        custom: Sequence[CustomFeed] = (),
+        page_size: int = FeedsConfig.archive_page_size,
     ) -> None:
-        """A backlog item's main text (`text`), or why it could not be had (`outcome.error`);
-        a new text marks the item's feeds changed."""
+        """A backlog item's main text (`text`), or why it could not be had (`outcome.error`).
+        A new text is indexed for search, filtered again through the `custom` feeds (it may
+        join one, or leave one whose exclude it now matches) and marks the item's feeds changed."""
         with self.engine.begin() as conn:
             source = conn.scalar(
                 select(sources.c.id).where(sources.c.topic == topic, sources.c.url == url)
@@ -172,15 +183,33 @@ class TaskStore:
                 note_full_text_failures(conn, source, 1, outcome.error, now)
                 return
             row = conn.execute(
-                select(items.c.id, items.c.title, items.c.summary_text, items.c.author).where(
-                    items.c.guid == outcome.guid
-                )
+                select(
+                    items.c.id,
+                    items.c.title,
+                    items.c.summary_text,
+                    items.c.author,
+                    items.c.type_slug,
+                    items.c.order_key,
+                    items.c.history,
+                    items.c.hidden,
+                ).where(items.c.guid == outcome.guid)
             ).one()
             conn.execute(
                 update(items).where(items.c.id == row.id).values(full_html=text, updated_at=now)
             )
             searchable = searchable_text(row.title, row.summary_text, text, row.author)
             index_items(conn, [(row.id, searchable)])
+            if not row.hidden:  # a hidden item is no feed's member
+                edited = Candidate(
+                    row.id,
+                    topic,
+                    row.type_slug,
+                    searchable,
+                    row.order_key,
+                    edited=True,
+                    history=row.history,
+                )
+                join_custom_feeds(conn, custom, [edited], now, page_size)
             _mark_item_feeds(conn, row.id, now)
 
     def record_image_probe_failure(self, probe: ImageProbe, now: datetime) -> None:
@@ -190,12 +219,15 @@ class TaskStore:
 
 
 def _mark_item_feeds(conn: Connection, item_id: int, now: datetime) -> None:
-    """Every feed the item is in has changed: render it again."""
+    """Every feed the item is in has changed (its topics', types' and custom feeds'): render
+    it again."""
     for topic, type_slug in conn.execute(
         select(topic_items.c.topic, topic_items.c.type_slug).where(topic_items.c.item_id == item_id)
     ):
         for key in affected_feeds(topic, {type_slug}):
             mark_dirty(conn, key, now)
+    for feed in conn.scalars(select(custom_items.c.feed).where(custom_items.c.item_id == item_id)):
+        mark_dirty(conn, FeedKey(custom=feed), now)
 
 
 def _probe_tried(conn: Connection, probe: ImageProbe, state: str, now: datetime) -> None:

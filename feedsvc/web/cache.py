@@ -22,6 +22,7 @@ from werkzeug.datastructures import Headers as HeaderMap
 from werkzeug.http import parse_date, parse_etags
 
 from feedsvc.config import Config
+from feedsvc.formats import gzipped
 from feedsvc.headers import Headers, feed_headers
 from feedsvc.model import Rendered
 
@@ -102,27 +103,40 @@ class PrebuiltResponse(Response):
         return [self.prebuilt_body] if send_body else [], self.status, list(self.prebuilt)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
-    """A rendered feed ready to answer: its plain and gzip variants."""
+    """A rendered feed ready to answer: its plain and gzip variants. A document rendered for
+    a request (a search) comes without its gzip copy: it is compressed by the first request
+    that accepts gzip, so a reader that does not pays nothing for it."""
 
     plain: Variant
-    gzip: Variant
-    size: int
+    gzip: Variant | None
+    size: int  # a gzip copy still to make is counted as large as the plain bytes
+    pending: tuple[Rendered, str, Config] | None = None
 
     @classmethod
     def build(cls, out: Rendered, fmt: str, config: Config) -> Entry:
-        """Both variants of one rendered feed, with their headers."""
-        return cls(
-            plain=Variant.build(out.body, feed_headers(out, fmt, config, False)),
-            gzip=Variant.build(out.gzip_body, feed_headers(out, fmt, config, True)),
-            size=len(out.body) + len(out.gzip_body),
-        )
+        """Both variants of one rendered feed, with their headers (gzip later when `out` has
+        no gzip copy)."""
+        plain = Variant.build(out.body, feed_headers(out, fmt, config, False))
+        if not out.gzip_body:
+            return cls(plain, None, 2 * len(out.body), (out, fmt, config))
+        gzip = Variant.build(out.gzip_body, feed_headers(out, fmt, config, True))
+        return cls(plain, gzip, len(out.body) + len(out.gzip_body))
 
     def respond(self, environ: dict) -> Response:
         """The gzip variant when the client accepts it, as the app always did."""
-        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
-        return (self.gzip if gzipped else self.plain).respond(environ)
+        if "gzip" not in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            return self.plain.respond(environ)
+        return self._gzip().respond(environ)
+
+    def _gzip(self) -> Variant:
+        """The gzip variant, compressed now if this is the first request to take it (two
+        threads racing here make the same bytes)."""
+        if self.gzip is None:
+            out, fmt, config = self.pending  # type: ignore[misc]
+            self.gzip = Variant.build(gzipped(out.body), feed_headers(out, fmt, config, True))
+        return self.gzip
 
 
 @dataclass

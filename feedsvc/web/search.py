@@ -82,11 +82,12 @@ def feed_urls(svc: Service, query: Query) -> dict[str, str]:
 
 
 def _render(svc: Service, query: Query, fmt: str, limit: int) -> Rendered:
-    """One indexed query, rendered (feedgen is loaded on the first search, not before)."""
+    """One indexed query, rendered (feedgen is loaded on the first search, not before); the
+    gzip copy is left to the first request that takes it (web.cache.Entry)."""
     from feedsvc.publish.render import RENDERERS, package
 
     doc = search_doc(svc, query, svc.store.search(query, limit))
-    return package(RENDERERS[fmt](doc), doc)
+    return package(RENDERERS[fmt](doc), doc, compress=False)
 
 
 def search_doc(svc: Service, query: Query, entries: list[StoredItem]) -> FeedDoc:
