@@ -63,6 +63,17 @@ class Item(ItemContent):
         return hashlib.sha256(encoded).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class KnownItem:
+    """A stored item as a repair compares it with a redesigned page: guid, link, title and
+    its date (None when the page never gave one)."""
+
+    guid: str
+    link: str
+    title: str
+    published: datetime | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class StoredItem(ItemContent):
     """An item as a feed shows it: its content plus the dates and place the store gave it."""
