@@ -18,11 +18,11 @@ from itertools import combinations
 from pathlib import Path
 
 from feedsvc.config import ConfigError, SourceConfig
-from feedsvc.config.sources import parse_source
+from feedsvc.config.sources import Selectors, parse_source
 from feedsvc.discover.fields import Field
 from feedsvc.discover.items import Discovery, NothingFound, candidates
 from feedsvc.discover.jsonrepair import json_candidates
-from feedsvc.discover.report import checked_block
+from feedsvc.discover.report import FIELD_ORDER, checked_block
 from feedsvc.extract.jsondoc import json_items
 from feedsvc.extract.listing import ExtractError, RawItem, extract, parse_html
 from feedsvc.extract.normalize import Context, Excluded, NormalizeError, canonical_link, normalize
@@ -120,6 +120,18 @@ def selectors_block(source: SourceConfig, block: str) -> SourceConfig:
         raise ConfigError(BLOCK_PATH, "selectors", f"not valid TOML: {exc}") from None
     raw = {"url": source.url, "kind": source.kind, "selectors": table}
     return replace(source, selectors=parse_source(raw, {}, None, BLOCK_PATH, "").selectors)
+
+
+def selectors_toml(selectors: Selectors) -> str:
+    """A source's selectors as `[topics.sources.selectors]` keys (what a repair's diff shows)."""
+    lines = [f"item = {Field(selectors.item).toml()}"]
+    for key in FIELD_ORDER[1:]:
+        parts = [
+            Field(s.css or "", s.attr, s.pattern, s.exclude).toml() for s in getattr(selectors, key)
+        ]
+        if parts:
+            lines.append(f"{key} = {parts[0] if len(parts) == 1 else '[' + ', '.join(parts) + ']'}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
