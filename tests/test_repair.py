@@ -215,3 +215,18 @@ def test_the_selectors_in_force_print_as_config_keys() -> None:
     source = source_of("dates-moved")
     text = selectors_toml(source.selectors)
     assert selectors_block(source, text).selectors == source.selectors
+
+
+def test_the_stored_items_outrank_discovers_score() -> None:
+    """The CMS move put a "most read" box above the list: discover alone scores it higher;
+    the repair proposes the list that holds the stored items."""
+    source = source_of("cms-move")
+    repair = rank_repairs(
+        fixture("cms-move", "after"), source, source.url, "utf-8", stored("cms-move"),
+        MIN_KNOWN, NOW,
+    )  # fmt: skip
+    by_score = max(repair.ranked, key=lambda one: one.score)
+    assert by_score.source.selectors.item == "div.cmp-teaser" and not by_score.recognised
+    assert repair.proposed is not None
+    assert repair.proposed.source.selectors.item == "li.cmp-list__item"
+    assert repair.proposed.score < by_score.score

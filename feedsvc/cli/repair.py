@@ -80,7 +80,8 @@ def _propose(store: Store, config: Config, topic: str, source: SourceConfig, app
     current = in_force(store, topic, source, now)  # drops a repair the config overruled
     fetcher = make_fetcher(config)
     try:
-        page = fetch_pages(fetcher, replace(source, pages=1))[0]
+        # a browser source's wait_for names the old markup: wait for the page to settle
+        page = fetch_pages(fetcher, replace(source, pages=1, wait_for=None))[0]
         found = find_repair(store, config, topic, source, page, now)
     except (FetchError, ExtractError) as exc:
         print(f"  cannot repair: the page could not be read: {exc}", file=sys.stderr)

@@ -119,7 +119,10 @@ def selectors_block(source: SourceConfig, block: str) -> SourceConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(BLOCK_PATH, "selectors", f"not valid TOML: {exc}") from None
     raw = {"url": source.url, "kind": source.kind, "selectors": table}
-    return replace(source, selectors=parse_source(raw, {}, None, BLOCK_PATH, "").selectors)
+    selectors = parse_source(raw, {}, None, BLOCK_PATH, "").selectors
+    # a browser source waited for the old markup: it waits for the new items instead
+    wait_for = selectors.item if source.wait_for and source.kind == "page" else source.wait_for
+    return replace(source, selectors=selectors, wait_for=wait_for)
 
 
 def selectors_toml(selectors: Selectors) -> str:
