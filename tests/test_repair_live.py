@@ -24,6 +24,7 @@ from feedsvc.web import create_app
 from tests.support.config import TOPIC, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repair"
+SQLITE = "sqlite:///var/feedsvc.sqlite3"
 OLD_SELECTORS = """
   [topics.sources.selectors]
   item = "ul.post-list > li.post"
@@ -65,11 +66,12 @@ def site() -> Iterator[PageServer]:
     server.close()
 
 
-def topic_config(folder: Path, url: str, mode: str, selectors: str = OLD_SELECTORS) -> Config:
-    path = write_config(
-        folder, url, f'auto_repair = "{mode}"\n', selectors, preset=None
-    )  # the config's own selectors follow the source's keys
-    return load(path)
+def topic_config(
+    folder: Path, url: str, mode: str, selectors: str = OLD_SELECTORS, database: str = SQLITE
+) -> Config:
+    """The topic's config; its own selectors follow the source's keys."""
+    extra = f'auto_repair = "{mode}"\n'
+    return load(write_config(folder, url, extra, selectors, preset=None, database=database))
 
 
 def run(config: Config) -> None:
@@ -107,10 +109,12 @@ def cli(config: Config, *arguments: str) -> int:
     return main(["--config", str(config.path), *arguments])
 
 
-def ingested(tmp_path: Path, site: PageServer, path: str, mode: str) -> tuple[Config, list[str]]:
+def ingested(
+    tmp_path: Path, site: PageServer, path: str, mode: str, database: str = SQLITE
+) -> tuple[Config, list[str]]:
     """A topic ingested from the old page, then switched to the redesign: its old guids."""
     site.serve(path, BEFORE)
-    config = topic_config(tmp_path, site.url(path), mode)
+    config = topic_config(tmp_path, site.url(path), mode, database=database)
     prepare(config)
     run(config)
     old = feed_guids(config)
@@ -119,8 +123,13 @@ def ingested(tmp_path: Path, site: PageServer, path: str, mode: str) -> tuple[Co
     return config, old
 
 
-def test_auto_repair_apply_stores_exactly_the_new_items(tmp_path: Path, site: PageServer) -> None:
-    config, old = ingested(tmp_path, site, "/apply/news/", "apply")
+@pytest.mark.both_databases
+def test_auto_repair_apply_stores_exactly_the_new_items(
+    tmp_path: Path, site: PageServer, database_url: str
+) -> None:
+    config, old = ingested(
+        tmp_path, site, f"/apply/{database_url[:5]}/news/", "apply", database_url
+    )
     run(config)
     runs, actions, repair = state(config)
     assert (runs[0].outcome, runs[0].new_items) == ("repaired", 2)

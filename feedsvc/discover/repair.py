@@ -99,15 +99,16 @@ def rank_repairs(
             "(the list is gone, or only JavaScript builds it)",
             [f"looked for the links of {len(known)} stored items among {len(linked)} links"],
         )
+    blocks = _blocks(body, source, page_url, encoding, visible)
     ranked: list[Ranked] = []
-    for block in _blocks(body, source, page_url, encoding, visible):
+    for block in blocks:
         one = _read(body, source, page_url, encoding, visible, now, block)
-        parts = [ranked[index] for index in block.parts]
+        parts = [done for done in ranked if done.source.selectors.item in block.parts]
         if all(len(one.recognised) > len(part.recognised) for part in parts):  # a pair must add
             ranked.append(one)
     ranked.sort(key=lambda one: (-len(one.recognised), -one.score, len(one.new)))
     if not ranked:
-        raise CannotRepair("no list on the page yields items", [f"{len(visible)} stored linked"])
+        raise CannotRepair("no list on the page yields items", [f"{len(blocks)} blocks read"])
     passing = [one for one in ranked if one.share(len(visible)) >= min_known]
     return Repair(len(visible), ranked, passing[0] if passing else None, min_known)
 
@@ -139,13 +140,13 @@ def selectors_toml(selectors: Selectors) -> str:
 
 @dataclass(frozen=True)
 class Block:
-    """A selectors table to try, discover's score and reasons, and the lists it joins (the
-    indexes of the blocks tried before it; empty for one list)."""
+    """A selectors table to try, discover's score and reasons, and the item selectors of the
+    lists it joins (empty for one list)."""
 
     table: str
     score: float
     reasons: list[str]
-    parts: tuple[int, ...] = ()
+    parts: tuple[str, ...] = ()
 
 
 def _blocks(
@@ -164,15 +165,15 @@ def _blocks(
     except NothingFound as exc:
         raise CannotRepair("discover finds no list on the page", exc.tried) from None
     blocks = [_html_block(page_url, one.item, one, ()) for one in found]
-    for (first, one), (second, other) in combinations(enumerate(found[:PAIRED]), 2):
-        pair = _html_block(page_url, f"{one.item}, {other.item}", one, (first, second))
-        if pair is not None and blocks[first] is not None and blocks[second] is not None:
+    for one, other in combinations(found[:PAIRED], 2):
+        pair = _html_block(page_url, f"{one.item}, {other.item}", one, (one.item, other.item))
+        if pair is not None:
             reasons = [f"the lists {one.item!r} and {other.item!r} read together"]
             blocks.append(Block(pair.table, max(one.score, other.score), reasons, pair.parts))
     return [block for block in blocks if block is not None]
 
 
-def _html_block(page_url: str, item: str, found: Discovery, parts: tuple[int, ...]) -> Block | None:
+def _html_block(page_url: str, item: str, found: Discovery, parts: tuple[str, ...]) -> Block | None:
     """The selectors table of a discovered list (item selector `item`), as the config takes it."""
     fields = {"item": Field(item), **found.fields}
     try:
