@@ -224,3 +224,14 @@ def test_a_page_that_cannot_be_repaired_says_so(
     capsys.readouterr()
     assert cli(config, "repair", "--topic", TOPIC) == 1
     assert "cannot repair: the page links none of the 8 stored items" in capsys.readouterr().err
+
+
+def test_a_proposal_goes_when_the_page_reads_again(tmp_path: Path, site: PageServer) -> None:
+    config, old = ingested(tmp_path, site, "/back/news/", "propose")
+    run(config)
+    assert state(config)[2] is not None
+    site.serve("/back/news/", BEFORE)  # the site rolled its redesign back
+    run(config)
+    runs, actions, repair = state(config)
+    assert runs[0].outcome == "same-bytes" and repair is None and feed_guids(config) == old
+    assert actions[-1].action == "repair-drop" and "reads again" in actions[-1].detail

@@ -102,7 +102,10 @@ def rank_repairs(
     blocks = _blocks(body, source, page_url, encoding, visible)
     ranked: list[Ranked] = []
     for block in blocks:
-        one = _read(body, source, page_url, encoding, visible, now, block)
+        try:
+            one = _read(body, source, page_url, encoding, visible, now, block)
+        except ConfigError:  # a block the config does not take is no candidate
+            continue
         parts = [done for done in ranked if done.source.selectors.item in block.parts]
         if all(len(one.recognised) > len(part.recognised) for part in parts):  # a pair must add
             ranked.append(one)

@@ -45,6 +45,15 @@ def in_force(store: Store, topic: str, source: SourceConfig, now: datetime) -> S
         return source
 
 
+def settled(store: Store, topic: str, url: str, now: datetime) -> None:
+    """A run read the page with the config's selectors: a repair still only proposed is
+    stale (the site came back, or the config was fixed) and goes, logged."""
+    kept = store.source_repair(topic, url)
+    if kept is not None and kept.state == PROPOSED:
+        why = "the page reads again with the config's selectors"
+        store.drop_repair(topic, url, now, "repair-drop", why)
+
+
 def sources_in_force(
     config: Config, topic: str, sources: Sequence[SourceConfig]
 ) -> list[SourceConfig]:
@@ -119,6 +128,9 @@ def after_broken(
         repair = find_repair(store, config, topic, source, page, now)
     except CannotRepair as exc:
         return None, str(exc)
+    except Exception:  # a bug met by an odd page must not hide why the run was refused
+        log.exception("%s %s: looking for a repair failed", topic, source.url)
+        return None, "cannot repair: internal error (logged)"
     if repair.proposed is None:
         return None, f"cannot repair: {repair.why_not()}"
     if config.ingest.auto_repair == "apply":

@@ -24,7 +24,7 @@ from feedsvc.fetch.blocked import wall
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
 from feedsvc.fetch.page import accepted_types, fetch_source_page, page_url
 from feedsvc.ingest.enrichment import MAX_ATTEMPTS, enrich_new, page_tasks
-from feedsvc.ingest.repairs import after_broken, in_force
+from feedsvc.ingest.repairs import after_broken, in_force, settled
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
 
@@ -98,6 +98,8 @@ def ingest(
         log.warning("%s", report.line())
     else:
         log.info("%s", report.line())
+        if report.outcome != "repaired":  # read with the selectors in force: no proposal
+            settled(store, topic.slug, source.url, now)
     store.record_run(
         topic.slug, source.url, now, report.outcome, time.monotonic() - started, report.new
     )
