@@ -25,6 +25,7 @@ from tests.support.config import TOPIC, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repair"
 SQLITE = "sqlite:///var/feedsvc.sqlite3"
+JSON = {"Content-Type": "application/json"}
 OLD_SELECTORS = """
   [topics.sources.selectors]
   item = "ul.post-list > li.post"
@@ -235,3 +236,28 @@ def test_a_proposal_goes_when_the_page_reads_again(tmp_path: Path, site: PageSer
     runs, actions, repair = state(config)
     assert runs[0].outcome == "same-bytes" and repair is None and feed_guids(config) == old
     assert actions[-1].action == "repair-drop" and "reads again" in actions[-1].detail
+
+
+def test_a_json_source_whose_fields_moved_is_repaired_in_the_run(
+    tmp_path: Path, site: PageServer
+) -> None:
+    """An API moved every field (title to attributes.headline, link to a relative path,
+    date to attributes.publishedAt): auto_repair = "apply" finds them from the stored
+    values, and every item keeps its guid."""
+    url = site.url("/api/posts")
+    before = (FIXTURES / "json-moved.before.json").read_text(encoding="utf-8")
+    site.serve("/api/posts", before.replace("https://api.example.org", site.url("")).encode(),
+               headers=JSON)  # fmt: skip
+    selectors = '\n  kind = "json"\n  [topics.sources.selectors]\n  item = "posts"\n'
+    selectors += '  title = "title"\n  link = "link"\n  date = "date"\n  summary = "excerpt"\n'
+    config = topic_config(tmp_path, url, "apply", selectors)
+    prepare(config)
+    run(config)
+    old = feed_guids(config)
+    assert len(old) == 8
+    site.serve("/api/posts", (FIXTURES / "json-moved.after.json").read_bytes(), headers=JSON)
+    run(config)
+    runs, _, repair = state(config)
+    assert (runs[0].outcome, runs[0].new_items) == ("repaired", 0)
+    assert repair is not None and 'title = "attributes.headline"' in repair.block
+    assert feed_guids(config) == old
