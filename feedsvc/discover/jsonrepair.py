@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feedsvc.discover.jsonblock import CANDIDATES, IDENTIFIER, expression, field_path, object_lists
+from feedsvc.discover.score import DATE_HINT
 from feedsvc.extract.dates import parse_date
 from feedsvc.extract.jsondoc import documents
 from feedsvc.extract.listing import ExtractError
@@ -22,6 +23,7 @@ from feedsvc.model import KnownItem
 
 MAX_DEPTH = 3  # how deep inside an item object a field is looked for
 MATCHED = ("title", "link", "date")
+EPOCH_FLOOR = 10**9  # seconds since 1970 from 2001 on: smaller numbers are ids and counts
 
 
 def json_candidates(
@@ -79,10 +81,15 @@ def _links_to(text: str, links: set[str]) -> bool:
 
 
 def _day(value: Any) -> object:
-    """The day a value names as a date, or None."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    """The day a value names as a date, or None; only date-like text and epoch seconds are
+    read (dateparser is slow, and an id is no date)."""
+    if isinstance(value, bool):
         return None
-    parsed = parse_date(str(value), UTC, datetime.now(UTC)).value
+    if isinstance(value, int | float):
+        text = str(value) if value > EPOCH_FLOOR else ""
+    else:
+        text = value if isinstance(value, str) and DATE_HINT.search(value) else ""
+    parsed = parse_date(text, UTC, datetime.now(UTC)).value if text else None
     return parsed.date() if parsed else None
 
 
