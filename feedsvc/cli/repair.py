@@ -57,7 +57,8 @@ def repair(config: Config, args: argparse.Namespace) -> int:
     try:
         results = []
         for source in chosen:
-            print(f"{args.topic} source {numbers[source.url]} {source.url}:")
+            heading = f"{args.topic} source {numbers[source.url]} {source.url}:"
+            print(f"# {heading}" if args.show else heading)  # --show prints TOML
             if args.undo:
                 results.append(_undo(store, args.topic, source))
             elif args.show:
