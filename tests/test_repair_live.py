@@ -6,6 +6,7 @@ the two new items and the feed keeps every old guid; with "propose" nothing chan
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,8 +193,9 @@ def test_propose_changes_nothing_until_repair_apply(
 
     capsys.readouterr()
     assert cli(config, "repair", "--topic", TOPIC, "--show") == 0
-    block = capsys.readouterr().out
-    assert "[topics.sources.selectors]" in block and "c-teaser__link" in block
+    block = capsys.readouterr().out  # ready to paste: every line is TOML
+    pasted = tomllib.loads(block)["topics"]["sources"]["selectors"]
+    assert pasted["link"] == "a.c-teaser__link"
 
     assert cli(config, "repair", "--topic", TOPIC, "--undo") == 0
     assert state(config)[2] is None
@@ -203,8 +205,7 @@ def test_propose_changes_nothing_until_repair_apply(
     assert repair is not None and repair.state == "proposed"  # found again, proposed again
 
     # The operator pastes the block into config.toml: the config wins, the repair is dropped.
-    pasted = block[block.index("\n[topics.sources.selectors]\n") + 1 :]
-    edited = topic_config(tmp_path, config.topics[0].sources[0].url, "propose", pasted)
+    edited = topic_config(tmp_path, config.topics[0].sources[0].url, "propose", block)
     run(edited)
     runs, actions, repair = state(edited)
     assert repair is None and actions[-1].action == "repair-drop"
