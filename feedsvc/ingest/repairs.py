@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from feedsvc.config import Config, ConfigError, SourceConfig, sqlite_file
 from feedsvc.discover.repair import CannotRepair, Ranked, Repair, rank_repairs, selectors_block
 from feedsvc.extract.fingerprint import extraction_fingerprint
-from feedsvc.fetch.client import Fetched
+from feedsvc.fetch.client import Fetched, Fetcher, FetchError
+from feedsvc.fetch.page import fetch_source_page
 from feedsvc.model import SourceRepair
 from feedsvc.store import Store, open_store
 
@@ -69,6 +71,20 @@ def sources_in_force(
         return [in_force(store, topic, source, now) for source in sources]
     finally:
         store.close()
+
+
+def unwaited(
+    fetcher: Fetcher, config: Config, source: SourceConfig, failure: FetchError
+) -> list[Fetched]:
+    """A browser source whose `wait_for` a redesign removed times out before its page is
+    read: read page 1 again without waiting for the old markup, so the run can tell the
+    redesign (and repair it). Empty when that is not why the fetch failed."""
+    waited = source.fetch == "browser" and source.wait_for
+    if config.ingest.auto_repair == "off" or not waited:
+        return []
+    if f"waiting for `{source.wait_for}`" not in str(failure):
+        return []
+    return [fetch_source_page(fetcher, replace(source, wait_for=None), source.url)]
 
 
 def find_repair(

@@ -24,7 +24,7 @@ from feedsvc.fetch.blocked import wall
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
 from feedsvc.fetch.page import accepted_types, fetch_source_page, page_url
 from feedsvc.ingest.enrichment import MAX_ATTEMPTS, enrich_new, page_tasks
-from feedsvc.ingest.repairs import after_broken, in_force, settled
+from feedsvc.ingest.repairs import after_broken, in_force, settled, unwaited
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
 
@@ -118,7 +118,11 @@ def _ingest(
 ) -> SourceReport:
     previous, fingerprint, corrected = fetched.previous, fetched.fingerprint, fetched.corrected
     again, configured, source = fetched.again, source, fetched.source
-    pages = fetched.pages.result()
+    try:
+        pages = fetched.pages.result()
+    except FetchError as failure:  # a browser waiting for markup a redesign took away?
+        if not (pages := unwaited(fetcher, config, source, failure)):
+            raise
     if pages[0].not_modified:
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "not-modified")
