@@ -78,13 +78,17 @@ def unwaited(
 ) -> list[Fetched]:
     """A browser source whose `wait_for` a redesign removed times out before its page is
     read: read page 1 again without waiting for the old markup, so the run can tell the
-    redesign (and repair it). Empty when that is not why the fetch failed."""
+    redesign (and repair it). Empty when that is not why the fetch failed, or the page
+    cannot be read without waiting either."""
     waited = source.fetch == "browser" and source.wait_for
     if config.ingest.auto_repair == "off" or not waited:
         return []
     if f"waiting for `{source.wait_for}`" not in str(failure):
         return []
-    return [fetch_source_page(fetcher, replace(source, wait_for=None), source.url)]
+    try:
+        return [fetch_source_page(fetcher, replace(source, wait_for=None), source.url)]
+    except FetchError:  # the page never settles at all: the wait's failure is the reason
+        return []
 
 
 def find_repair(
