@@ -230,3 +230,18 @@ def test_the_stored_items_outrank_discovers_score() -> None:
     assert repair.proposed is not None
     assert repair.proposed.source.selectors.item == "li.cmp-list__item"
     assert repair.proposed.score < by_score.score
+
+
+def test_a_page_that_shrank_is_no_redesign() -> None:
+    """Three of eight items left, in the old markup: the selectors in force read them all,
+    so no block is proposed, however well it reads them too."""
+    source, known = source_of("classes-renamed"), stored("classes-renamed")
+    before = fixture("classes-renamed", "before").decode()
+    start = before.index('  <li class="post">')
+    end = before.index("</ul>", start)
+    kept = before[start:end].split("  </li>\n")[:3]
+    shrunk = before[:start] + "  </li>\n".join(kept) + "  </li>\n" + before[end:]
+    repair = rank_repairs(shrunk.encode(), source, source.url, "utf-8", known, MIN_KNOWN, NOW)
+    assert repair.visible == 3 and repair.in_force == 3
+    assert len(repair.ranked[0].recognised) == 3 and repair.proposed is None
+    assert "its items changed, not its markup" in repair.why_not()

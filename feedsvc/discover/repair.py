@@ -67,10 +67,16 @@ class Repair:
     ranked: list[Ranked]
     proposed: Ranked | None
     min_known: float
+    in_force: int  # stored items the source's own selectors still read from the page
 
     def why_not(self) -> str:
         """Why nothing is proposed, for `cannot repair: ...`."""
         best = self.ranked[0]
+        if len(best.recognised) <= self.in_force:
+            return (
+                f"the selectors in force already read {self.in_force} of the {self.visible} "
+                "stored items the page links: its items changed, not its markup"
+            )
         return (
             f"the best block recognises {len(best.recognised)} of the {self.visible} stored "
             f"items the page links ({best.share(self.visible):.0%}), under repair_min_known "
@@ -112,8 +118,14 @@ def rank_repairs(
     ranked.sort(key=lambda one: (-len(one.recognised), -one.score, len(one.new)))
     if not ranked:
         raise CannotRepair("no list on the page yields items", [f"{len(blocks)} blocks read"])
-    passing = [one for one in ranked if one.share(len(visible)) >= min_known]
-    return Repair(len(visible), ranked, passing[0] if passing else None, min_known)
+    now_read = _compared(body, source, page_url, encoding, visible, now, Block("", 0.0, []))
+    in_force = len(now_read.recognised)  # a page that shrank is no redesign: nothing to gain
+    passing = [
+        one
+        for one in ranked
+        if one.share(len(visible)) >= min_known and len(one.recognised) > in_force
+    ]
+    return Repair(len(visible), ranked, passing[0] if passing else None, min_known, in_force)
 
 
 def selectors_block(source: SourceConfig, block: str) -> SourceConfig:
@@ -197,7 +209,21 @@ def _read(
     block: Block,
 ) -> Ranked:
     """The page read with `block` in force, compared with the stored items it links."""
-    repaired = selectors_block(source, block.table)
+    return _compared(
+        body, selectors_block(source, block.table), page_url, encoding, visible, now, block
+    )
+
+
+def _compared(
+    body: bytes,
+    repaired: SourceConfig,
+    page_url: str,
+    encoding: str | None,
+    visible: list[KnownItem],
+    now: datetime,
+    block: Block,
+) -> Ranked:
+    """The page read as `repaired` reads it, compared with the stored items it links."""
     items = _items(body, repaired, page_url, encoding, now)
     recognised, lost, disagreements = [], [], []
     for known in visible:

@@ -141,23 +141,25 @@ def after_broken(
     store: Store, config: Config, topic: str, source: SourceConfig, page: Fetched, now: datetime
 ) -> tuple[SourceConfig | None, str]:
     """A run was refused as broken: find a repair ([ingest] auto_repair). With "apply", the
-    repaired source to store the page with; otherwise None, and what was found, in words."""
+    repaired source to store the page with; otherwise None, and a note for the run's error
+    when a repair is proposed (why none was found is logged: the error stays the page's)."""
     if config.ingest.auto_repair == "off":
         return None, ""
     try:
         repair = find_repair(store, config, topic, source, page, now)
     except CannotRepair as exc:
-        return None, str(exc)
+        log.info("%s %s: %s", topic, source.url, exc)
+        return None, ""
     except Exception:  # a bug met by an odd page must not hide why the run was refused
         log.exception("%s %s: looking for a repair failed", topic, source.url)
-        return None, "cannot repair: internal error (logged)"
+        return None, ""
     if repair.proposed is None:
-        return None, f"cannot repair: {repair.why_not()}"
+        log.info("%s %s: cannot repair: %s", topic, source.url, repair.why_not())
+        return None, ""
     if config.ingest.auto_repair == "apply":
         keep(store, topic, source, repair, APPLIED, now, "repair-apply")
-        log.warning(
-            "%s %s: repaired: %s", topic, source.url, summary(repair.proposed, repair.visible)
-        )
+        line = summary(repair.proposed, repair.visible)
+        log.warning("%s %s: repaired: %s", topic, source.url, line)
         return repair.proposed.source, ""
     kept = store.source_repair(topic, source.url)
     if kept is None or kept.block != repair.proposed.block or kept.state != PROPOSED:
