@@ -48,11 +48,11 @@ def in_force(store: Store, topic: str, source: SourceConfig, now: datetime) -> S
 
 
 def settled(store: Store, topic: str, url: str, now: datetime) -> None:
-    """A run read the page with the config's selectors: a repair still only proposed is
+    """A run read the page with the selectors in force: a repair still only proposed is
     stale (the site came back, or the config was fixed) and goes, logged."""
     kept = store.source_repair(topic, url)
     if kept is not None and kept.state == PROPOSED:
-        why = "the page reads again with the config's selectors"
+        why = "the page reads again with the selectors in force"
         store.drop_repair(topic, url, now, "repair-drop", why)
 
 
