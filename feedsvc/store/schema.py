@@ -220,7 +220,7 @@ backfills = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# What operators did to the store (hide, unhide), newest last: `feedsvc history`.
+# What operators did to the store (hide, unhide, repairs), newest last: `feedsvc history`.
 operator_actions = Table(
     "operator_actions",
     metadata,
