@@ -183,6 +183,9 @@ def test_propose_changes_nothing_until_repair_apply(
     assert feed_guids(config) == old
 
     assert cli(config, "repair", "--topic", TOPIC, "--apply") == 0
+    capsys.readouterr()
+    assert cli(config, "check", "--fetch") == 0  # preview and check read the repaired block
+    assert f"{TOPIC}:1 {config.topics[0].sources[0].url}: 10 items" in capsys.readouterr().out
     run(config)
     runs, actions, repair = state(config)
     assert (runs[0].outcome, runs[0].new_items) == ("reextracted", 2)
