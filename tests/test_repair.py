@@ -5,6 +5,7 @@ stored ones, and must say "cannot repair" (never guess) when the list is gone.""
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -245,3 +246,18 @@ def test_a_page_that_shrank_is_no_redesign() -> None:
     assert repair.visible == 3 and repair.in_force == 3
     assert len(repair.ranked[0].recognised) == 3 and repair.proposed is None
     assert "its items changed, not its markup" in repair.why_not()
+
+
+def test_json_inside_a_page_is_repaired_from_its_script_element() -> None:
+    """`json = "script#__NEXT_DATA__"`: the moved fields are found in the page's own JSON."""
+    source = replace(source_of("json-moved"), json="script#__NEXT_DATA__")
+    data = fixture("json-moved", "after").decode()
+    page = (
+        '<html><body><div id="__next"></div><script id="__NEXT_DATA__" '
+        f'type="application/json">{data}</script></body></html>'
+    )
+    repair = rank_repairs(
+        page.encode(), source, source.url, "utf-8", stored("json-moved"), MIN_KNOWN, NOW
+    )
+    assert repair.proposed is not None and len(repair.proposed.recognised) == 8
+    assert repair.proposed.source.json == "script#__NEXT_DATA__"

@@ -10,12 +10,12 @@ than `min_known` of them is shown, never proposed: a repair is never a guess.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 from feedsvc.config import ConfigError, SourceConfig
 from feedsvc.config.sources import Selectors, parse_source
@@ -23,7 +23,7 @@ from feedsvc.discover.fields import Field
 from feedsvc.discover.items import Discovery, NothingFound, candidates
 from feedsvc.discover.jsonrepair import json_candidates
 from feedsvc.discover.report import FIELD_ORDER, checked_block
-from feedsvc.extract.jsondoc import json_items
+from feedsvc.extract.jsondoc import documents, json_items
 from feedsvc.extract.listing import ExtractError, RawItem, extract, parse_html
 from feedsvc.extract.normalize import Context, Excluded, NormalizeError, canonical_link, normalize
 from feedsvc.model import Item, KnownItem
@@ -287,11 +287,12 @@ def _items(
 
 
 def _linked(body: bytes, page_url: str, encoding: str | None, source: SourceConfig) -> set[str]:
-    """Every canonical link on the page (for JSON, every item the source's lists hold is
-    judged by its blocks instead: all links count)."""
-    if source.kind == "json":
-        return {canonical_link(text, page_url) or "" for text in _json_strings(body, encoding)}
+    """Every canonical link on the page; for JSON, every string of its documents (the
+    source's `json` elements of an HTML page) read as a link."""
     try:
+        if source.kind == "json":
+            texts = _json_strings(documents(body, encoding, source.json))
+            return {link for text in texts if (link := canonical_link(text, page_url))}
         document = parse_html(body, encoding)
     except ExtractError:
         return set()
@@ -302,20 +303,16 @@ def _linked(body: bytes, page_url: str, encoding: str | None, source: SourceConf
     }
 
 
-def _json_strings(body: bytes, encoding: str | None) -> list[str]:
-    """Every string in a JSON document (links among them)."""
-    try:
-        document = json.loads(body.decode(encoding or "utf-8", "replace"))
-    except ValueError:
-        return []
-    found: list[str] = []
-    stack = [document]
+def _json_strings(found: list[Any]) -> list[str]:
+    """Every string in JSON documents (links among them)."""
+    strings: list[str] = []
+    stack = list(found)
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            found.append(value)
+            strings.append(value)
         elif isinstance(value, dict):
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
-    return found
+    return strings
