@@ -261,3 +261,15 @@ def test_json_inside_a_page_is_repaired_from_its_script_element() -> None:
     )
     assert repair.proposed is not None and len(repair.proposed.recognised) == 8
     assert repair.proposed.source.json == "script#__NEXT_DATA__"
+
+
+def test_two_stored_items_found_again_prove_nothing() -> None:
+    """The redesigned page links only two of the eight stored items (a "related" box of
+    another page, say): a block that reads both is shown, never proposed."""
+    source, known = source_of("classes-renamed"), stored("classes-renamed")
+    after = fixture("classes-renamed", "after").decode()
+    for item in known[2:]:
+        after = after.replace(item.link.removeprefix("https://news.example.org"), "/elsewhere/")
+    repair = rank_repairs(after.encode(), source, source.url, "utf-8", known, MIN_KNOWN, NOW)
+    assert repair.visible == 2 and len(repair.ranked[0].recognised) == 2
+    assert repair.proposed is None and "needs 3 at the least" in repair.why_not()

@@ -30,6 +30,7 @@ from feedsvc.model import Item, KnownItem
 
 LISTS_TRIED = 6  # discover's best lists read as a repair, and every pair of the best four
 PAIRED = 4
+MIN_RECOGNISED = 3  # fewer stored items found again prove nothing (unless fewer are stored)
 BLOCK_PATH = Path("<repair>")
 
 
@@ -68,10 +69,16 @@ class Repair:
     proposed: Ranked | None
     min_known: float
     in_force: int  # stored items the source's own selectors still read from the page
+    needed: int  # stored items a block must find again at the least
 
     def why_not(self) -> str:
         """Why nothing is proposed, for `cannot repair: ...`."""
         best = self.ranked[0]
+        if len(best.recognised) < self.needed:
+            return (
+                f"the best block recognises {len(best.recognised)} stored items; a repair "
+                f"needs {self.needed} at the least"
+            )
         if len(best.recognised) <= self.in_force:
             return (
                 f"the selectors in force already read {self.in_force} of the {self.visible} "
@@ -120,12 +127,16 @@ def rank_repairs(
         raise CannotRepair("no list on the page yields items", [f"{len(blocks)} blocks read"])
     now_read = _compared(body, source, page_url, encoding, visible, now, Block("", 0.0, []))
     in_force = len(now_read.recognised)  # a page that shrank is no redesign: nothing to gain
+    needed = min(MIN_RECOGNISED, len(known))
     passing = [
         one
         for one in ranked
-        if one.share(len(visible)) >= min_known and len(one.recognised) > in_force
+        if one.share(len(visible)) >= min_known
+        and len(one.recognised) > in_force
+        and len(one.recognised) >= needed
     ]
-    return Repair(len(visible), ranked, passing[0] if passing else None, min_known, in_force)
+    proposed = passing[0] if passing else None
+    return Repair(len(visible), ranked, proposed, min_known, in_force, needed)
 
 
 def selectors_block(source: SourceConfig, block: str) -> SourceConfig:
