@@ -63,6 +63,33 @@ class Item(ItemContent):
         return hashlib.sha256(encoded).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class KnownItem:
+    """A stored item as a repair compares it with a redesigned page: guid, link, title and
+    its date (None when the page never gave one)."""
+
+    guid: str
+    link: str
+    title: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class SourceRepair:
+    """A source's repaired selectors: proposed, or applied (in force in place of the
+    config's); `config_fingerprint` is the config's block when it was found."""
+
+    topic: str
+    url: str
+    state: str  # "proposed" or "applied"
+    since: datetime
+    config_fingerprint: str
+    block: str  # the [topics.sources.selectors] keys, TOML
+    recognised: int  # stored items it found again
+    visible: int  # stored items the page linked
+    note: str  # what it found, in one line
+
+
 @dataclass(frozen=True, kw_only=True)
 class StoredItem(ItemContent):
     """An item as a feed shows it: its content plus the dates and place the store gave it."""

@@ -84,10 +84,12 @@ class Site:
 def assert_unchanged(site: Site, before: dict[str, list[tuple]], feeds: dict[str, bytes]) -> None:
     """Nothing lost, nothing changed: every table but the source's status row by row (items,
     feeds, rendered bytes...), and every feed as served, byte for byte. The run log only
-    gains this run's row, which stores no items."""
+    gains this run's row, which stores no items; a repair may be proposed (nothing is in
+    force until an operator applies it)."""
     after = snapshot(site.store)
+    assert all(row[1] == "proposed" for row in after["source_repairs"])
     for table, rows in before.items():
-        if table not in ("sources", "ingest_runs"):
+        if table not in ("sources", "ingest_runs", "source_repairs"):
             assert after[table] == rows, f"{table} changed"
     runs = after["ingest_runs"]
     assert runs[: len(before["ingest_runs"])] == before["ingest_runs"], "ingest_runs changed"

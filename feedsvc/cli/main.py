@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from feedsvc import __version__
-from feedsvc.cli import corrections, deploy, operate, serving, site
+from feedsvc.cli import corrections, deploy, operate, repair, serving, site
 from feedsvc.cli.common import Command, Exit, Group, UsageError
 from feedsvc.cli.demo import DEMO
 from feedsvc.config import ConfigError, load, resolve_path
@@ -21,7 +21,10 @@ from feedsvc.config import ConfigError, load, resolve_path
 GROUPS = (
     Group("serve and schedule", serving.COMMANDS),
     Group("add a site", site.COMMANDS),
-    Group("operate", operate.INGESTING + corrections.COMMANDS + operate.REPORTING),
+    Group(
+        "operate",
+        operate.INGESTING + repair.COMMANDS + corrections.COMMANDS + operate.REPORTING,
+    ),
     Group("deploy", deploy.COMMANDS),
     Group("demo", (DEMO,)),
 )

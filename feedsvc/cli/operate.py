@@ -131,6 +131,7 @@ def status(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config.service)
     store.create_schema()
     statuses = {(s.topic, s.url): s for s in store.sources()}
+    repairs = store.repair_states()
     leader = store.leader()
     store.close()
     failing = False
@@ -141,7 +142,11 @@ def status(config: Config, args: argparse.Namespace) -> int:
                 print(f"{topic.slug} {source.url}: never ingested")
                 continue
             failing |= state.last_error is not None
-            print(f"{topic.slug} {source.url}: {_status_line(state)}")
+            repair = repairs.get((topic.slug, source.url))
+            line = _status_line(state)
+            if repair:
+                line += f" repair={repair[0]} repair_since={_when(repair[1])}"
+            print(f"{topic.slug} {source.url}: {line}")
     print(
         f"scheduler: leader={leader.holder} since={_when(leader.since)}"
         if leader

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -169,7 +170,7 @@ def preview(config: Config, args: argparse.Namespace) -> int:
     chosen = chosen_sources(config, args.topic, args.source)
     if args.file and len(chosen) != 1:
         raise UsageError("--file reads one source's page: give --source N")
-    previews = previews_of(config, chosen, Path(args.file) if args.file else None)
+    previews = previews_of(config, args.topic, chosen, Path(args.file) if args.file else None)
     if args.json:
         print(json.dumps({"sources": [_document(p) for p in previews]}, indent=2))
     else:
@@ -200,7 +201,7 @@ def _check_fetch(config: Config) -> int:
     matched nothing."""
     failed = False
     for topic in config.topics:
-        for number, one in enumerate(previews_of(config, list(topic.sources)), start=1):
+        for number, one in enumerate(previews_of(config, topic.slug, topic.sources), start=1):
             if one.items:
                 print(f"  {topic.slug}:{number} {one.url}: {len(one.items)} items")
                 continue
@@ -215,15 +216,20 @@ def _check_fetch(config: Config) -> int:
 
 
 def previews_of(
-    config: Config, sources: list[SourceConfig], file: Path | None = None
+    config: Config, topic: str, sources: Sequence[SourceConfig], file: Path | None = None
 ) -> list[SourcePreview]:
-    """Each source previewed through one polite fetcher."""
+    """Each source previewed through one polite fetcher, with the selectors in force (a
+    repair's, when one is applied)."""
     from feedsvc.fetch.client import make_fetcher
     from feedsvc.ingest.preview import preview_source
+    from feedsvc.ingest.repairs import sources_in_force
 
     fetcher = make_fetcher(config)
     try:
-        return [preview_source(fetcher, config, source, file) for source in sources]
+        return [
+            preview_source(fetcher, config, source, file)
+            for source in sources_in_force(config, topic, sources)
+        ]
     finally:
         fetcher.close()
 

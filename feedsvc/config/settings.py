@@ -49,7 +49,10 @@ INGEST_KEYS = (
     "browser_concurrency",
     "proxy",
     "concurrency",
+    "repair_min_known",
+    "auto_repair",
 )
+AUTO_REPAIR = ("off", "propose", "apply")
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
@@ -102,6 +105,12 @@ class IngestConfig:
     # Sources fetched at once (threads; fetching waits on the network): the per-host delay
     # and robots.txt still hold across them, and storing stays one at a time.
     concurrency: int = 8
+    # A repair (feedsvc repair) is proposed only when its block reproduces at least this
+    # share of the stored items the redesigned page still links: never a guess.
+    repair_min_known: float = 0.8
+    # What a run refused as broken does: "off" nothing, "propose" finds a repair and shows
+    # it (/status, feedsvc status, /healthz, /metrics), "apply" puts it in force at once.
+    auto_repair: str = "propose"
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,8 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         browser_concurrency=ingest_t.integer("browser_concurrency", 1, minimum=1, maximum=16),
         proxy=_proxy(ingest_t, path),
         concurrency=ingest_t.integer("concurrency", 8, minimum=1, maximum=64),
+        repair_min_known=ingest_t.number("repair_min_known", 0.8, minimum=0.01, maximum=1),
+        auto_repair=_choice(ingest_t, "auto_repair", AUTO_REPAIR, "propose"),
     )
     ingest_t.only(*INGEST_KEYS)
     feeds_t = root.table("feeds")
@@ -301,6 +312,15 @@ def _service(table: Table, path: Path) -> ServiceConfig:
         "pool_timeout_seconds",
     )
     return service
+
+
+def _choice(table: Table, key: str, allowed: tuple[str, ...], default: str) -> str:
+    """A string that must be one of `allowed`."""
+    value = table.string(key, default)
+    if value not in allowed:
+        expected = ", ".join(f'"{one}"' for one in allowed)
+        raise ConfigError(table.path, table.key(key), f"expected one of {expected}, got {value!r}")
+    return value
 
 
 def _proxy(table: Table, path: Path) -> str | None:

@@ -61,26 +61,26 @@ def looks_like_json(body: bytes) -> bool:
 def propose_json(body: bytes, url: str) -> JsonProposal:
     """The block for the document's longest list of objects, checked and previewed."""
     document = json.loads(body)
-    lists = sorted(_lists(document, ()), key=lambda found: -len(found[1]))
+    lists = sorted(object_lists(document, ()), key=lambda found: -len(found[1]))
     if not lists or len(lists[0][1]) < MIN_ITEMS:
         raise NothingFound([f"a list of {MIN_ITEMS} or more objects anywhere in the document"])
     path, items = lists[0]
     fields = {
-        key: found for key, names in CANDIDATES.items() if (found := _field(items, names, key))
+        key: found for key, names in CANDIDATES.items() if (found := field_path(items, names, key))
     }
     if "title" not in fields or "link" not in fields:
         raise NothingFound(
-            [f"{len(items)} objects at {_expression(path)}, but no title and link among the "
+            [f"{len(items)} objects at {expression(path)}, but no title and link among the "
              f"usual names ({', '.join(CANDIDATES['title'] + CANDIDATES['link'])})"]
         )  # fmt: skip
     lines = ["[[topics.sources]]", f"url = {json.dumps(url)}", 'kind = "json"', ""]
-    lines += ["[topics.sources.selectors]", f"item = {json.dumps(_expression(path))}"]
+    lines += ["[topics.sources.selectors]", f"item = {json.dumps(expression(path))}"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
     block = "\n".join(lines) + "\n"
     previewed = _preview(_checked(block), url, body)
     comments = [
         "",
-        f"# How these selectors were chosen: {len(items)} objects at {_expression(path)}",
+        f"# How these selectors were chosen: {len(items)} objects at {expression(path)}",
         f"# Preview: {len(previewed)} items with a title and a link; the first few:",
     ]
     for number, item in enumerate(previewed[:PREVIEW_ITEMS], 1):
@@ -89,7 +89,7 @@ def propose_json(body: bytes, url: str) -> JsonProposal:
     return JsonProposal(block + "\n".join(comments) + "\n", previewed)
 
 
-def _lists(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list]]:
+def object_lists(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list]]:
     """Every list of objects in the document with its path of keys."""
     if isinstance(value, list):
         objects = [part for part in value if isinstance(part, dict)]
@@ -97,17 +97,17 @@ def _lists(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...],
             yield path, objects
     elif isinstance(value, dict):
         for key, part in value.items():
-            yield from _lists(part, (*path, key))
+            yield from object_lists(part, (*path, key))
 
 
-def _expression(path: tuple[str, ...]) -> str:
+def expression(path: tuple[str, ...]) -> str:
     """A JMESPath for a path of keys (`@` for the document itself)."""
     if not path:
         return "@"
     return ".".join(key if IDENTIFIER.fullmatch(key) else json.dumps(key) for key in path)
 
 
-def _field(items: list[dict], candidates: tuple[str, ...], key: str) -> str | None:
+def field_path(items: list[dict], candidates: tuple[str, ...], key: str) -> str | None:
     """The first candidate path holding a string in at least half the items (a date may be
     a number: seconds since 1970)."""
     kinds = (str, int, float) if key == "date" else (str,)

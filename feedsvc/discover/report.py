@@ -39,11 +39,20 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
     notes = list(found.notes)
     if found.reasons:
         notes.insert(0, f"list: score {found.score:.1f}: " + "; ".join(found.reasons))
+    block, source = checked_block(url, fields, notes)
+    items, skipped = preview_items(source, url, body, encoding)
+    comments = _comments(notes, items, skipped, found.items)
+    return Proposal(feed_offer(found.feeds) + block + comments, source, items, skipped)
+
+
+def checked_block(url: str, fields: dict[str, Field], notes: list[str]) -> tuple[str, SourceConfig]:
+    """The block for these fields and the source the config loader reads from it; a field
+    whose form the config does not accept is left out (and `notes` says so)."""
+    fields = dict(fields)
     while True:
         block = source_block(url, fields)
         try:
-            source = _checked(block)
-            break
+            return block, _checked(block)
         except ConfigError as exc:
             name = exc.key.rsplit(".", 1)[-1]
             if name not in fields or name in ("item", "title", "link"):
@@ -51,9 +60,6 @@ def propose(found: Discovery, url: str, body: bytes | str, encoding: str | None 
             problem = exc.problem.split(", got")[0]
             notes.append(f"{name}: left out, this version's config does not take it ({problem})")
             del fields[name]
-    items, skipped = preview_items(source, url, body, encoding)
-    comments = _comments(notes, items, skipped, found.items)
-    return Proposal(feed_offer(found.feeds) + block + comments, source, items, skipped)
 
 
 def feed_offer(feeds: list[str]) -> str:

@@ -3,6 +3,8 @@ rendered in the browser (`fetch = "browser"`)."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from feedsvc.config import SourceConfig
 from feedsvc.fetch.client import HTML_TYPES, Fetched, Fetcher
 from feedsvc.fetch.guard import source_guard
@@ -54,3 +56,13 @@ def accepted_types(source: SourceConfig, feed_types: tuple[str, ...]) -> tuple[s
     if source.kind == "json" and source.json is None:
         return JSON_TYPES
     return HTML_TYPES
+
+
+def page_url(source: SourceConfig, number: int) -> str:
+    """The URL of listing page `number`; page 1 is the configured URL itself."""
+    if number == 1:
+        return source.url
+    parts = urlsplit(source.url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, True) if k != source.page_param]
+    query.append((source.page_param, str(number)))
+    return urlunsplit(parts._replace(query=urlencode(query)))

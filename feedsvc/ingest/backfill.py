@@ -17,8 +17,9 @@ from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.listing import parse_html
 from feedsvc.extract.normalize import canonical_link
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
-from feedsvc.fetch.page import fetch_source_page
-from feedsvc.ingest.source import page_url, read_pages
+from feedsvc.fetch.page import fetch_source_page, page_url
+from feedsvc.ingest.repairs import in_force
+from feedsvc.ingest.source import read_pages
 from feedsvc.model import Item
 from feedsvc.store import Store
 from feedsvc.store.backfills import BackfillState
@@ -60,6 +61,7 @@ def backfill(
     progress: Progress | None = None,
 ) -> Summary:
     """Read the source's older pages from where its backfill stands; store each as history."""
+    source = in_force(store, topic, source, datetime.now(UTC).replace(microsecond=0))
     state = store.backfill_state(topic, source.url) or _start(store, fetcher, topic, source)
     labels = {**config.types, **store.type_labels()}
     read = new = known = 0

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract.fingerprint import extraction_fingerprint
@@ -23,8 +22,9 @@ from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_c
 from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
 from feedsvc.fetch.blocked import wall
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
-from feedsvc.fetch.page import accepted_types, fetch_source_page
+from feedsvc.fetch.page import accepted_types, fetch_source_page, page_url
 from feedsvc.ingest.enrichment import MAX_ATTEMPTS, enrich_new, page_tasks
+from feedsvc.ingest.repairs import after_broken, in_force, settled, unwaited
 from feedsvc.model import Item, SourceStatus
 from feedsvc.store import Store
 
@@ -98,6 +98,8 @@ def ingest(
         log.warning("%s", report.line())
     else:
         log.info("%s", report.line())
+        if report.outcome != "repaired":  # read with the selectors in force: no proposal
+            settled(store, topic.slug, source.url, now)
     store.record_run(
         topic.slug, source.url, now, report.outcome, time.monotonic() - started, report.new
     )
@@ -115,8 +117,12 @@ def _ingest(
     fetched: Fetch,
 ) -> SourceReport:
     previous, fingerprint, corrected = fetched.previous, fetched.fingerprint, fetched.corrected
-    again = fetched.again
-    pages = fetched.pages.result()
+    again, configured, source = fetched.again, source, fetched.source
+    try:
+        pages = fetched.pages.result()
+    except FetchError as failure:  # a browser waiting for markup a redesign took away?
+        if not (pages := unwaited(fetcher, config, source, failure)):
+            raise
     if pages[0].not_modified:
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "not-modified")
@@ -125,12 +131,20 @@ def _ingest(
         store.record_unchanged(topic.slug, source.url, now)
         return SourceReport(topic.slug, source.url, "same-bytes")
     labels = {**config.types, **store.type_labels()}
-    found = _items(pages, source, labels, now)
+    outcome = "reextracted" if corrected else "fetched"
+    try:
+        found = _items(pages, source, labels, now)
+        if not force:
+            _check(implausible(config, found))
+            if not corrected:  # recent counts were found by the old config: no yardstick
+                _check_not_shrunk(store, config, topic, source, len(found.items))
+    except IngestError as broken:  # a redesign? the stored items may tell the new selectors
+        repaired, note = after_broken(store, config, topic.slug, configured, pages[0], now)
+        if repaired is None:
+            raise IngestError(f"{broken}; {note}" if note else str(broken)) from None
+        source, outcome, fingerprint = repaired, "repaired", extraction_fingerprint(repaired)
+        found = _items(pages, source, labels, now)
     items, skipped = found.items, found.skipped
-    if not force:
-        _check(implausible(config, found))
-        if not corrected:  # recent counts were found by the old config: no yardstick
-            _check_not_shrunk(store, config, topic, source, len(items))
     context = Context(page_url=pages[0].url, source=source, type_labels=labels, now=now)
     items, tasks = enrich_new(store, fetcher, context, items)
     undated = [item for item in items if item.published is None]
@@ -151,7 +165,7 @@ def _ingest(
     return SourceReport(
         topic.slug,
         source.url,
-        "reextracted" if corrected else "fetched",
+        outcome,
         changes.new,
         changes.updated,
         changes.unchanged,
@@ -168,6 +182,7 @@ class Fetch:
 
     now: datetime
     started: float  # monotonic, when the fetch was asked for: the run's duration counts it
+    source: SourceConfig  # as read now: the config's, or with a repair's selectors (in_force)
     previous: SourceStatus | None
     fingerprint: str
     corrected: bool  # the config that shaped the stored items changed: re-extract once
@@ -200,6 +215,7 @@ def start_fetch(store: Store, topic: TopicConfig, source: SourceConfig, fetch: P
     changed or items wait for enrichment), then start fetching the pages with `fetch`."""
     now = datetime.now(UTC).replace(microsecond=0)
     started = time.monotonic()
+    source = in_force(store, topic.slug, source, now)
     previous = store.source(topic.slug, source.url)
     fingerprint = extraction_fingerprint(source)
     corrected = previous is not None and previous.last_success_at is not None
@@ -211,7 +227,7 @@ def start_fetch(store: Store, topic: TopicConfig, source: SourceConfig, fetch: P
     again = waiting or corrected  # items still to enrich, or a new config: read the page again
     conditional = source.pages == 1 and previous is not None and previous.last_success_at
     pages = fetch(source, previous if conditional and not again else None)
-    return Fetch(now, started, previous, fingerprint, corrected, again, pages)
+    return Fetch(now, started, source, previous, fingerprint, corrected, again, pages)
 
 
 @dataclass(frozen=True)
@@ -381,13 +397,3 @@ def fetch_pages(
         )
         for number in range(1, source.pages + 1)
     ]
-
-
-def page_url(source: SourceConfig, number: int) -> str:
-    """The URL of listing page `number`; page 1 is the configured URL itself."""
-    if number == 1:
-        return source.url
-    parts = urlsplit(source.url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, True) if k != source.page_param]
-    query.append((source.page_param, str(number)))
-    return urlunsplit(parts._replace(query=urlencode(query)))

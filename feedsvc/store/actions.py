@@ -1,4 +1,5 @@
-"""The log of operator actions (hide, unhide): what was done to the store, when, and to what."""
+"""The log of operator actions (hide, unhide, repair-apply, repair-undo, repair-drop): what was
+done to the store, when, and to what."""
 
 from __future__ import annotations
 

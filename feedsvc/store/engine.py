@@ -18,6 +18,7 @@ from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.reads import Reads
+from feedsvc.store.repairs import RepairStore
 from feedsvc.store.runs import RunStore
 from feedsvc.store.sources import SourceStore
 from feedsvc.store.tasks import TaskStore
@@ -37,6 +38,7 @@ class Store(
     BackfillStore,
     ClusterStore,
     CustomFeedStore,
+    RepairStore,
     Reads,
 ):
     """The item store behind one SQLAlchemy engine."""

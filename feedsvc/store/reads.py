@@ -34,6 +34,10 @@ _TYPE_LABELS = "SELECT slug, label FROM types"
 _TOPIC_TYPES = "SELECT DISTINCT type_slug FROM topic_items WHERE topic = ? ORDER BY type_slug"
 _COUNT_ITEMS = "SELECT count(*) FROM items"
 _LEADER = "SELECT holder, since FROM leadership WHERE role = 'scheduler'"
+_REPAIRS = (
+    "SELECT s.topic, s.url, r.state, r.since FROM source_repairs r "
+    "JOIN sources s ON s.id = r.source_id"
+)
 _MEMBER_COUNT = "SELECT member_count FROM feeds WHERE key = ?"
 _NEWEST = (
     "SELECT i.title, i.link, i.type_label, i.published_at, i.image_url, i.image_caption "
@@ -89,6 +93,13 @@ class Reads(SearchReads):
         """The scheduler that last took the lead, if any did (store/cluster.py records it)."""
         rows = self.run(_LEADER, ())
         return Leader(rows[0][0], _utc(rows[0][1])) if rows else None
+
+    def repair_states(self) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """Each repaired source's repair state ("proposed", "applied") and since when."""
+        return {
+            (topic, url): (state, _utc(since))
+            for topic, url, state, since in self.run(_REPAIRS, ())
+        }
 
     def member_count(self, key: FeedKey) -> int:
         """How many items a feed has ever held (kept as they join); its archive pages follow."""

@@ -220,7 +220,7 @@ backfills = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# What operators did to the store (hide, unhide), newest last: `feedsvc history`.
+# What operators did to the store (hide, unhide, repairs), newest last: `feedsvc history`.
 operator_actions = Table(
     "operator_actions",
     metadata,
@@ -228,6 +228,21 @@ operator_actions = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("action", String(40), nullable=False),
     Column("detail", Text, nullable=False),
+)
+
+# A source's repaired selectors (feedsvc repair, [ingest] auto_repair): proposed, or in
+# force in place of the config's until the config's block changes (`config_fingerprint`).
+source_repairs = Table(
+    "source_repairs",
+    metadata,
+    Column("source_id", ForeignKey("sources.id"), primary_key=True),
+    Column("state", String(20), nullable=False),  # proposed, applied
+    Column("since", UTCDateTime, nullable=False),
+    Column("config_fingerprint", String(64), nullable=False),
+    Column("block", Text, nullable=False),  # the [topics.sources.selectors] keys, TOML
+    Column("recognised", Integer, nullable=False),
+    Column("visible", Integer, nullable=False),
+    Column("note", Text, nullable=False),
 )
 
 types = Table(

@@ -50,6 +50,7 @@ class SourceRow:
     undated: int
     next_run: datetime | None
     runs: list[Run]
+    repair: tuple[str, datetime] | None = None  # (proposed or applied, since)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def status() -> str:
 def status_rows(store: Store, config: Config, now: datetime) -> list[TopicRows]:
     """Every configured topic and source with its state, counts and recent runs."""
     statuses = {(s.topic, s.url): s for s in store.sources()}
+    repairs = store.repair_states()
     counts = store.items_per_source()
     interval = timedelta(minutes=config.ingest.interval_minutes)
     rows = []
@@ -135,6 +137,7 @@ def status_rows(store: Store, config: Config, now: datetime) -> list[TopicRows]:
                     undated=undated,
                     next_run=max(attempted + interval, now) if attempted else None,
                     runs=store.recent_runs(topic.slug, source.url, RUNS_SHOWN),
+                    repair=repairs.get(key),
                 )
             )
         feeds = urls(FeedKey(topic=topic.slug), config.service.base_url)

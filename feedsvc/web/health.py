@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
 def healthz() -> Response:
     svc = service()
     statuses = _configured_statuses(svc)
+    repairs = svc.store.repair_states()
     down = topics_down(svc.config, statuses, datetime.now(UTC))
     response = jsonify(
         status="down"
@@ -31,7 +32,7 @@ def healthz() -> Response:
         else "degraded",
         topics_down=down,
         items=svc.store.count_items(),
-        sources=[_source_json(s) for s in statuses],
+        sources=[_source_json(s, repairs.get((s.topic, s.url))) for s in statuses],
         scheduler=_leader_json(svc.store.leader()),
     )
     response.status_code = 503 if down else 200
@@ -65,7 +66,7 @@ def _leader_json(leader: Leader | None) -> dict | None:
     return {"leader": leader.holder, "since": leader.since.isoformat()} if leader else None
 
 
-def _source_json(status: SourceStatus) -> dict:
+def _source_json(status: SourceStatus, repair: tuple[str, datetime] | None) -> dict:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
 
@@ -85,4 +86,7 @@ def _source_json(status: SourceStatus) -> dict:
         "items_found": status.items_found,
         "last_undated_text": status.last_undated_text,
         "last_undated_at": iso(status.last_undated_at),
+        # feedsvc repair / [ingest] auto_repair: a block proposed, or applied in place of the
+        # config's selectors, and since when
+        "repair": {"state": repair[0], "since": iso(repair[1])} if repair else None,
     }

@@ -70,6 +70,21 @@ class StoreCollector(Collector):
                     [topic.slug, source.url], float(bool(status and status.last_error))
                 )
         yield failing
+        repairs = self.store.repair_states()
+        repaired = GaugeMetricFamily(
+            "feedsvc_source_repair",
+            "1 while the source has a repair in this state (proposed: waits for feedsvc repair "
+            "--apply; applied: its selectors are in force in place of the config's).",
+            labels=["topic", "source", "state"],
+        )
+        for topic in self.config.topics:
+            for source in topic.sources:
+                kept = repairs.get((topic.slug, source.url))
+                for state in ("proposed", "applied"):
+                    repaired.add_metric(
+                        [topic.slug, source.url, state], float(bool(kept and kept[0] == state))
+                    )
+        yield repaired
 
 
 def _bound(value: float) -> str:
