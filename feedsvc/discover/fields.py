@@ -218,6 +218,12 @@ def _as_field(
         exact = next((a for a in EXACT_DATE_ATTRIBUTES if YEAR.search(sample.get(a) or "")), None)
         if exact and is_date(sample.get(exact) or "", languages):
             return Field(css, attr=exact)  # <span title="2021-07-03 12:00:00Z">55 secs ago
+    if (
+        name == "date"
+        and next(sample.iter("a"), None) is not None
+        and is_date(_own_text(sample), languages)
+    ):  # the date beside the title and its links, in their holder: read it without them
+        return Field(css, exclude=_children_with_text(sample))
     if name == "date" and not is_date(_date_value(sample), languages):
         attr = next(
             (a for a in DATE_ATTRIBUTES if is_date(sample.get(a) or "", languages)), "content"
@@ -255,8 +261,14 @@ def _date_element(
     time = next((t for t in item.iter("time") if is_date(_date_value(t), languages)), None)
     if time is not None:
         return time
-    near_title = set() if title is None else {*title.iter(), *title.iterancestors()}
-    dated = [e for e in item.iter() if e not in near_title and is_date(_text(e), languages)]
+    inside = set() if title is None else set(title.iter())
+    holders = set() if title is None else set(title.iterancestors())
+    dated = [
+        e
+        for e in item.iter()
+        if e not in inside
+        and is_date(_own_text(e) if e in holders else _text(e), languages)  # "<dt><a>T</a> » date"
+    ]
     # the first innermost: a thread's start before its last post, a day before a time
     inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
     with_year = [e for e in inner if YEAR.search(_text(e))]  # "March 14, 2016" over "Mar 14"
@@ -271,6 +283,18 @@ def _date_element(
     if with_year or in_attribute is None:
         return (with_year or inner or [None])[0]
     return in_attribute  # <meta itemprop="startDate" content="2016-03-14"> over "Mar 14"
+
+
+def _own_text(element: Element) -> str:
+    """The element's text outside its child elements: `<dt><a>Title</a> by <a>Ann</a> »
+    11 Jul 2013</dt>` gives "by » 11 Jul 2013" (the date beside a title, in its holder)."""
+    parts = [element.text or "", *(child.tail or "" for child in element)]
+    return " ".join(" ".join(parts).split())
+
+
+def _children_with_text(element: Element) -> str:
+    """The tags of the child elements with text, as an `exclude` leaving the own text."""
+    return ", ".join(sorted({css_tag(c) for c in element if _text(c)}))
 
 
 def is_date(text: str, languages: tuple[str, ...] = ()) -> bool:

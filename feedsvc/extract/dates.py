@@ -27,6 +27,13 @@ ZONE_NAME_IN_PARENS = re.compile(r"\s*\([^)]*\)\s*$")
 LEAD_IN = re.compile(r"^(?:posted|published|updated|released|dated?)(?:\s+on)?\s*:?\s+", re.I)
 HAS_TIME = re.compile(r"\d:\d\d|T\d\d")
 HAS_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
+# A range of two dates: "March 19, 2016 - March 20, 2016", "Mar 30 to Apr 2, 2016" (its start is
+# the item's day), and one of days: "19-20 March 2016", "19. - 20. März 2016".
+RANGE = re.compile(
+    r"\s+(?:[-\u2013\u2014]|to|bis|au|al|till)\s+|\s*[\u2013\u2014]\s*", re.IGNORECASE
+)
+WORD = re.compile(r"[^\W\d_]")
+LEADING_DAYS = re.compile(r"^((\d{1,2})\.?)\s*[-\u2013\u2014]\s*(\d{1,2}\.?\s+\D.*)$")
 RELATIVE = re.compile(
     r"^(?:(?P<count>\d+|an?|one)\s+(?P<unit>second|minute|hour|day|week|month|year)s?\s+ago"
     r"|(?P<word>just now|now|today|yesterday))$",
@@ -79,11 +86,38 @@ def parse_date(
         return ParsedDate()
     if (exact := _strptime(text, formats)) is not None:
         return _checked(exact, text, zone, now, not HAS_TIME.search(text))
+    if (ranged := _range_start(text, zone, now, languages)) is not None:
+        return ranged
     found = _read(text, zone, now, languages)
     if found.value is not None or (found.problem or "").startswith(AMBIGUOUS):
         return found
     inside = date_inside(text)  # "Jane Roe | Jun 26, 2022": the one date in it
     return _read(inside, zone, now, languages, text) if inside else found
+
+
+def _range_start(
+    text: str, zone: tzinfo, now: datetime, languages: tuple[str, ...]
+) -> ParsedDate | None:
+    """A range's first day ("March 19 - 20, 2016", "19.-20. März 2016", "Dec 30 - Jan 2,
+    2016"): its missing month or year come from the end, a year back when the start would
+    follow the end. None when the text is no range of two dates."""
+    days = LEADING_DAYS.match(text)
+    parts = [days.group(2), days.group(3)] if days else RANGE.split(text, maxsplit=1)
+    if len(parts) != 2 or not (year := HAS_YEAR.search(parts[1])):
+        return None
+    start, end = parts
+    if days or not WORD.search(start):  # "19-20 March 2016": the end with the first day
+        start = re.sub(r"\d{1,2}", re.findall(r"\d+", start)[0], end, count=1)
+    elif not HAS_YEAR.search(start):  # "March 19" or "19 March": the end's year
+        start = f"{start} {year.group(0)}"
+        if not WORD.search(end):  # "March 19 - 20, 2016": the end in the start's month
+            end = re.sub(r"\d{1,2}", re.findall(r"\d+", end)[0], start, count=1)
+    first, last = (_read(part, zone, now, languages, text) for part in (start, end))
+    if first.value is None or last.value is None:
+        return None
+    if first.value > last.value and not HAS_YEAR.search(parts[0]):  # "Dec 30 - Jan 2, 2016"
+        return _checked(first.value - relativedelta(years=1), text, zone, now, first.day_only)
+    return first
 
 
 def _read(
@@ -94,13 +128,27 @@ def _read(
     ordered, ambiguous = numeric_order(text, languages)
     if ambiguous:
         return ParsedDate(problem=f"{ambiguous} in {shown or text!r}")
-    parsed = _relative(ordered, zone, now) or _general(ordered, now)
+    parsed = _relative(ordered, zone, now)
     day_only = not HAS_TIME.search(ordered) and not _is_relative_time(ordered)
-    if parsed is None:
-        parsed, day_only = in_language(ordered, zone, now, languages)
+    if parsed is None:  # a general parser's reading: checked against what the text says
+        parsed = _general(ordered, now)
+        if parsed is None:
+            parsed, day_only = in_language(ordered, zone, now, languages)
+        if parsed is not None and _misread(parsed, ordered, day_only):
+            return ParsedDate(problem=f"misread: {shown or text!r} gives {parsed:%Y-%m-%d %H:%M}")
     if parsed is None:
         return ParsedDate(problem=f"not a date: {shown or text!r}")
     return _checked(parsed, shown or text, zone, now, day_only)
+
+
+def _misread(parsed: datetime, text: str, day_only: bool) -> bool:
+    """A reading that invented what the text does not say: another year than the one
+    written ("March 19 - 20, 2016" as 2020), a month where none is ("15 2016" as 15
+    January), or a time from a day ("20, 2016" as 20:16)."""
+    years = {int(year) for year in HAS_YEAR.findall(text)}
+    other_year = bool(years) and parsed.year not in years
+    no_month = not WORD.search(text) and len(re.findall(r"\d+", text)) < 3  # "15 2016"
+    return other_year or no_month or (day_only and parsed.time() != datetime.min.time())
 
 
 def _checked(
