@@ -374,8 +374,12 @@ def _candidates(target: Element) -> list[str]:
         place = 1 + sum(1 for _ in cell.itersiblings(cell.tag, preceding=True))
         column = f"{cell.tag}:nth-of-type({place})"
         own.append(column if cell is target else f"{column} {tag}")
+    classless = len(own) == 1
     parent = target.getparent()
     if parent is not None:
         own += [f"{signature(parent)} > {o}" for o in own[:3]]
         own += [f"{signature(parent)} {tag}"]
+        if cell is None and classless:  # no class of its own: its place among its kind
+            place = 1 + sum(1 for _ in target.itersiblings(target.tag, preceding=True))
+            own.append(f"{signature(parent)} > {tag}:nth-of-type({place})")
     return own

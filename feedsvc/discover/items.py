@@ -71,13 +71,14 @@ def candidates(
         document = parse_html(body, encoding)
     except ExtractError as exc:
         raise NothingFound([exc.reason]) from None
+    site = canonical_url(document, page_url)
     ranked = sorted(
-        (score(group, page_url, linked) for group in candidate_groups(document)),
+        (score(group, page_url, linked, site) for group in candidate_groups(document)),
         key=lambda c: -c.score,
     )
     language = page_language(document)
     languages = (language,) if language else ()
-    found = list(_usable(document, ranked, languages, count, page_url, linked))
+    found = list(_usable(document, ranked, languages, count, (page_url, site), linked))
     if not found:
         raise NothingFound(_tried(ranked, linked))
     feeds = feed_links(document, page_url)
@@ -86,6 +87,22 @@ def candidates(
         if linked:
             one.notes.append(f"JSON-LD lists {len(linked)} items")
     return found
+
+
+def canonical_url(document: lxml.html.HtmlElement, page_url: str) -> str:
+    """The address the page gives itself (`<link rel="canonical">`, else `og:url`), or ""."""
+    found = document.xpath(
+        '//link[contains(concat(" ", normalize-space(translate(@rel, "CANOIL", "canoil")), " "),'
+        ' " canonical ")]/@href | //meta[@property="og:url"]/@content'
+    )
+    for href in found:
+        try:
+            url = urljoin(page_url, href.strip())
+        except ValueError:  # "http://[::1": no address
+            continue
+        if url.startswith(("http://", "https://")):
+            return url
+    return ""
 
 
 def feed_links(document: lxml.html.HtmlElement, page_url: str) -> list[str]:
@@ -109,7 +126,7 @@ def _usable(
     ranked: list[Candidate],
     languages: tuple[str, ...],
     count: int,
-    page_url: str,
+    page: tuple[str, str],
     linked: set[str],
 ) -> Iterator[Discovery]:
     """Discoveries for the best lists whose items give a title and a link, each selector
@@ -126,7 +143,7 @@ def _usable(
                 continue
             notes = [f"item: {len(items)} elements (those holding a link)"]
         if item not in selected and len(items) >= MIN_ITEMS:
-            selected[item] = (score(items, page_url, linked), notes)
+            selected[item] = (score(items, page[0], linked, page[1]), notes)
     for item, (candidate, notes) in sorted(selected.items(), key=lambda s: -s[1][0].score):
         items = candidate.members
         fields, field_notes = find_fields(items, languages)

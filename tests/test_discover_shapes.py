@@ -1,0 +1,86 @@
+"""Discover on the shapes that defeat a plain item finder, read through the pure discover and
+extract modules on hand-written fixtures: the date beside a title in its holder, a date
+in a class-less box, the page's own site named by its canonical link."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from conftest import FIXTURES
+
+from feedsvc.discover.fields import find_fields
+from feedsvc.discover.items import discover
+from feedsvc.discover.report import propose
+from feedsvc.extract.listing import parse_html
+
+DISCOVER = FIXTURES / "discover"
+LOCAL = "http://127.0.0.1:8000/"  # the page read from another address than its site's
+
+
+def fixture(name: str) -> tuple[bytes, dict]:
+    expected = json.loads((DISCOVER / f"{name}.expected.json").read_text(encoding="utf-8"))
+    return (DISCOVER / f"{name}.html").read_bytes(), expected
+
+
+def test_a_forum_topic_is_dated_by_its_start_beside_the_title_not_its_last_post() -> None:
+    body, expected = fixture("phpbb-topics-fr")
+    found = discover(body, expected["url"])
+    assert found.fields["date"].toml() == '{ css = "dt", exclude = "a" }'
+    items = propose(found, expected["url"], body).items
+    days = {item.link: item.published.date().isoformat() for item in items if item.published}
+    assert days == {e["link"]: e["date"] for e in expected["items"]}
+
+
+def test_a_date_in_a_box_without_a_class_is_picked_by_its_place() -> None:
+    threads = "".join(
+        f"""<div class="thread">
+          <div class="thread_left"><a href="/forum/Notebooks/t{n}">Akku Frage {n}</a><br />
+            <span class="category_path">Notebooks / WEITERE</span></div>
+          <div style="float:left;"><img src="gfx/icon.gif" alt="" /></div>
+          <div style="float:left;">{10 + n:02d}.03.2016 - 1{n}:22 <br />
+            <div class="thread_user">von: Nutzer {n}</div></div>
+          <div style="float:right;"><a href="/forum/Notebooks/t{n}/Seite/1#9{n}">Zum letzten Beitrag</a></div>
+        </div>"""
+        for n in range(4)
+    )
+    page = f'<html lang="de"><body><div id="newest_threads">{threads}</div></body></html>'
+    items = parse_html(page).cssselect("div.thread")
+    fields, _ = find_fields(items, ("de",))
+    assert fields["date"].css == "div.thread > div:nth-of-type(3)"
+    assert [item.cssselect(fields["date"].css)[0].text.split()[0] for item in items] == [
+        f"{10 + n:02d}.03.2016" for n in range(4)
+    ]
+
+
+def test_the_canonical_link_names_the_pages_own_site() -> None:
+    """Read from another address, the release notes on the site's forum host still link into
+    the page's own site, as its canonical link says; without it the section links win."""
+    body, expected = fixture("game-home-br-run")
+    found = discover(body, LOCAL)
+    assert found.item == "a.HomeLink2" and found.items == len(expected["items"])
+    links = [item.link for item in propose(found, LOCAL, body).items]
+    assert links == [e["link"] for e in expected["items"]]
+    anonymous = re.sub(rb'<link rel="canonical"[^>]*>', b"", body)
+    assert discover(anonymous, LOCAL).item != found.item
+
+
+def test_a_date_range_is_dated_by_its_first_day() -> None:
+    events = "".join(
+        f'<li class="event"><h3><a href="/events/e{n}">Spring Market Number {n}</a></h3>'
+        f'<div class="dates">{when}</div></li>'
+        for n, when in enumerate(
+            ["March 19 - 20, 2016", "March 30 - April 2, 2016", "March 18, 2016"]
+        )
+    )
+    page = f'<html lang="en"><body><ul class="events">{events}</ul></body></html>'
+    items = propose(
+        discover(page, "https://city.example/events"), "https://city.example/events", page
+    )
+    assert [i.published.date().isoformat() for i in items.items] == [
+        "2016-03-19",
+        "2016-03-30",
+        "2016-03-18",
+    ]
+    assert all(i.published <= datetime.now(UTC) for i in items.items)
