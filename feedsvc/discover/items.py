@@ -26,6 +26,7 @@ from feedsvc.extract.listing import ExtractError, extract_document, page_languag
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
 MIN_WHOLE = 0.85  # share of matched items with a title and a link (ingest refuses under 80 %)
+NEXT_LINKS = ("link[rel~=next]", "a[rel~=next]")  # one, with an address: no guessing
 MAX_TRIED = 24  # groups tried, best first, before saying none yields items
 
 
@@ -82,11 +83,24 @@ def candidates(
     if not found:
         raise NothingFound(_tried(ranked, linked))
     feeds = feed_links(document, page_url)
+    pager = next_page(document)
     for one in found:
         one.feeds = feeds
+        if pager:
+            one.fields["next"] = Field(pager)
+            one.notes.append(f"next: {pager!r}: the page names its next page (for backfill)")
         if linked:
             one.notes.append(f"JSON-LD lists {len(linked)} items")
     return found
+
+
+def next_page(document: lxml.html.HtmlElement) -> str:
+    """The selector of the next page's link the page declares itself (`<link rel="next">`,
+    else one `<a rel="next">`), or "": what `feedsvc backfill` follows to older pages."""
+    for css in NEXT_LINKS:
+        if len([e for e in document.cssselect(css) if (e.get("href") or "").strip()]) == 1:
+            return css
+    return ""
 
 
 def canonical_url(document: lxml.html.HtmlElement, page_url: str) -> str:

@@ -18,7 +18,7 @@ from feedsvc.discover.items import Discovery
 from feedsvc.extract.listing import extract
 from feedsvc.extract.normalize import Context, Item, NormalizeError, normalize
 
-FIELD_ORDER = ("item", "title", "link", "type", "date", "summary", "image", "author")
+FIELD_ORDER = ("item", "title", "link", "type", "date", "summary", "image", "author", "next")
 PREVIEW_ITEMS = 5
 CHECK_PATH = Path("<discover>")
 
