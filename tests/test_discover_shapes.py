@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from conftest import FIXTURES
 
@@ -84,3 +84,70 @@ def test_a_date_range_is_dated_by_its_first_day() -> None:
         "2016-03-18",
     ]
     assert all(i.published <= datetime.now(UTC) for i in items.items)
+
+
+def releases(shown: list[str]) -> str:
+    """A release list as code hosts print it: this year's days without a year."""
+    rows = "".join(
+        f'<div class="release"><h2><a href="/app/releases/tag/v1.{9 - n}">Version 1.{9 - n}'
+        f" of the app</a></h2><p>Fixes and changes of this release.</p>"
+        f'<span class="when">{text}</span></div>'
+        for n, text in enumerate(shown)
+    )
+    return f'<html lang="en"><body><main><div class="releases">{rows}</div></main></body></html>'
+
+
+def test_days_without_a_year_are_dated_by_the_dated_items_below_them() -> None:
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in (2, 20, 45, 400)]
+    shown = [f"{d:%b} {d.day}" for d in days[:2]] + [f"{d:%b} {d.day}, {d.year}" for d in days[2:]]
+    url = "https://code.example/app/releases"
+    items = propose(discover(releases(shown), url), url, releases(shown)).items
+    assert [i.published.date() if i.published else None for i in items] == days
+
+
+def test_days_without_a_year_and_nothing_dated_below_are_reported() -> None:
+    today = datetime.now(UTC).date()
+    shown = [f"{d:%b} {d.day}" for d in (today - timedelta(days=n) for n in (2, 20, 45))]
+    url = "https://code.example/app/releases"
+    items = propose(discover(releases(shown), url), url, releases(shown)).items
+    assert [i.published for i in items] == [None, None, None]
+    assert all(i.date_problem.startswith("no year: ") for i in items)
+
+
+def advisories(rows: list[tuple[str, str]]) -> str:
+    """A security-release table: name (linked to its advisory), what it covers, the day."""
+    cells = "".join(
+        f'<tr><td><a class="anchor" href="/en-gb/{link}">{name}</a></td>'
+        f"<td><p>Devices of this release</p></td><td><p>{18 - n} Mar 2026</p></td></tr>"
+        for n, (name, link) in enumerate(rows)
+    )
+    head = "<thead><tr><th>Name and information link</th><th>Available for</th>"
+    return (
+        f'<html lang="en-GB"><body><main><table>{head}<th>Release date</th></tr></thead>'
+        f"<tbody>{cells}</tbody></table></main></body></html>"
+    )
+
+
+def test_rows_sharing_a_link_are_kept_apart_by_their_titles() -> None:
+    rows = [("Browser 26.4", "126792"), ("Car Kit Plug-in R18.1", "122403")]
+    rows += [("Audio SDK 2.7.1", "122403"), ("Watch OS 12.4", "126790")]
+    url = "https://support.example/en-gb/100100"
+    found = discover(advisories(rows), url)
+    assert found.fields["id"] == found.fields["title"]
+    block = propose(found, url, advisories(rows))
+    assert "\nid = " in block.block.split("[topics.sources.selectors]")[0]
+    assert [(i.title, i.published.day) for i in block.items] == [
+        (name, 18 - n) for n, (name, _) in enumerate(rows)
+    ]
+
+
+def test_a_list_repeating_an_item_gets_no_id() -> None:
+    rows = [("Browser 26.4", "126792"), ("Watch OS 12.4", "126790"), ("Browser 26.4", "126792")]
+    url = "https://support.example/en-gb/100100"
+    found = discover(advisories(rows), url)
+    assert "id" not in found.fields
+    assert [i.title for i in propose(found, url, advisories(rows)).items] == [
+        "Browser 26.4",
+        "Watch OS 12.4",
+    ]

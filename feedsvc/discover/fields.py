@@ -301,7 +301,8 @@ def is_date(text: str, languages: tuple[str, ...] = ()) -> bool:
     """What extract will read as a date (the same parser, the page's languages)."""
     if len(text) > MAX_DATE_CHARS or not (YEAR.search(text) or WORD_AND_DIGIT.search(text)):
         return False  # "12", "3/4": a count or a score, not a date
-    return parse_date(text, UTC, datetime.now(UTC), (), languages).value is not None
+    read = parse_date(text, UTC, datetime.now(UTC), (), languages)
+    return read.value is not None or read.yearless is not None  # its page may give the year
 
 
 def _image_element(item: Element) -> Element | None:
@@ -379,7 +380,7 @@ def _candidates(target: Element) -> list[str]:
     if parent is not None:
         own += [f"{signature(parent)} > {o}" for o in own[:3]]
         own += [f"{signature(parent)} {tag}"]
-        if cell is None and classless:  # no class of its own: its place among its kind
+        if cell is None and classless and tag != "*":  # no class: its place among its kind
             place = 1 + sum(1 for _ in target.itersiblings(target.tag, preceding=True))
             own.append(f"{signature(parent)} > {tag}:nth-of-type({place})")
     return own

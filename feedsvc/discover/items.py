@@ -169,6 +169,11 @@ def _usable(
                 continue
             items = document.cssselect(item)
             notes = [f"item: {len(items)} elements (those holding a title)"]
+        if (ident := _identity(document, item, fields)) is not None:
+            fields["id"] = ident
+            field_notes.append(
+                f"id: {ident.toml()}: items share links; their titles tell them apart"
+            )
         yield Discovery(
             item, fields, len(items), notes + field_notes, candidate.score, candidate.reasons
         )
@@ -193,6 +198,23 @@ def _whole_read(document: lxml.html.HtmlElement, item: str, fields: dict[str, Fi
     raws = extract_document(document, chosen)
     whole = sum(bool(raw.title.strip()) and bool(raw.link) for raw in raws)
     return bool(raws) and whole >= MIN_WHOLE * len(raws)
+
+
+def _identity(document: lxml.html.HtmlElement, item: str, fields: dict[str, Field]) -> Field | None:
+    """The title as the items' `id` when links repeat but every item sharing a link has its
+    own title (two rows of a table linking one advisory, episodes linking their series page):
+    else they would be stored as one item."""
+    chosen = Selectors(
+        item=item, title=(fields["title"].selector(),), link=(fields["link"].selector(),)
+    )
+    titles: dict[str, list[str]] = {}
+    for raw in extract_document(document, chosen):
+        if raw.link:
+            titles.setdefault(raw.link, []).append(" ".join(raw.title.split()))
+    shared = [names for names in titles.values() if len(names) > 1]
+    if shared and all(len(set(names)) == len(names) for names in shared):
+        return fields["title"]
+    return None
 
 
 def _tried(ranked: list[Candidate], linked: set[str]) -> list[str]:

@@ -20,6 +20,7 @@ from dateutil.relativedelta import relativedelta
 from feedsvc.extract.languages import AMBIGUOUS, date_inside, in_language, numeric_order
 
 EARLIEST_YEAR = 1800
+DAY_SLACK = timedelta(days=1)  # a day's dates are midnight in the source's zone
 FUTURE_SLACK = timedelta(days=1)
 MAX_DATE_CHARS = 100
 GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2}):?(\d{2})\b")
@@ -70,6 +71,7 @@ class ParsedDate:
     value: datetime | None = None
     day_only: bool = False
     problem: str | None = None
+    yearless: datetime | None = None  # a day without a year: its last such day, for page_years
 
 
 def parse_date(
@@ -78,9 +80,11 @@ def parse_date(
     now: datetime,
     formats: tuple[str, ...] = (),
     languages: tuple[str, ...] = (),
+    year: int | None = None,
 ) -> ParsedDate:
     """The instant `text` names; a date without a zone is in `zone`, without a time midnight.
-    `languages` (the source's, else the page's) decide a numeric date's order."""
+    `languages` (the source's, else the page's) decide a numeric date's order; a day with no
+    year ("Mar 14") takes `year` (what its page makes certain, page_years) or is reported."""
     text = LEAD_IN.sub("", " ".join(text.split())[:MAX_DATE_CHARS])
     if not text:
         return ParsedDate()
@@ -88,11 +92,11 @@ def parse_date(
         return _checked(exact, text, zone, now, not HAS_TIME.search(text))
     if (ranged := _range_start(text, zone, now, languages)) is not None:
         return ranged
-    found = _read(text, zone, now, languages)
+    found = _read(text, zone, now, languages, year=year)
     if found.value is not None or (found.problem or "").startswith(AMBIGUOUS):
         return found
     inside = date_inside(text)  # "Jane Roe | Jun 26, 2022": the one date in it
-    return _read(inside, zone, now, languages, text) if inside else found
+    return _read(inside, zone, now, languages, text, year) if inside else found
 
 
 def _range_start(
@@ -121,7 +125,12 @@ def _range_start(
 
 
 def _read(
-    text: str, zone: tzinfo, now: datetime, languages: tuple[str, ...], shown: str = ""
+    text: str,
+    zone: tzinfo,
+    now: datetime,
+    languages: tuple[str, ...],
+    shown: str = "",
+    year: int | None = None,
 ) -> ParsedDate:
     """One reading of `text`: relative English, dateutil, then dateparser; `shown` is the
     whole text it came from, for messages."""
@@ -130,15 +139,65 @@ def _read(
         return ParsedDate(problem=f"{ambiguous} in {shown or text!r}")
     parsed = _relative(ordered, zone, now)
     day_only = not HAS_TIME.search(ordered) and not _is_relative_time(ordered)
+    yearless = False
     if parsed is None:  # a general parser's reading: checked against what the text says
-        parsed = _general(ordered, now)
+        parsed, yearless = _general(ordered, now)
         if parsed is None:
-            parsed, day_only = in_language(ordered, zone, now, languages)
+            parsed, day_only, yearless = in_language(ordered, zone, now, languages)
         if parsed is not None and _misread(parsed, ordered, day_only):
             return ParsedDate(problem=f"misread: {shown or text!r} gives {parsed:%Y-%m-%d %H:%M}")
     if parsed is None:
         return ParsedDate(problem=f"not a date: {shown or text!r}")
+    if yearless:
+        return _in_year(parsed, year, shown or text, zone, now, day_only)
     return _checked(parsed, shown or text, zone, now, day_only)
+
+
+def _in_year(
+    parsed: datetime, year: int | None, text: str, zone: tzinfo, now: datetime, day_only: bool
+) -> ParsedDate:
+    """A day without a year in the year its page makes certain, else reported with its
+    last such day (what page_years weighs)."""
+    last = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    if year is None:
+        return ParsedDate(
+            problem=f"no year: {text!r} (its page's order does not make the year certain)",
+            yearless=last,
+        )
+    try:
+        return _checked(last.replace(year=year), text, zone, now, day_only)
+    except ValueError:  # 29 February in a year without one
+        return ParsedDate(problem=f"no year: {text!r} is no day in {year}")
+
+
+def page_years(readings: list[ParsedDate], now: datetime) -> dict[int, int]:
+    """The year of each yearless day (by index) where its page makes it certain: between the
+    nearest dated item above it (or the fetch time) and the nearest one below it, newest
+    first, only one year puts that day. Without a dated item below, or out of order, none."""
+    known = [(index, r.value) for index, r in enumerate(readings) if r.value is not None]
+    years: dict[int, int] = {}
+    for index, reading in enumerate(readings):
+        if reading.yearless is None:
+            continue
+        upper = next((v for i, v in reversed(known) if i < index), now)
+        lower = next((v for i, v in known if i > index), None)
+        if lower is None or lower > upper:
+            continue
+        fits = [
+            year
+            for year in range(lower.year - 1, upper.year + 2)
+            if _on(reading.yearless, year, lower - DAY_SLACK, upper + DAY_SLACK)
+        ]
+        if len(fits) == 1:
+            years[index] = fits[0]
+    return years
+
+
+def _on(day: datetime, year: int, earliest: datetime, latest: datetime) -> bool:
+    try:
+        return earliest <= day.replace(year=year) <= latest
+    except ValueError:  # 29 February
+        return False
 
 
 def _misread(parsed: datetime, text: str, day_only: bool) -> bool:
@@ -193,18 +252,23 @@ def _strptime(text: str, formats: tuple[str, ...]) -> datetime | None:
     return None
 
 
-def _general(text: str, now: datetime) -> datetime | None:
-    """dateutil on the text with its JavaScript offset and zone name made unambiguous."""
+def _general(text: str, now: datetime) -> tuple[datetime | None, bool]:
+    """dateutil on the text with its JavaScript offset and zone name made unambiguous, and
+    whether the text gave a day but no year (read as the last such day)."""
     if not re.search(r"\d", text):
-        return None  # "Multimedia", "May": nothing dateutil should guess from
+        return None, False  # "Multimedia", "May": nothing dateutil should guess from
     cleaned = ZONE_NAME_IN_PARENS.sub("", text)
     cleaned = GMT_OFFSET.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}{m.group(3)}", cleaned)
     year_given = HAS_YEAR.search(cleaned) is not None
     default = datetime(now.year if not year_given else 2000, 1, 1)
     try:
         parsed = date_parser.parse(cleaned, default=default, tzinfos=ZONE_ABBREVIATIONS)
+        earlier = default.replace(year=default.year - 1)  # the year is the text's if it stays
+        other = date_parser.parse(cleaned, default=earlier, tzinfos=ZONE_ABBREVIATIONS)
     except (ValueError, OverflowError, TypeError):
-        return None
-    if not year_given and parsed.replace(tzinfo=parsed.tzinfo or UTC) > now + FUTURE_SLACK:
+        return None, False
+    if other.year == parsed.year:
+        return parsed, False
+    if parsed.replace(tzinfo=parsed.tzinfo or UTC) > now + FUTURE_SLACK:
         parsed = parsed.replace(year=parsed.year - 1)  # "Dec 30" read in January: last year
-    return parsed
+    return parsed, True
