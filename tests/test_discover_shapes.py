@@ -1,6 +1,7 @@
 """Discover on the shapes that defeat a plain item finder, read through the pure discover and
 extract modules on hand-written fixtures: the date beside a title in its holder, a date
-in a class-less box, the page's own site named by its canonical link."""
+in a class-less box, the page's own site named by its canonical link, date ranges, days
+without a year, rows sharing a link, schema.org microdata."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from conftest import FIXTURES
 from feedsvc.discover.fields import find_fields
 from feedsvc.discover.items import discover
 from feedsvc.discover.report import propose
+from feedsvc.discover.schema import microdata_links
 from feedsvc.extract.listing import parse_html
 
 DISCOVER = FIXTURES / "discover"
@@ -151,3 +153,37 @@ def test_a_list_repeating_an_item_gets_no_id() -> None:
         "Browser 26.4",
         "Watch OS 12.4",
     ]
+
+
+def marked_up_page() -> str:
+    """A newsroom page: five posts marked up as schema.org BlogPostings in microdata, beside
+    a longer box of the most-read stories of the whole site (not marked up)."""
+    posts = "".join(
+        f'<div class="teaser" itemscope itemtype="http://schema.org/BlogPosting">'
+        f'<h3 itemprop="headline"><a href="/blog/2024/05/post-{n}">Port budget vote number {n}'
+        f'</a></h3><link itemprop="url" href="/blog/2024/05/post-{n}" />'
+        f'<p itemprop="description">What the council decided and what it means.</p></div>'
+        for n in range(5)
+    )
+    read = "".join(
+        f'<div class="entry"><h3><a href="/stories/2023/{n}/story-{n}">A story many people'
+        f" read, number {n}</a></h3><p>From the archive of the newsroom.</p></div>"
+        for n in range(12)
+    )
+    return (
+        f'<html lang="en"><body><div class="col-a">{posts}</div>'
+        f'<div class="col-b"><h2>Most read</h2>{read}</div></body></html>'
+    )
+
+
+def test_schema_org_microdata_names_the_list() -> None:
+    url = "https://news.example/blog/"
+    page = marked_up_page()
+    assert microdata_links(parse_html(page), url) == {
+        f"https://news.example/blog/2024/05/post-{n}" for n in range(5)
+    }
+    found = discover(page, url)
+    assert found.item == "div.teaser" and found.items == 5
+    assert any("schema.org" in reason for reason in found.reasons)
+    plain = re.sub(r' itemscope itemtype="[^"]+"', "", page)
+    assert discover(plain, url).item != found.item  # the longer box wins without it

@@ -3,16 +3,15 @@
 Every group of repeated elements (discover.groups) is scored by the evidence that it is
 the list a subscriber wants (discover.score), not by its size; the best group whose items
 yield a title and a link wins, or the K-th when the operator picks another
-(`discover --candidates N`, `--pick K`). Schema.org JSON-LD `ItemList`/`Article` links,
-when the page has them, count as evidence. The fields inside the items are chosen by
-discover.fields; discover.report turns the result into a `[[topics.sources]]` block and
-previews it with the real extract and normalize.
+(`discover --candidates N`, `--pick K`). Schema.org `ItemList`/`Article` links, when the
+page has them (JSON-LD or microdata, discover.schema), count as evidence. The fields
+inside the items are chosen by discover.fields; discover.report turns the result into a
+`[[topics.sources]]` block and previews it with the real extract and normalize.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -21,6 +20,7 @@ import lxml.html
 from feedsvc.config.sources import Selectors
 from feedsvc.discover.fields import Field, find_fields, title_and_link
 from feedsvc.discover.groups import MIN_ITEMS, candidate_groups, item_selector
+from feedsvc.discover.schema import json_ld_links, microdata_links
 from feedsvc.discover.score import Candidate, score
 from feedsvc.extract.listing import ExtractError, extract_document, page_language, parse_html
 
@@ -68,8 +68,8 @@ def candidates(
 ) -> list[Discovery]:
     """The best `count` lists on the page, best first; raises NothingFound when none."""
     try:
-        linked = json_ld_links(body, page_url, encoding)
         document = parse_html(body, encoding)
+        linked = json_ld_links(body, page_url, encoding) | microdata_links(document, page_url)
     except ExtractError as exc:
         raise NothingFound([exc.reason]) from None
     site = canonical_url(document, page_url)
@@ -90,7 +90,7 @@ def candidates(
             one.fields["next"] = Field(pager)
             one.notes.append(f"next: {pager!r}: the page names its next page (for backfill)")
         if linked:
-            one.notes.append(f"JSON-LD lists {len(linked)} items")
+            one.notes.append(f"schema.org data (JSON-LD, microdata) lists {len(linked)} items")
     return found
 
 
@@ -227,38 +227,8 @@ def _tried(ranked: list[Candidate], linked: set[str]) -> list[str]:
             if ranked
             else f"no group of {MIN_ITEMS} or more"
         ),
-        f"schema.org JSON-LD: {len(linked)} item links, but no such elements hold them"
+        f"schema.org JSON-LD and microdata: {len(linked)} item links, but no such elements "
+        "hold them"
         if linked
-        else "schema.org JSON-LD: no ItemList or Article on the page",
+        else "schema.org JSON-LD and microdata: no ItemList or Article on the page",
     ]
-
-
-def json_ld_links(body: bytes | str, page_url: str, encoding: str | None = None) -> set[str]:
-    """Item URLs named by schema.org JSON-LD (ItemList elements, Articles) in the page."""
-    document = parse_html(body, encoding, keep_scripts=True)
-    links: set[str] = set()
-    for script in document.xpath('//script[@type="application/ld+json"]/text()'):
-        try:
-            nodes = list(_nodes(json.loads(script)))
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
-            continue
-        for node in nodes:
-            kind = node.get("@type")
-            kinds = set(kind) if isinstance(kind, list) else {kind}
-            if "ListItem" in kinds or kinds & {"Article", "NewsArticle", "BlogPosting", "Report"}:
-                item = node.get("item")
-                url = node.get("url") or (item.get("url") if isinstance(item, dict) else item)
-                if isinstance(url, str):
-                    links.add(urljoin(page_url, url))
-    return links
-
-
-def _nodes(data: object) -> Iterable[dict]:
-    """Every JSON object in a JSON-LD document, nested ones included."""
-    if isinstance(data, dict):
-        yield data
-        for value in data.values():
-            yield from _nodes(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _nodes(value)

@@ -104,7 +104,7 @@ def score(
         add(place[0], 1.0, place[1])
     if linked:
         hits = sum(link in linked for link in links) / count
-        add(3.0, hits, f"{hits:.0%} listed in the page's JSON-LD")
+        add(3.0, hits, f"{hits:.0%} listed in the page's schema.org data")
     return Candidate(members, total, reasons)
 
 
