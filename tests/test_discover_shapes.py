@@ -187,3 +187,19 @@ def test_schema_org_microdata_names_the_list() -> None:
     assert any("schema.org" in reason for reason in found.reasons)
     plain = re.sub(r' itemscope itemtype="[^"]+"', "", page)
     assert discover(plain, url).item != found.item  # the longer box wins without it
+
+
+def test_a_link_made_of_blocks_is_titled_by_its_first_block() -> None:
+    """A procurement list whose link holds the title, the notice number and the class code."""
+    rows = "".join(
+        f'<tr class="lst-rw"><td class="lst-cl"><a class="lst-lnk-notice" '
+        f'href="?s=opportunity&amp;mode=form&amp;id=a{n}f3&amp;tab=core">'
+        f'<div class="solt">VALVE,LINEAR {n} </div><div class="soln">SPE7M{n}16T0042 </div>'
+        f'<div class="solcc">48 -- Valves </div></a></td>'
+        f'<td class="lst-cl">Defense Logistics Agency</td><td class="lst-cl">Mar {10 - n}, 2016</td></tr>'
+        for n in range(4)
+    )
+    page = f'<html lang="en"><body><div id="content"><table class="list">{rows}</table></div></body></html>'
+    url = "https://procure.example/index?s=opportunity&mode=list"
+    items = propose(discover(page, url), url, page).items
+    assert [i.title for i in items] == [f"VALVE,LINEAR {n}" for n in range(4)]

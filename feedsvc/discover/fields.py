@@ -117,7 +117,15 @@ def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
         a for a in item.iter("a") if _usable(a) and _text(a) and not ACTION_TEXT.match(_text(a))
     ]
     link = max(links, key=lambda a: title_size(_text(a)), default=None)  # how title-like: scored
-    return (link, link) if link is not None else (None, None)
+    return (_first_block(link), link) if link is not None else (None, None)
+
+
+def _first_block(link: Element) -> Element:
+    """A link made of blocks ("<div>Title</div><div>Number</div><div>Class</div>"): its
+    first block is the title; any other link is its own title."""
+    blocks = [c for c in link if c.tag in ("div", "p") and _text(c)]
+    loose = (link.text or "") + "".join(c.tail or "" for c in link)
+    return blocks[0] if len(blocks) >= 2 and not loose.strip() else link
 
 
 def _only_link(item: Element) -> Element | None:
