@@ -203,3 +203,44 @@ def test_a_link_made_of_blocks_is_titled_by_its_first_block() -> None:
     url = "https://procure.example/index?s=opportunity&mode=list"
     items = propose(discover(page, url), url, page).items
     assert [i.title for i in items] == [f"VALVE,LINEAR {n}" for n in range(4)]
+
+
+def release_entry(version: str, day: str) -> str:
+    notes = " ".join(
+        f"<li>Fixes how the router resolves nested routes when a page is reloaded "
+        f'(<a class="issue-link" href="/app/app/pull/{4800 + n}">#{4800 + n}</a>)</li>'
+        for n in range(6)
+    )
+    return f"""<div class="release-entry"><div class="release clearfix">
+      <div class="release-meta"><ul><li><a class="muted-link" href="/app/app/tree/{version}">{version}</a></li>
+      <li><a href="/app/app/commit/5f221b4"><code>5f221b4</code></a></li></ul></div>
+      <div class="release-main-section"><div class="release-header"><div class="f1">
+        <a href="/app/app/releases/tag/{version}">{version}</a></div>
+        <p class="f5"><a href="/maintainer"><img class="avatar" src="/a.png" alt="@maintainer"></a>
+        released this <relative-time datetime="{day}T10:00:00Z">{day}</relative-time>
+        · <a href="/app/app/compare/{version}...dev">19 commits</a> to dev since this release</p></div>
+      <div class="markdown-body"><h2>Bug fixes</h2><ul>{notes}</ul></div>
+      <details><summary>Assets</summary><ul>
+        <li><a href="/app/app/archive/{version}.zip">Source code (zip)</a></li>
+        <li><a href="/app/app/archive/{version}.tar.gz">Source code (tar.gz)</a></li></ul></details>
+      </div></div></div>"""
+
+
+def test_releases_inside_a_container_named_like_navigation_are_titled_by_their_tag() -> None:
+    """A code host's releases: the whole content sits in a "container ...-nav" (a class of
+    an experiment, not a menu); each release's title is its tag, named like its address."""
+    versions = [("v3.4.2", "2024-01-30"), ("v3.4.0", "2024-01-28"), ("v3.3.9", "2023-12-11")]
+    versions += [("v3.3.8", "2023-11-27"), ("v3.3.7", "2023-11-02")]
+    entries = "".join(release_entry(v, d) for v, d in versions)
+    page = (
+        '<html lang="en"><body><div class="application-main" role="main">'
+        '<div class="container-lg new-discussion-timeline experiment-repo-nav">'
+        f'<div class="repository-content"><div class="position-relative">{entries}'
+        "</div></div></div></div></body></html>"
+    )
+    url = "https://code.example/app/app/releases"
+    found = discover(page, url)
+    items = propose(found, url, page).items
+    assert [(i.title, i.link) for i in items] == [
+        (v, f"https://code.example/app/app/releases/tag/{v}") for v, _ in versions
+    ]

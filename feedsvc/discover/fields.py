@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import lxml.html
+from slugify import slugify
 
 from feedsvc.config.sources import Selector
 from feedsvc.extract.dates import parse_date
@@ -27,6 +28,8 @@ TITLE_CLASS = re.compile(r"title|headline|heading", re.IGNORECASE)
 TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGNORECASE)
 AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
 ACTION_TEXT = re.compile(r"^(read|read more|more|listen|watch|view|download|learn more)\W*$", re.I)
+# A file to download (a release's source archive) is never what the item's title links to.
+DOWNLOAD = re.compile(r"\.(?:zip|tar|gz|tgz|bz2|xz|7z|rar|exe|dmg|msi|deb|rpm|apk|iso)$", re.I)
 MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
 WORD_AND_DIGIT = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d")
@@ -114,10 +117,27 @@ def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
         if only is not None and title.tag in HEADINGS:  # a card: <h4>Title</h4><a>...</a>
             return title, only
     links = [
-        a for a in item.iter("a") if _usable(a) and _text(a) and not ACTION_TEXT.match(_text(a))
+        a
+        for a in item.iter("a")
+        if _usable(a)
+        and _text(a)
+        and not ACTION_TEXT.match(_text(a))
+        and not DOWNLOAD.search((a.get("href") or "").split("?")[0])
     ]
-    link = max(links, key=lambda a: title_size(_text(a)), default=None)  # how title-like: scored
+    link = max(links, key=_title_weight, default=None)  # how title-like: scored
     return (_first_block(link), link) if link is not None else (None, None)
+
+
+def _title_weight(link: Element) -> tuple[bool, bool, float, int]:
+    """A link with three words or more, else one named like its address ("v2.4.2" for
+    /releases/tag/v2.4.2, not "19 commits"); then the longer text, the deeper address."""
+    text = _text(link)
+    size = title_size(text)
+    path = (link.get("href") or "").split("?")[0].rstrip("/")
+    last = path.rsplit("/", 1)[-1].lower()
+    slug = slugify(text)
+    named = any(c.isalpha() for c in slug) and slug in (last, slugify(last))  # not "#4886"
+    return size >= 3, named, size, path.count("/")
 
 
 def _first_block(link: Element) -> Element:
