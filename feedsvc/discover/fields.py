@@ -16,20 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import lxml.html
-from slugify import slugify
 
 from feedsvc.config.sources import Selector
+from feedsvc.discover.titles import ACTION_TEXT, Element, title_and_link
+from feedsvc.discover.titles import text_of as _text
 from feedsvc.extract.dates import parse_date
 from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
 from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
 
-HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-TITLE_CLASS = re.compile(r"title|headline|heading", re.IGNORECASE)
 TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGNORECASE)
 AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
-ACTION_TEXT = re.compile(r"^(read|read more|more|listen|watch|view|download|learn more)\W*$", re.I)
-# A file to download (a release's source archive) is never what the item's title links to.
-DOWNLOAD = re.compile(r"\.(?:zip|tar|gz|tgz|bz2|xz|7z|rar|exe|dmg|msi|deb|rpm|apk|iso)$", re.I)
 MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
 WORD_AND_DIGIT = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d")
@@ -98,108 +94,6 @@ def signature(element: lxml.html.HtmlElement, classes: Iterable[str] | None = No
 def css_tag(element: lxml.html.HtmlElement) -> str:
     """The tag as CSS can name it; `*` for a tag broken bytes made ("a=", "p\ufffd")."""
     return element.tag if CSS_CLASS.match(element.tag) else "*"
-
-
-Element = lxml.html.HtmlElement
-
-
-def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
-    """The element whose text is the item's title and the <a href> it leads to, or Nones:
-    a heading with a link, else an element whose class says "title" with a link (a table's
-    rank cell `td.title` has none), else the item's link with the longest text."""
-    headed = (h for h in item.iter(*HEADINGS) if _words(h))
-    classed = (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e))
-    only = _only_link(item)
-    for title in (*headed, *classed):
-        link = _link_of(title, item)
-        if link is not None:
-            return _clean_title(title, link), link
-        if only is not None and title.tag in HEADINGS:  # a card: <h4>Title</h4><a>...</a>
-            return title, only
-    links = [
-        a
-        for a in item.iter("a")
-        if _usable(a)
-        and _text(a)
-        and not ACTION_TEXT.match(_text(a))
-        and not DOWNLOAD.search((a.get("href") or "").split("?")[0])
-    ]
-    link = max(links, key=_title_weight, default=None)  # how title-like: scored
-    return (_first_block(link), link) if link is not None else (None, None)
-
-
-def _title_weight(link: Element) -> tuple[bool, bool, float, int]:
-    """A link with three words or more, else one named like its address ("v2.4.2" for
-    /releases/tag/v2.4.2, not "19 commits"); then the longer text, the deeper address."""
-    text = _text(link)
-    size = title_size(text)
-    path = (link.get("href") or "").split("?")[0].rstrip("/")
-    last = path.rsplit("/", 1)[-1].lower()
-    slug = slugify(text)
-    named = any(c.isalpha() for c in slug) and slug in (last, slugify(last))  # not "#4886"
-    return size >= 3, named, size, path.count("/")
-
-
-def _first_block(link: Element) -> Element:
-    """A link made of blocks ("<div>Title</div><div>Number</div><div>Class</div>"): its
-    first block is the title; any other link is its own title."""
-    blocks = [c for c in link if c.tag in ("div", "p") and _text(c)]
-    loose = (link.text or "") + "".join(c.tail or "" for c in link)
-    return blocks[0] if len(blocks) >= 2 and not loose.strip() else link
-
-
-def _only_link(item: Element) -> Element | None:
-    """The item's link when all its usable links go to one address (a card), else None."""
-    links = [a for a in item.iter("a") if _usable(a)]
-    return links[0] if links and len({a.get("href").strip() for a in links}) == 1 else None
-
-
-def _link_of(title: Element, item: Element) -> Element | None:
-    inside = next((a for a in title.iter("a") if _usable(a)), None)
-    if inside is not None:
-        return inside
-    for ancestor in [title, *title.iterancestors()]:
-        if ancestor.tag == "a" and _usable(ancestor):
-            return ancestor
-        if ancestor is item:
-            break
-    return None
-
-
-def _clean_title(title: Element, link: Element) -> Element:
-    """A heading that also holds a call to action ("Read") or more than its link: narrow it."""
-    actions = [e for e in title.iter() if e is not title and ACTION_TEXT.match(_text(e))]
-    if actions:
-        parts = [c for c in title if c not in actions and not any(a in c.iter() for a in actions)]
-        best = max(parts, key=lambda c: len(_text(c)), default=None)
-        if best is not None and _text(best):
-            return best
-    if link in title.iterdescendants() and len(_text(link)) < 0.8 * len(_text(title)):
-        return link
-    return title
-
-
-def _usable(a: Element) -> bool:
-    href = (a.get("href") or "").strip()
-    return bool(href) and not href.startswith(("#", "javascript:", "mailto:"))
-
-
-def _text(element: Element) -> str:
-    return " ".join(element.text_content().split())
-
-
-def _words(element: Element) -> list[str]:
-    return _text(element).split()
-
-
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def title_size(text: str) -> float:
-    """Words, with Chinese, Japanese and Korean characters counted as half a word each
-    (their titles have no spaces: "市政府召开安全生产工作会议" is a title, not one word)."""
-    cjk = len(CJK.findall(text))
-    return len(CJK.sub(" ", text).split()) + cjk / 2
 
 
 def find_fields(

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import lxml.html
 
-from feedsvc.discover.fields import CSS_CLASS, UNSTABLE_CLASS, css_tag, signature, title_and_link
+from feedsvc.discover.fields import CSS_CLASS, UNSTABLE_CLASS, css_tag, signature
+from feedsvc.discover.titles import title_and_link
 
 MIN_ITEMS = 2
 MAX_ANCESTORS = 8  # how far up an item selector looks for an id or class to anchor on

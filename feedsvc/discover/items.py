@@ -18,10 +18,11 @@ from urllib.parse import urljoin
 import lxml.html
 
 from feedsvc.config.sources import Selectors
-from feedsvc.discover.fields import Field, find_fields, title_and_link
+from feedsvc.discover.fields import Field, find_fields
 from feedsvc.discover.groups import MIN_ITEMS, candidate_groups, item_selector
 from feedsvc.discover.schema import json_ld_links, microdata_links
 from feedsvc.discover.score import Candidate, score
+from feedsvc.discover.titles import title_and_link
 from feedsvc.extract.listing import ExtractError, extract_document, page_language, parse_html
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}

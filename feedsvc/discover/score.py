@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
-from feedsvc.discover.fields import ACTION_TEXT, HEADINGS, title_and_link, title_size
+from feedsvc.discover.titles import ACTION_TEXT, HEADINGS, title_and_link, title_size
 
 Element = lxml.html.HtmlElement
 # A cheap look for a date in an item's text, in the forms of many languages (the exact
