@@ -5,7 +5,10 @@ sees the text: a JavaScript `Date` string's "GMT-0400" (dateutil reads the sign
 the POSIX way, 8 hours off) and US zone abbreviations (ignored, with a warning).
 A numeric date's day/month order comes from the page's language or is reported as
 ambiguous (extract.languages); what dateutil cannot read (other languages, relative
-forms) goes to dateparser; a date inside other words (a byline) is read alone.
+forms) goes to dateparser; a date inside other words (a byline) is read alone; a
+range is its first day. A general parser's reading that invents what the text does not
+say (another year, a month, a time) is reported; a day without a year takes the year
+its page makes certain (page_years) or is reported.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ HAS_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
 RANGE = re.compile(
     r"\s+(?:[-\u2013\u2014]|to|bis|au|al|till)\s+|\s*[\u2013\u2014]\s*", re.IGNORECASE
 )
+TIMESTAMP = re.compile(r"^1\d{9}(?:\d{3})?$")  # 2001-09-09 to 2033-05-18, in s or ms
 WORD = re.compile(r"[^\W\d_]")
 LEADING_DAYS = re.compile(r"^((\d{1,2})\.?)\s*[-\u2013\u2014]\s*(\d{1,2}\.?\s+\D.*)$")
 RELATIVE = re.compile(
@@ -137,6 +141,9 @@ def _read(
     ordered, ambiguous = numeric_order(text, languages)
     if ambiguous:
         return ParsedDate(problem=f"{ambiguous} in {shown or text!r}")
+    if TIMESTAMP.match(text):  # data-timestamp="1457612400": seconds (or ms) since 1970, UTC
+        seconds = int(text[:10]) + int(text[10:] or 0) / 1000
+        return _checked(datetime.fromtimestamp(seconds, UTC), text, zone, now, False)
     parsed = _relative(ordered, zone, now)
     day_only = not HAS_TIME.search(ordered) and not _is_relative_time(ordered)
     yearless = False
