@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import FIXTURES
 
+from feedsvc.config.sources import Selector, Selectors
 from feedsvc.discover.fields import find_fields
 from feedsvc.discover.items import discover
 from feedsvc.discover.report import propose
 from feedsvc.discover.schema import microdata_links
-from feedsvc.extract.listing import parse_html
+from feedsvc.extract.listing import extract, parse_html
 
 DISCOVER = FIXTURES / "discover"
 LOCAL = "http://127.0.0.1:8000/"  # the page read from another address than its site's
@@ -244,3 +245,62 @@ def test_releases_inside_a_container_named_like_navigation_are_titled_by_their_t
     assert [(i.title, i.link) for i in items] == [
         (v, f"https://code.example/app/app/releases/tag/{v}") for v, _ in versions
     ]
+
+
+def test_items_split_over_siblings_read_their_date_after_the_item() -> None:
+    """A town's notices as a definition list (the date in the dd after each dt), and a
+    German news page of headings each followed by its paragraph and its date."""
+    notices = "".join(
+        f'<dt><a href="/notices/{slug}">{title}</a></dt><dd class="meta">Posted {day}</dd>'
+        f"<dd>What changes for residents, where and for how long, in a few words.</dd>"
+        for slug, title, day in [
+            ("road-works", "Road works on Harbour Street", "12 March 2024"),
+            ("library-hours", "New opening hours at the library", "5 March 2024"),
+            ("water-supply", "Water supply interruption in the east", "28 February 2024"),
+        ]
+    )
+    page = f'<html lang="en"><body><main><dl class="notices">{notices}</dl></main></body></html>'
+    url = "https://town.example/notices/"
+    found = discover(page, url)
+    assert found.item == "dl.notices > dt"
+    assert found.fields["date"].toml() == '{ css = "dd.meta", following = true }'
+    items = propose(found, url, page).items
+    assert [i.published.date().isoformat() for i in items] == [
+        "2024-03-12",
+        "2024-03-05",
+        "2024-02-28",
+    ]
+    news = "".join(
+        f'<h3><a href="/meldungen/{slug}">{title}</a></h3>'
+        f"<p>Was sich ändert, für wen und ab wann, in wenigen Sätzen erklärt.</p>"
+        f'<p class="datum">{day}</p>'
+        for slug, title, day in [
+            ("radwege", "Neue Radwege im Norden der Stadt", "12. März 2024"),
+            ("schwimmbad", "Das Schwimmbad ist wieder offen", "5. März 2024"),
+            ("markt", "Der Wochenmarkt zieht auf den Domplatz", "28. Februar 2024"),
+        ]
+    )
+    page = f'<html lang="de"><body><div id="content">{news}</div></body></html>'
+    url = "https://stadt.example/meldungen/"
+    found = discover(page, url)
+    assert found.fields["date"].toml() == '{ css = "p.datum", following = true }'
+    items = propose(found, url, page).items
+    assert [(i.published.date().isoformat(), i.summary_text[:8]) for i in items] == [
+        ("2024-03-12", "Was sich"),
+        ("2024-03-05", "Was sich"),
+        ("2024-02-28", "Was sich"),
+    ]
+
+
+def test_a_following_selector_stops_at_the_next_item() -> None:
+    page = (
+        '<dl><dt><a href="/a">First notice of the town</a></dt><dd>No date here</dd>'
+        '<dt><a href="/b">Second notice of the town</a></dt><dd class="meta">5 March 2024</dd></dl>'
+    )
+    chosen = Selectors(
+        item="dl > dt",
+        title=(Selector("a"),),
+        link=(Selector("a"),),
+        date=(Selector("dd.meta", following=True),),
+    )
+    assert [raw.date_text for raw in extract(page, chosen)] == ["", "5 March 2024"]

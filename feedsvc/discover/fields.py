@@ -9,6 +9,7 @@ when the value sits in an attribute; new forms of the selector language add keys
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -64,18 +65,20 @@ class Field:
     attr: str | None = None
     pattern: str | None = None
     exclude: str | None = None
+    following: bool = False  # among the siblings after the item (a dt's dd)
 
     def selector(self) -> Selector:
         """The selector extract reads with, as the config would give it."""
-        return Selector(self.css, self.attr, self.exclude, self.pattern)
+        return Selector(self.css, self.attr, self.exclude, self.pattern, following=self.following)
 
     def toml(self) -> str:
         """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
         keys = {"attr": self.attr, "exclude": self.exclude, "pattern": self.pattern}
-        if not any(keys.values()):
+        if not any(keys.values()) and not self.following:
             return _quote(self.css)
         parts = [f"css = {_quote(self.css)}"]
         parts += [f"{key} = {_quote(value)}" for key, value in keys.items() if value]
+        parts += ["following = true"] * self.following
         return "{ " + ", ".join(parts) + " }"
 
 
@@ -128,7 +131,48 @@ def find_fields(
         css, hits = chosen
         fields[name] = _as_field(name, css, targets, languages)
         notes.append(f"{name}: {fields[name].toml()} picks it in {hits} of {len(items)} items")
+    for name, (field, hits) in _following_fields(items, set(fields), languages).items():
+        fields[name] = field
+        notes.append(f"{name}: {field.toml()} picks it after {hits} of {len(items)} items")
     return fields, notes
+
+
+def _following_fields(
+    items: list[Element], found: set[str], languages: tuple[str, ...]
+) -> dict[str, tuple[Field, int]]:
+    """A date or summary the items do not hold but the siblings after each do, up to the
+    next item (`<dt><a>Title</a></dt><dd>12 March 2024</dd>`, a heading and its paragraphs):
+    read from copies of those siblings, so a selector never names their parent."""
+    runs = [_run(item) for item in items]
+    fields: dict[str, tuple[Field, int]] = {}
+    finders = {
+        "date": lambda run: _date_element(run, None, languages),
+        "summary": lambda run: _summary(run, set()),
+    }
+    for name, finder in finders.items():
+        targets = [finder(run) if len(run) else None for run in runs]
+        if name in found or sum(t is not None for t in targets) < max(1, MIN_SHARE * len(items)):
+            continue
+        chosen = _best_selector(runs, targets)
+        if chosen is not None:
+            plain = _as_field(name, chosen[0], targets, languages)
+            after = Field(plain.css, plain.attr, plain.pattern, plain.exclude, following=True)
+            fields[name] = after, chosen[1]
+    return fields
+
+
+RUN = "feedsvc-run"  # the tag of a run's copy: never in a proposed selector
+
+
+def _run(item: Element) -> Element:
+    """Copies of the siblings after the item, up to the next element of its tag."""
+    run = lxml.html.Element(RUN)
+    for sibling in item.itersiblings():
+        if sibling.tag == item.tag:
+            break
+        if isinstance(sibling.tag, str):
+            run.append(copy.deepcopy(sibling))
+    return run
 
 
 def _as_field(
@@ -277,6 +321,8 @@ def _best_selector(items: list[Element], targets: list[Element | None]) -> tuple
             counts.update(set(_candidates(target)))
     best: tuple[tuple, str, int] | None = None
     for css in counts:
+        if RUN in css:  # a run's copy is no element of the page
+            continue
         hits = 0
         for item, target in zip(items, targets, strict=True):
             found = item.cssselect(css)
