@@ -237,3 +237,51 @@ def _read_all(descriptor: int) -> str:
         chunks.append(chunk)
     os.close(descriptor)
     return b"".join(chunks).decode(errors="replace")
+
+
+def blog_page(number: int, last: int) -> bytes:
+    """A WordPress archive page (/news/page/N/): five posts, `<link rel="next">` in its head
+    and a pager whose "next" link has the class of a theme, on every page but the last."""
+    posts = "".join(
+        f"""
+  <article class="post type-post status-publish">
+    <header class="entry-header"><h2 class="entry-title"><a href="/news/{number}-{i}/" rel="bookmark">Harbour works report {number}.{i}</a></h2></header>
+    <div class="entry-meta"><time class="entry-date published" datetime="2023-{13 - number:02d}-{20 - i:02d}T09:00:00+00:00">{20 - i} {["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][13 - number]} 2023</time></div>
+    <div class="entry-summary"><p>What the harbour board decided at meeting {number}.{i}, and why.</p></div>
+  </article>"""
+        for i in range(5)
+    )
+    following = f'<link rel="next" href="/news/page/{number + 1}/" />' if number < last else ""
+    pager = f'<a class="next page-numbers" href="/news/page/{number + 1}/">Next</a>' * (
+        number < last
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en-GB"><head><meta charset="UTF-8"><title>News - Harbour Board</title>
+{following}</head>
+<body class="blog"><main id="main" class="site-main">{posts}
+<nav class="navigation pagination"><div class="nav-links">{pager}</div></nav></main></body></html>""".encode()
+
+
+def test_backfill_follows_the_next_page_the_listing_declares(
+    tmp_path: Path, server: PageServer
+) -> None:
+    """discover proposes the page's own `<link rel="next">`; backfill walks it to the end."""
+    last = 4
+    server.serve("/news/", blog_page(1, last))
+    for number in range(2, last + 1):
+        server.serve(f"/news/page/{number}/", blog_page(number, last))
+    found = feedsvc("discover", server.url("/news/"), cwd=tmp_path)
+    assert found.returncode == 0 and 'next = "link[rel~=next]"' in found.stdout, found.stdout
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path / "feeds.sqlite3"}"\n'
+        f'base_url = "http://feeds.test"\n[[topics]]\nslug = "news"\ntitle = "News"\n\n'
+        + found.stdout,
+        encoding="utf-8",
+    )
+    assert feedsvc("--config", str(config_path), "ingest", cwd=tmp_path).returncode == 0
+    walked = feedsvc("--config", str(config_path), "backfill", "--topic", "news", cwd=tmp_path)
+    assert walked.returncode == 0, walked.stdout + walked.stderr
+    assert "pages=3 new=15" in walked.stdout and "complete" in walked.stdout, walked.stdout
+    asked = [path for path, _ in server.requests if path.startswith("/news/page/")]
+    assert asked == [f"/news/page/{n}/" for n in range(2, last + 1)]

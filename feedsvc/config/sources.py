@@ -54,7 +54,9 @@ class Selector(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Where one value of an item is: an element (`css`; none: the item itself), then
     an attribute or its text without `exclude`d descendants, then `pattern`'s first group.
     `format` lists strptime formats tried first for dates. A `kind = "json"` source writes
-    `path` (a JMESPath expression) where a page writes `css`."""
+    `path` (a JMESPath expression) where a page writes `css`. `following`: the element is
+    not inside the item but among the siblings after it, up to the next element of the
+    item's tag (a `dt`'s `dd`, a heading's paragraphs)."""
 
     css: str | None = None
     attr: str | None = None
@@ -62,6 +64,7 @@ class Selector(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pattern: str | None = None
     format: str | list[str] = ()  # type: ignore[assignment]
     path: str | None = None
+    following: bool = False
 
     @property
     def formats(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ when the value sits in an attribute; new forms of the selector language add keys
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -18,15 +19,14 @@ from datetime import UTC, datetime
 import lxml.html
 
 from feedsvc.config.sources import Selector
+from feedsvc.discover.titles import ACTION_TEXT, Element, title_and_link
+from feedsvc.discover.titles import text_of as _text
 from feedsvc.extract.dates import parse_date
 from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
 from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
 
-HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-TITLE_CLASS = re.compile(r"title|headline|heading", re.IGNORECASE)
 TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGNORECASE)
 AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
-ACTION_TEXT = re.compile(r"^(read|read more|more|listen|watch|view|download|learn more)\W*$", re.I)
 MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
 WORD_AND_DIGIT = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d")
@@ -65,18 +65,20 @@ class Field:
     attr: str | None = None
     pattern: str | None = None
     exclude: str | None = None
+    following: bool = False  # among the siblings after the item (a dt's dd)
 
     def selector(self) -> Selector:
         """The selector extract reads with, as the config would give it."""
-        return Selector(self.css, self.attr, self.exclude, self.pattern)
+        return Selector(self.css, self.attr, self.exclude, self.pattern, following=self.following)
 
     def toml(self) -> str:
         """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
         keys = {"attr": self.attr, "exclude": self.exclude, "pattern": self.pattern}
-        if not any(keys.values()):
+        if not any(keys.values()) and not self.following:
             return _quote(self.css)
         parts = [f"css = {_quote(self.css)}"]
         parts += [f"{key} = {_quote(value)}" for key, value in keys.items() if value]
+        parts += ["following = true"] * self.following
         return "{ " + ", ".join(parts) + " }"
 
 
@@ -95,83 +97,6 @@ def signature(element: lxml.html.HtmlElement, classes: Iterable[str] | None = No
 def css_tag(element: lxml.html.HtmlElement) -> str:
     """The tag as CSS can name it; `*` for a tag broken bytes made ("a=", "p\ufffd")."""
     return element.tag if CSS_CLASS.match(element.tag) else "*"
-
-
-Element = lxml.html.HtmlElement
-
-
-def title_and_link(item: Element) -> tuple[Element | None, Element | None]:
-    """The element whose text is the item's title and the <a href> it leads to, or Nones:
-    a heading with a link, else an element whose class says "title" with a link (a table's
-    rank cell `td.title` has none), else the item's link with the longest text."""
-    headed = (h for h in item.iter(*HEADINGS) if _words(h))
-    classed = (e for e in item.iter() if TITLE_CLASS.search(e.get("class") or "") and _words(e))
-    only = _only_link(item)
-    for title in (*headed, *classed):
-        link = _link_of(title, item)
-        if link is not None:
-            return _clean_title(title, link), link
-        if only is not None and title.tag in HEADINGS:  # a card: <h4>Title</h4><a>...</a>
-            return title, only
-    links = [
-        a for a in item.iter("a") if _usable(a) and _text(a) and not ACTION_TEXT.match(_text(a))
-    ]
-    link = max(links, key=lambda a: title_size(_text(a)), default=None)  # how title-like: scored
-    return (link, link) if link is not None else (None, None)
-
-
-def _only_link(item: Element) -> Element | None:
-    """The item's link when all its usable links go to one address (a card), else None."""
-    links = [a for a in item.iter("a") if _usable(a)]
-    return links[0] if links and len({a.get("href").strip() for a in links}) == 1 else None
-
-
-def _link_of(title: Element, item: Element) -> Element | None:
-    inside = next((a for a in title.iter("a") if _usable(a)), None)
-    if inside is not None:
-        return inside
-    for ancestor in [title, *title.iterancestors()]:
-        if ancestor.tag == "a" and _usable(ancestor):
-            return ancestor
-        if ancestor is item:
-            break
-    return None
-
-
-def _clean_title(title: Element, link: Element) -> Element:
-    """A heading that also holds a call to action ("Read") or more than its link: narrow it."""
-    actions = [e for e in title.iter() if e is not title and ACTION_TEXT.match(_text(e))]
-    if actions:
-        parts = [c for c in title if c not in actions and not any(a in c.iter() for a in actions)]
-        best = max(parts, key=lambda c: len(_text(c)), default=None)
-        if best is not None and _text(best):
-            return best
-    if link in title.iterdescendants() and len(_text(link)) < 0.8 * len(_text(title)):
-        return link
-    return title
-
-
-def _usable(a: Element) -> bool:
-    href = (a.get("href") or "").strip()
-    return bool(href) and not href.startswith(("#", "javascript:", "mailto:"))
-
-
-def _text(element: Element) -> str:
-    return " ".join(element.text_content().split())
-
-
-def _words(element: Element) -> list[str]:
-    return _text(element).split()
-
-
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def title_size(text: str) -> float:
-    """Words, with Chinese, Japanese and Korean characters counted as half a word each
-    (their titles have no spaces: "市政府召开安全生产工作会议" is a title, not one word)."""
-    cjk = len(CJK.findall(text))
-    return len(CJK.sub(" ", text).split()) + cjk / 2
 
 
 def find_fields(
@@ -206,7 +131,48 @@ def find_fields(
         css, hits = chosen
         fields[name] = _as_field(name, css, targets, languages)
         notes.append(f"{name}: {fields[name].toml()} picks it in {hits} of {len(items)} items")
+    for name, (field, hits) in _following_fields(items, set(fields), languages).items():
+        fields[name] = field
+        notes.append(f"{name}: {field.toml()} picks it after {hits} of {len(items)} items")
     return fields, notes
+
+
+def _following_fields(
+    items: list[Element], found: set[str], languages: tuple[str, ...]
+) -> dict[str, tuple[Field, int]]:
+    """A date or summary the items do not hold but the siblings after each do, up to the
+    next item (`<dt><a>Title</a></dt><dd>12 March 2024</dd>`, a heading and its paragraphs):
+    read from copies of those siblings, so a selector never names their parent."""
+    runs = [_run(item) for item in items]
+    fields: dict[str, tuple[Field, int]] = {}
+    finders = {
+        "date": lambda run: _date_element(run, None, languages),
+        "summary": lambda run: _summary(run, set()),
+    }
+    for name, finder in finders.items():
+        targets = [finder(run) if len(run) else None for run in runs]
+        if name in found or sum(t is not None for t in targets) < max(1, MIN_SHARE * len(items)):
+            continue
+        chosen = _best_selector(runs, targets)
+        if chosen is not None:
+            plain = _as_field(name, chosen[0], targets, languages)
+            after = Field(plain.css, plain.attr, plain.pattern, plain.exclude, following=True)
+            fields[name] = after, chosen[1]
+    return fields
+
+
+RUN = "feedsvc-run"  # the tag of a run's copy: never in a proposed selector
+
+
+def _run(item: Element) -> Element:
+    """Copies of the siblings after the item, up to the next element of its tag."""
+    run = lxml.html.Element(RUN)
+    for sibling in item.itersiblings():
+        if sibling.tag == item.tag:
+            break
+        if isinstance(sibling.tag, str):
+            run.append(copy.deepcopy(sibling))
+    return run
 
 
 def _as_field(
@@ -218,6 +184,12 @@ def _as_field(
         exact = next((a for a in EXACT_DATE_ATTRIBUTES if YEAR.search(sample.get(a) or "")), None)
         if exact and is_date(sample.get(exact) or "", languages):
             return Field(css, attr=exact)  # <span title="2021-07-03 12:00:00Z">55 secs ago
+    if (
+        name == "date"
+        and next(sample.iter("a"), None) is not None
+        and is_date(_own_text(sample), languages)
+    ):  # the date beside the title and its links, in their holder: read it without them
+        return Field(css, exclude=_children_with_text(sample))
     if name == "date" and not is_date(_date_value(sample), languages):
         attr = next(
             (a for a in DATE_ATTRIBUTES if is_date(sample.get(a) or "", languages)), "content"
@@ -255,8 +227,14 @@ def _date_element(
     time = next((t for t in item.iter("time") if is_date(_date_value(t), languages)), None)
     if time is not None:
         return time
-    near_title = set() if title is None else {*title.iter(), *title.iterancestors()}
-    dated = [e for e in item.iter() if e not in near_title and is_date(_text(e), languages)]
+    inside = set() if title is None else set(title.iter())
+    holders = set() if title is None else set(title.iterancestors())
+    dated = [
+        e
+        for e in item.iter()
+        if e not in inside
+        and is_date(_own_text(e) if e in holders else _text(e), languages)  # "<dt><a>T</a> » date"
+    ]
     # the first innermost: a thread's start before its last post, a day before a time
     inner = [e for e in dated if not any(d in dated for d in e.iterdescendants())]
     with_year = [e for e in inner if YEAR.search(_text(e))]  # "March 14, 2016" over "Mar 14"
@@ -273,11 +251,24 @@ def _date_element(
     return in_attribute  # <meta itemprop="startDate" content="2016-03-14"> over "Mar 14"
 
 
+def _own_text(element: Element) -> str:
+    """The element's text outside its child elements: `<dt><a>Title</a> by <a>Ann</a> »
+    11 Jul 2013</dt>` gives "by » 11 Jul 2013" (the date beside a title, in its holder)."""
+    parts = [element.text or "", *(child.tail or "" for child in element)]
+    return " ".join(" ".join(parts).split())
+
+
+def _children_with_text(element: Element) -> str:
+    """The tags of the child elements with text, as an `exclude` leaving the own text."""
+    return ", ".join(sorted({css_tag(c) for c in element if _text(c)}))
+
+
 def is_date(text: str, languages: tuple[str, ...] = ()) -> bool:
     """What extract will read as a date (the same parser, the page's languages)."""
     if len(text) > MAX_DATE_CHARS or not (YEAR.search(text) or WORD_AND_DIGIT.search(text)):
         return False  # "12", "3/4": a count or a score, not a date
-    return parse_date(text, UTC, datetime.now(UTC), (), languages).value is not None
+    read = parse_date(text, UTC, datetime.now(UTC), (), languages)
+    return read.value is not None or read.yearless is not None  # its page may give the year
 
 
 def _image_element(item: Element) -> Element | None:
@@ -330,6 +321,8 @@ def _best_selector(items: list[Element], targets: list[Element | None]) -> tuple
             counts.update(set(_candidates(target)))
     best: tuple[tuple, str, int] | None = None
     for css in counts:
+        if RUN in css:  # a run's copy is no element of the page
+            continue
         hits = 0
         for item, target in zip(items, targets, strict=True):
             found = item.cssselect(css)
@@ -350,8 +343,12 @@ def _candidates(target: Element) -> list[str]:
         place = 1 + sum(1 for _ in cell.itersiblings(cell.tag, preceding=True))
         column = f"{cell.tag}:nth-of-type({place})"
         own.append(column if cell is target else f"{column} {tag}")
+    classless = len(own) == 1
     parent = target.getparent()
     if parent is not None:
         own += [f"{signature(parent)} > {o}" for o in own[:3]]
         own += [f"{signature(parent)} {tag}"]
+        if cell is None and classless and tag != "*":  # no class: its place among its kind
+            place = 1 + sum(1 for _ in target.itersiblings(target.tag, preceding=True))
+            own.append(f"{signature(parent)} > {tag}:nth-of-type({place})")
     return own

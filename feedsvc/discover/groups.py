@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import lxml.html
 
-from feedsvc.discover.fields import CSS_CLASS, UNSTABLE_CLASS, css_tag, signature, title_and_link
+from feedsvc.discover.fields import CSS_CLASS, UNSTABLE_CLASS, css_tag, signature
+from feedsvc.discover.titles import title_and_link
 
 MIN_ITEMS = 2
 MAX_ANCESTORS = 8  # how far up an item selector looks for an id or class to anchor on
@@ -27,6 +28,8 @@ _FURNITURE_WORDS = (
 FURNITURE = re.compile(rf"^{_FURNITURE_WORDS}(?:$|[-_])|[-_]{_FURNITURE_WORDS}$", re.IGNORECASE)
 # Carousels repeat slides at both ends as clones: items, but never wanted twice.
 CLONE_CLASS = re.compile(r"clone|duplicate", re.IGNORECASE)
+CONTENT_CHARS = 2000  # text (without spaces) that makes a furniture-named element content
+CONTENT_LINKED = 0.3  # ... when at most this share of it is link text
 FURNITURE_ROLES = {"navigation", "menu", "menubar", "banner", "contentinfo", "search"}
 
 
@@ -35,23 +38,35 @@ def is_furniture(element: lxml.html.HtmlElement) -> bool:
     for node in [element, *element.iterancestors()]:
         if node.tag in ("body", "html"):  # "nav-closed" on <body> says nothing of a list
             break
-        if node.tag == "nav" or node.get("role") in FURNITURE_ROLES:
-            return True
-        if node.tag in ("header", "footer") and next(node.iterancestors("article"), None) is None:
-            return True
-        names = f"{node.get('class') or ''} {node.get('id') or ''}".split()
-        if any(FURNITURE.search(name) for name in names):
+        if _furniture_itself(node):
             return True
     return False
 
 
+def _furniture_itself(node: lxml.html.HtmlElement) -> bool:
+    """Navigation, a menu, a page header or footer by its tag, role, class or id; a class
+    is overruled by what the element holds: a page's worth of text, little of it linked
+    ("container experiment-repo-nav" around a whole page's content)."""
+    if node.tag == "nav" or node.get("role") in FURNITURE_ROLES:
+        return True
+    if node.tag in ("header", "footer") and next(node.iterancestors("article"), None) is None:
+        return True
+    names = f"{node.get('class') or ''} {node.get('id') or ''}".split()
+    return any(FURNITURE.search(name) for name in names) and not _content(node)
+
+
+def _content(node: lxml.html.HtmlElement) -> bool:
+    """A page's worth of text, little of it in links: content, not navigation."""
+    text = len("".join(node.text_content().split()))
+    if text < CONTENT_CHARS:
+        return False
+    linked = sum(len("".join(a.text_content().split())) for a in node.iter("a"))
+    return linked < CONTENT_LINKED * text
+
+
 def candidate_groups(document: lxml.html.HtmlElement) -> Iterable[list]:
     """Sibling elements of one tag that each hold a headed link; and every outer <article>."""
-    for parent in document.iter():
-        if not isinstance(parent.tag, str):
-            continue
-        if is_furniture(parent):
-            continue
+    for parent in _outside_furniture(document):
         kinds: dict[tuple[str, str], list] = {}
         for child in parent:
             if isinstance(child.tag, str) and title_and_link(child)[0] is not None:
@@ -72,6 +87,20 @@ def candidate_groups(document: lxml.html.HtmlElement) -> Iterable[list]:
     articles = [a for a in articles if not is_furniture(a)]
     if len(articles) >= MIN_ITEMS:
         yield articles
+
+
+def _outside_furniture(document: lxml.html.HtmlElement) -> Iterable[lxml.html.HtmlElement]:
+    """Every element not in the page's furniture, top down: a furniture subtree is skipped
+    whole (each element is judged once, not with all its ancestors again)."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node.tag, str) or (
+            node.tag not in ("html", "body") and _furniture_itself(node)
+        ):
+            continue
+        yield node
+        stack.extend(reversed(node))
 
 
 def _first_stable_class(element: lxml.html.HtmlElement) -> str:

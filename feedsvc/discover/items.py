@@ -3,29 +3,31 @@
 Every group of repeated elements (discover.groups) is scored by the evidence that it is
 the list a subscriber wants (discover.score), not by its size; the best group whose items
 yield a title and a link wins, or the K-th when the operator picks another
-(`discover --candidates N`, `--pick K`). Schema.org JSON-LD `ItemList`/`Article` links,
-when the page has them, count as evidence. The fields inside the items are chosen by
-discover.fields; discover.report turns the result into a `[[topics.sources]]` block and
-previews it with the real extract and normalize.
+(`discover --candidates N`, `--pick K`). Schema.org `ItemList`/`Article` links, when the
+page has them (JSON-LD or microdata, discover.schema), count as evidence. The fields
+inside the items are chosen by discover.fields; discover.report turns the result into a
+`[[topics.sources]]` block and previews it with the real extract and normalize.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import lxml.html
 
 from feedsvc.config.sources import Selectors
-from feedsvc.discover.fields import Field, find_fields, title_and_link
+from feedsvc.discover.fields import Field, find_fields
 from feedsvc.discover.groups import MIN_ITEMS, candidate_groups, item_selector
+from feedsvc.discover.schema import json_ld_links, microdata_links
 from feedsvc.discover.score import Candidate, score
+from feedsvc.discover.titles import title_and_link
 from feedsvc.extract.listing import ExtractError, extract_document, page_language, parse_html
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
 MIN_WHOLE = 0.85  # share of matched items with a title and a link (ingest refuses under 80 %)
+NEXT_LINKS = ("link[rel~=next]", "a[rel~=next]")  # one, with an address: no guessing
 MAX_TRIED = 24  # groups tried, best first, before saying none yields items
 
 
@@ -67,25 +69,55 @@ def candidates(
 ) -> list[Discovery]:
     """The best `count` lists on the page, best first; raises NothingFound when none."""
     try:
-        linked = json_ld_links(body, page_url, encoding)
         document = parse_html(body, encoding)
+        linked = json_ld_links(body, page_url, encoding) | microdata_links(document, page_url)
     except ExtractError as exc:
         raise NothingFound([exc.reason]) from None
+    site = canonical_url(document, page_url)
     ranked = sorted(
-        (score(group, page_url, linked) for group in candidate_groups(document)),
+        (score(group, page_url, linked, site) for group in candidate_groups(document)),
         key=lambda c: -c.score,
     )
     language = page_language(document)
     languages = (language,) if language else ()
-    found = list(_usable(document, ranked, languages, count, page_url, linked))
+    found = list(_usable(document, ranked, languages, count, (page_url, site), linked))
     if not found:
         raise NothingFound(_tried(ranked, linked))
     feeds = feed_links(document, page_url)
+    pager = next_page(document)
     for one in found:
         one.feeds = feeds
+        if pager:
+            one.fields["next"] = Field(pager)
+            one.notes.append(f"next: {pager!r}: the page names its next page (for backfill)")
         if linked:
-            one.notes.append(f"JSON-LD lists {len(linked)} items")
+            one.notes.append(f"schema.org data (JSON-LD, microdata) lists {len(linked)} items")
     return found
+
+
+def next_page(document: lxml.html.HtmlElement) -> str:
+    """The selector of the next page's link the page declares itself (`<link rel="next">`,
+    else one `<a rel="next">`), or "": what `feedsvc backfill` follows to older pages."""
+    for css in NEXT_LINKS:
+        if len([e for e in document.cssselect(css) if (e.get("href") or "").strip()]) == 1:
+            return css
+    return ""
+
+
+def canonical_url(document: lxml.html.HtmlElement, page_url: str) -> str:
+    """The address the page gives itself (`<link rel="canonical">`, else `og:url`), or ""."""
+    found = document.xpath(
+        '//link[contains(concat(" ", normalize-space(translate(@rel, "CANOIL", "canoil")), " "),'
+        ' " canonical ")]/@href | //meta[@property="og:url"]/@content'
+    )
+    for href in found:
+        try:
+            url = urljoin(page_url, href.strip())
+        except ValueError:  # "http://[::1": no address
+            continue
+        if url.startswith(("http://", "https://")):
+            return url
+    return ""
 
 
 def feed_links(document: lxml.html.HtmlElement, page_url: str) -> list[str]:
@@ -109,7 +141,7 @@ def _usable(
     ranked: list[Candidate],
     languages: tuple[str, ...],
     count: int,
-    page_url: str,
+    page: tuple[str, str],
     linked: set[str],
 ) -> Iterator[Discovery]:
     """Discoveries for the best lists whose items give a title and a link, each selector
@@ -126,7 +158,7 @@ def _usable(
                 continue
             notes = [f"item: {len(items)} elements (those holding a link)"]
         if item not in selected and len(items) >= MIN_ITEMS:
-            selected[item] = (score(items, page_url, linked), notes)
+            selected[item] = (score(items, page[0], linked, page[1]), notes)
     for item, (candidate, notes) in sorted(selected.items(), key=lambda s: -s[1][0].score):
         items = candidate.members
         fields, field_notes = find_fields(items, languages)
@@ -138,6 +170,11 @@ def _usable(
                 continue
             items = document.cssselect(item)
             notes = [f"item: {len(items)} elements (those holding a title)"]
+        if (ident := _identity(document, item, fields)) is not None:
+            fields["id"] = ident
+            field_notes.append(
+                f"id: {ident.toml()}: items share links; their titles tell them apart"
+            )
         yield Discovery(
             item, fields, len(items), notes + field_notes, candidate.score, candidate.reasons
         )
@@ -164,6 +201,23 @@ def _whole_read(document: lxml.html.HtmlElement, item: str, fields: dict[str, Fi
     return bool(raws) and whole >= MIN_WHOLE * len(raws)
 
 
+def _identity(document: lxml.html.HtmlElement, item: str, fields: dict[str, Field]) -> Field | None:
+    """The title as the items' `id` when links repeat but every item sharing a link has its
+    own title (two rows of a table linking one advisory, episodes linking their series page):
+    else they would be stored as one item."""
+    chosen = Selectors(
+        item=item, title=(fields["title"].selector(),), link=(fields["link"].selector(),)
+    )
+    titles: dict[str, list[str]] = {}
+    for raw in extract_document(document, chosen):
+        if raw.link:
+            titles.setdefault(raw.link, []).append(" ".join(raw.title.split()))
+    shared = [names for names in titles.values() if len(names) > 1]
+    if shared and all(len(set(names)) == len(names) for names in shared):
+        return fields["title"]
+    return None
+
+
 def _tried(ranked: list[Candidate], linked: set[str]) -> list[str]:
     """What was looked for, for the operator, when no group gives items."""
     return [
@@ -174,38 +228,8 @@ def _tried(ranked: list[Candidate], linked: set[str]) -> list[str]:
             if ranked
             else f"no group of {MIN_ITEMS} or more"
         ),
-        f"schema.org JSON-LD: {len(linked)} item links, but no such elements hold them"
+        f"schema.org JSON-LD and microdata: {len(linked)} item links, but no such elements "
+        "hold them"
         if linked
-        else "schema.org JSON-LD: no ItemList or Article on the page",
+        else "schema.org JSON-LD and microdata: no ItemList or Article on the page",
     ]
-
-
-def json_ld_links(body: bytes | str, page_url: str, encoding: str | None = None) -> set[str]:
-    """Item URLs named by schema.org JSON-LD (ItemList elements, Articles) in the page."""
-    document = parse_html(body, encoding, keep_scripts=True)
-    links: set[str] = set()
-    for script in document.xpath('//script[@type="application/ld+json"]/text()'):
-        try:
-            nodes = list(_nodes(json.loads(script)))
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
-            continue
-        for node in nodes:
-            kind = node.get("@type")
-            kinds = set(kind) if isinstance(kind, list) else {kind}
-            if "ListItem" in kinds or kinds & {"Article", "NewsArticle", "BlogPosting", "Report"}:
-                item = node.get("item")
-                url = node.get("url") or (item.get("url") if isinstance(item, dict) else item)
-                if isinstance(url, str):
-                    links.add(urljoin(page_url, url))
-    return links
-
-
-def _nodes(data: object) -> Iterable[dict]:
-    """Every JSON object in a JSON-LD document, nested ones included."""
-    if isinstance(data, dict):
-        yield data
-        for value in data.values():
-            yield from _nodes(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _nodes(value)

@@ -16,9 +16,9 @@ from feedsvc.config import ConfigError, SourceConfig, parse
 from feedsvc.discover.fields import Field
 from feedsvc.discover.items import Discovery
 from feedsvc.extract.listing import extract
-from feedsvc.extract.normalize import Context, Item, NormalizeError, normalize
+from feedsvc.extract.normalize import Context, Item, NormalizeError, normalize, with_page_years
 
-FIELD_ORDER = ("item", "title", "link", "type", "date", "summary", "image", "author")
+FIELD_ORDER = ("item", "title", "link", "type", "date", "summary", "image", "author", "next")
 PREVIEW_ITEMS = 5
 CHECK_PATH = Path("<discover>")
 
@@ -80,7 +80,9 @@ def feed_offer(feeds: list[str]) -> str:
 
 def source_block(url: str, fields: dict[str, Field]) -> str:
     """`[[topics.sources]]` with its selectors, in the order docs/config.md lists them."""
-    lines = ["[[topics.sources]]", f"url = {Field(url).toml()}", "", "[topics.sources.selectors]"]
+    lines = ["[[topics.sources]]", f"url = {Field(url).toml()}"]
+    lines += [f"id = {fields['id'].toml()}"] if "id" in fields else []  # a source key
+    lines += ["", "[topics.sources.selectors]"]
     lines += [f"{name} = {fields[name].toml()}" for name in FIELD_ORDER if name in fields]
     return "\n".join(lines) + "\n"
 
@@ -102,7 +104,9 @@ def preview_items(
     context = Context(page_url=page_url, source=source, type_labels={}, now=datetime.now(UTC))
     items: dict[str, Item] = {}
     skipped = 0
-    for raw in extract(body, source.selectors, encoding):
+    raws = extract(body, source.selectors, encoding, source.id)
+    context = with_page_years(raws, context)
+    for raw in raws:
         try:
             item = normalize(raw, context)
         except NormalizeError:

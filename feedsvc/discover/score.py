@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
-from feedsvc.discover.fields import ACTION_TEXT, HEADINGS, title_and_link, title_size
+from feedsvc.discover.titles import ACTION_TEXT, HEADINGS, title_and_link, title_size
 
 Element = lxml.html.HtmlElement
 # A cheap look for a date in an item's text, in the forms of many languages (the exact
@@ -57,15 +57,19 @@ class Candidate:
     reasons: list[str]
 
 
-def score(members: list[Element], page_url: str, linked: set[str]) -> Candidate:
-    """The group's score: each signal's share of items, weighted, with its reason."""
+def score(
+    members: list[Element], page_url: str, linked: set[str], canonical: str = ""
+) -> Candidate:
+    """The group's score: each signal's share of items, weighted, with its reason. The
+    page's site is its address's and the one its canonical link names (a page read from a
+    mirror, an archive or a local copy still links into its own site)."""
     count = len(members)
     pairs = [title_and_link(m) for m in members]
     links = [_absolute(page_url, link) for _, link in pairs]
     texts = [
         " ".join(title.text_content().split()) if title is not None else "" for title, _ in pairs
     ]
-    page = urlsplit(page_url)
+    pages = [urlsplit(page_url), *([urlsplit(canonical)] if canonical else [])]
     reasons: list[str] = []
     total = 0.0
 
@@ -79,7 +83,7 @@ def score(members: list[Element], page_url: str, linked: set[str]) -> Candidate:
     if count < FEW:
         add(-2.0, 1.0, f"only {count} items")
     add(2.0, len(set(links)) / count, f"{len(set(links))} distinct links")
-    deeper = sum(_deeper(link, page) for link in links) / count
+    deeper = sum(any(_deeper(link, page) for page in pages) for link in links) / count
     add(2.0, deeper, f"{deeper:.0%} link deeper into the same site")
     taxonomy = sum(bool(TAXONOMY_PATH.search(urlsplit(link).path)) for link in links) / count
     add(-2.0, taxonomy, f"{taxonomy:.0%} link to tags, categories or authors")
@@ -100,7 +104,7 @@ def score(members: list[Element], page_url: str, linked: set[str]) -> Candidate:
         add(place[0], 1.0, place[1])
     if linked:
         hits = sum(link in linked for link in links) / count
-        add(3.0, hits, f"{hits:.0%} listed in the page's JSON-LD")
+        add(3.0, hits, f"{hits:.0%} listed in the page's schema.org data")
     return Candidate(members, total, reasons)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dateparser.date import DateDataParser
+    from dateparser.date import DateData, DateDataParser
 
 # d.m.yyyy, d/m/yyyy, d-m-yyyy (or m/d/yyyy): the numbers of an order the page's language decides
 NUMERIC = re.compile(r"(?<![\d./-])(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?![\d./-]|:)")
@@ -28,6 +28,7 @@ DAY_FIRST = {
 }  # fmt: skip
 ALIASES = {"no": "nb", "iw": "he", "in": "id", "zh-cmn-hans": "zh", "zh-hans": "zh"}
 AMBIGUOUS = "ambiguous"
+YEAR = re.compile(r"(?<!\d)(?:1[89]|2\d)\d\d(?!\d)")
 TIME_GIVEN = re.compile(r"\d:\d\d|\d\s*(?:時|h\b|uhr\b)", re.IGNORECASE)
 HOURS_OR_LESS = timedelta(hours=23)
 # A date inside other words ("Gepubliceerd op 20 mei 2019.", "Jane Roe | Jun 26, 2022").
@@ -35,7 +36,7 @@ DATE_INSIDE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2})?"
     r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*\d{1,2}\s*[時:]\s*\d{1,2}\s*分?)?"
     r"|\d{4}[./]\d{1,2}[./]\d{1,2}"
-    r"|\d{1,2}[./-]\d{1,2}[./-]\d{4}(?:,?\s*\d{1,2}:\d{2})?"
+    r"|\d{1,2}[./-]\d{1,2}[./-]\d{4}(?:(?:,|\s-)?\s*\d{1,2}:\d{2})?"
     r"|\d{1,2}\.?\s+(?:de\s+)?[^\W\d_]{3,}\.?,?\s+(?:de\s+)?\d{4}(?:,?\s*\d{1,2}:\d{2})?"
     r"|[^\W\d_]{3,}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}(?:,?\s*\d{1,2}:\d{2}\s*(?:[ap]m)?)?",
     re.IGNORECASE,
@@ -82,26 +83,36 @@ def date_inside(text: str) -> str | None:
 
 def in_language(
     text: str, zone: tzinfo, now: datetime, languages: tuple[str, ...]
-) -> tuple[datetime | None, bool]:
-    """(instant in `zone` or None, day only) for a date in the page's language or any:
-    month names, weekdays and relative forms ("vor 3 Stunden", "hace 1 día"). A month or
-    a year alone is no date."""
+) -> tuple[datetime | None, bool, bool]:
+    """(instant in `zone` or None, day only, no year) for a date in the page's language or
+    any: month names, weekdays and relative forms ("vor 3 Stunden", "hace 1 día"). A month
+    or a year alone is no date; a day without a year ("30. Dezember") is its last such day."""
     base = now.astimezone(zone).replace(tzinfo=None)
-    parser = _parser(_known(languages), base)
-    try:
-        data = parser.get_date_data(text, None)
-    except (ValueError, OverflowError, TypeError, KeyError, IndexError):
-        return None, False
-    value = data.date_obj
+    known = _known(languages)
+    data = _date_data(text, known, base)
+    value = data.date_obj if data else None
     if value is None or data.period not in ("day", "time"):
-        return None, False
+        return None, False, False
+    named = _date_data(text, known, base, ["year"])  # a relative form reads the same
+    yearless = not YEAR.search(text) and (named is None or named.date_obj != data.date_obj)
     value = value if value.tzinfo is not None else value.replace(tzinfo=zone)
     if TIME_GIVEN.search(text):
-        return value, False
+        return value, False, yearless
     recent = abs(base.replace(tzinfo=zone) - value) <= HOURS_OR_LESS
     if recent and value.time() != datetime.min.time():
-        return value, False  # "vor 3 Stunden": an instant counted back from the fetch
-    return value.replace(hour=0, minute=0, second=0, microsecond=0), True
+        return value, False, yearless  # "vor 3 Stunden": an instant counted back from the fetch
+    return value.replace(hour=0, minute=0, second=0, microsecond=0), True, yearless
+
+
+def _date_data(
+    text: str, languages: tuple[str, ...], base: datetime, required: list[str] | None = None
+) -> DateData | None:
+    """dateparser's reading; with `required` parts ("year"), only a text that names them
+    reads the same (a relative form does, "30. Dezember" does not)."""
+    try:
+        return _parser(languages, base, required or []).get_date_data(text, None)
+    except (ValueError, OverflowError, TypeError, KeyError, IndexError):
+        return None
 
 
 def _known(languages: tuple[str, ...]) -> tuple[str, ...]:
@@ -119,9 +130,14 @@ def _known(languages: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _parser(languages: tuple[str, ...], base: datetime) -> DateDataParser:
+def _parser(languages: tuple[str, ...], base: datetime, required: list[str]) -> DateDataParser:
     """A parser counting relative dates back from `base` (cheap: dateparser caches locales)."""
     from dateparser.date import DateDataParser
 
-    settings = {"PREFER_DATES_FROM": "past", "PREFER_DAY_OF_MONTH": "first", "RELATIVE_BASE": base}
+    settings = {
+        "PREFER_DATES_FROM": "past",
+        "PREFER_DAY_OF_MONTH": "first",
+        "RELATIVE_BASE": base,
+        "REQUIRE_PARTS": required,
+    }
     return DateDataParser(languages=list(languages) or None, settings=settings)

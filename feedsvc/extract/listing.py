@@ -214,6 +214,13 @@ def _target(element: lxml.html.HtmlElement, selector: Selector) -> lxml.html.Htm
     """The element a selector points at inside the item; no `css`: the item itself."""
     if selector.css is None:
         return element
+    if selector.following:  # <dt>item</dt><dd>its date</dd>: the siblings up to the next item
+        for sibling in element.itersiblings():
+            if sibling.tag == element.tag:
+                break
+            if isinstance(sibling.tag, str) and (found := sibling.cssselect(selector.css)):
+                return found[0]
+        return None
     found = element.cssselect(selector.css)
     return found[0] if found else None
 

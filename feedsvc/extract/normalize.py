@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -12,7 +13,7 @@ import nh3
 from slugify import slugify
 
 from feedsvc.config import SourceConfig
-from feedsvc.extract.dates import parse_date
+from feedsvc.extract.dates import ParsedDate, page_years, parse_date
 from feedsvc.extract.listing import RawItem
 from feedsvc.model import Item
 
@@ -70,6 +71,27 @@ class Context:
     source: SourceConfig
     type_labels: dict[str, str]
     now: datetime
+    years: Mapping[int, int] = field(default_factory=dict)  # by position: page_years
+
+
+def with_page_years(raws: list[RawItem], context: Context) -> Context:
+    """The context with the year its page makes certain for each day printed without one
+    ("Mar 14"), by the item's position: discover, preview and ingest read pages alike."""
+    readings = [_date(raw, context) for raw in raws]
+    found = page_years(readings, context.now)
+    return replace(context, years={raws[index].position: year for index, year in found.items()})
+
+
+def _date(raw: RawItem, context: Context) -> ParsedDate:
+    languages = context.source.languages or ((raw.language,) if raw.language else ())
+    return parse_date(
+        raw.date_text,
+        context.source.timezone,
+        context.now,
+        raw.date_formats,
+        languages,
+        context.years.get(raw.position),
+    )
 
 
 def normalize(raw: RawItem, context: Context) -> Item:
@@ -93,8 +115,7 @@ def normalize(raw: RawItem, context: Context) -> Item:
         canonical_link(raw.image_src, context.page_url, keep_query=True) if raw.image_src else None
     )
     caption = image_caption(raw.image_alt, raw.image_title) if image_url else None
-    languages = source.languages or ((raw.language,) if raw.language else ())
-    date = parse_date(raw.date_text, source.timezone, context.now, raw.date_formats, languages)
+    date = _date(raw, context)
     return Item(
         guid=item_guid(link, raw.item_id),
         link=link,

@@ -18,7 +18,14 @@ from feedsvc.config import Config, SourceConfig, TopicConfig
 from feedsvc.extract.fingerprint import extraction_fingerprint
 from feedsvc.extract.jsondoc import json_items
 from feedsvc.extract.listing import ExtractError, RawItem, coverage, extract
-from feedsvc.extract.normalize import Context, Excluded, NormalizeError, merge_copies, normalize
+from feedsvc.extract.normalize import (
+    Context,
+    Excluded,
+    NormalizeError,
+    merge_copies,
+    normalize,
+    with_page_years,
+)
 from feedsvc.extract.sitefeed import FEED_TYPES, feed_items
 from feedsvc.fetch.blocked import wall
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
@@ -256,8 +263,9 @@ def read_pages(
     problems: list[str] = []
     blocked = ""
     for page in pages:
-        context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
         page_raws = _raw_items(page, source)
+        context = Context(page_url=page.url, source=source, type_labels=labels, now=now)
+        context = with_page_years(page_raws, context)
         if not page_raws and (kind := wall(page.body)):
             blocked = blocked or f"HTTP {page.status} with {kind} at {page.url}"
         for raw in page_raws:
