@@ -25,7 +25,8 @@ from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.listing import ExtractError
 from feedsvc.fetch.client import FetchError, make_fetcher
 from feedsvc.ingest.not_on_page import linked_from, not_extracted
-from feedsvc.ingest.source import fetch_pages, read_pages, unusable
+from feedsvc.ingest.reading import read_pages, unusable
+from feedsvc.ingest.source import fetch_pages
 from feedsvc.jobs.cycle import publish_and_export
 from feedsvc.store import Store
 from feedsvc.store.hiding import ListedItem

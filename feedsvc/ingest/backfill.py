@@ -18,8 +18,8 @@ from feedsvc.extract.listing import parse_html
 from feedsvc.extract.normalize import canonical_link
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError
 from feedsvc.fetch.page import fetch_source_page, page_url
+from feedsvc.ingest.reading import read_pages
 from feedsvc.ingest.repairs import in_force
-from feedsvc.ingest.source import read_pages
 from feedsvc.model import Item
 from feedsvc.store import Store
 from feedsvc.store.backfills import BackfillState

@@ -13,7 +13,8 @@ from pathlib import Path
 from feedsvc.config import Config, SourceConfig
 from feedsvc.extract.listing import FIELDS, ExtractError, coverage
 from feedsvc.fetch.client import Fetched, Fetcher, FetchError, page_encoding
-from feedsvc.ingest.source import PageItems, fetch_pages, implausible, read_pages, unusable
+from feedsvc.ingest.reading import PageItems, implausible, read_pages, unusable
+from feedsvc.ingest.source import fetch_pages
 from feedsvc.model import Item
 
 
