@@ -212,10 +212,23 @@ def test_a_date_that_disagrees_is_not_recognised() -> None:
     assert "stored 2015-" in repair.ranked[0].disagreements[0]
 
 
+EVERY_KEY = r"""item = "dl.notices > dt"
+title = { css = "a", exclude = "span.badge" }
+link = { css = "a", attr = "href" }
+date = [{ css = "dd span.when", following = true, format = ["%d.%m.%Y"] }, "time"]
+summary = { css = "dd p", following = true, pattern = "^(.+?)\\s*$" }
+next = "link[rel~=next]"
+"""
+
+
 def test_the_selectors_in_force_print_as_config_keys() -> None:
     source = source_of("dates-moved")
     text = selectors_toml(source.selectors)
     assert selectors_block(source, text).selectors == source.selectors
+    # every key a selector table may set survives the print: format, following, next
+    every = selectors_block(source, EVERY_KEY)
+    assert selectors_block(source, selectors_toml(every.selectors)).selectors == every.selectors
+    assert every.selectors.next == "link[rel~=next]" and every.selectors.date[0].following
 
 
 def test_the_stored_items_outrank_discovers_score() -> None:

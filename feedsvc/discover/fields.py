@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import lxml.html
+import msgspec
 
 from feedsvc.config.sources import Selector
 from feedsvc.discover.titles import ACTION_TEXT, Element, title_and_link
@@ -73,13 +74,29 @@ class Field:
 
     def toml(self) -> str:
         """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
-        keys = {"attr": self.attr, "exclude": self.exclude, "pattern": self.pattern}
-        if not any(keys.values()) and not self.following:
-            return _quote(self.css)
-        parts = [f"css = {_quote(self.css)}"]
-        parts += [f"{key} = {_quote(value)}" for key, value in keys.items() if value]
-        parts += ["following = true"] * self.following
-        return "{ " + ", ".join(parts) + " }"
+        return selector_toml(self.selector())
+
+
+def selector_toml(selector: Selector) -> str:
+    """A selector as config.toml writes it: its CSS alone as a string, else an inline table of
+    the keys it sets (so a repair's block keeps `format`, `path` and `following`)."""
+    given = {
+        key: value
+        for key, value in msgspec.structs.asdict(selector).items()
+        if value not in (None, "", (), [], False)
+    }
+    if given.keys() == {"css"}:
+        return _quote(given["css"])
+    return "{ " + ", ".join(f"{key} = {_value(value)}" for key, value in given.items()) + " }"
+
+
+def _value(value: str | bool | list[str] | tuple[str, ...]) -> str:
+    """A TOML string, `true`, or an array of strings."""
+    if value is True:
+        return "true"
+    if isinstance(value, str):
+        return _quote(value)
+    return "[" + ", ".join(_quote(v) for v in value) + "]"
 
 
 def _quote(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from feedsvc.config import ConfigError, SourceConfig
 from feedsvc.config.sources import Selectors, parse_source
-from feedsvc.discover.fields import Field
+from feedsvc.discover.fields import Field, selector_toml
 from feedsvc.discover.items import Discovery, NothingFound, candidates
 from feedsvc.discover.jsonrepair import json_candidates
 from feedsvc.discover.report import FIELD_ORDER, checked_block
@@ -154,12 +154,13 @@ def selectors_block(source: SourceConfig, block: str) -> SourceConfig:
 
 def selectors_toml(selectors: Selectors) -> str:
     """A source's selectors as `[topics.sources.selectors]` keys (what a repair's diff shows)."""
-    lines = [f"item = {Field(selectors.item).toml()}"]
-    for key in FIELD_ORDER[1:]:
-        parts = [
-            Field(s.css or "", s.attr, s.pattern, s.exclude).toml() for s in getattr(selectors, key)
-        ]
-        if parts:
+    lines = []
+    for key in FIELD_ORDER:
+        value = getattr(selectors, key)
+        if isinstance(value, str):  # `item` and `next` are CSS strings
+            lines.append(f"{key} = {Field(value).toml()}")
+        elif value:
+            parts = [selector_toml(s) for s in value]
             lines.append(f"{key} = {parts[0] if len(parts) == 1 else '[' + ', '.join(parts) + ']'}")
     return "\n".join(lines) + "\n"
 
