@@ -15,10 +15,10 @@ from test_fulltext import SOURCE, serve_site
 from feedsvc.config import load
 from feedsvc.fetch.client import make_fetcher
 from feedsvc.ingest.backfill import backfill
-from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.jobs.cycle import prepare
 from feedsvc.store import Store
 from feedsvc.web import create_app
-from tests.support.custom import PAGES, two_topics
+from tests.support.custom import PAGES, cycle, two_topics
 
 pytestmark = pytest.mark.both_databases
 
@@ -54,18 +54,6 @@ def site(tmp_path: Path, server: PageServer, database_url: str, feeds: str, full
     return path
 
 
-def cycle(path: Path) -> None:
-    config = load(path)
-    store = Store(config.service.database)
-    fetcher = make_fetcher(config)
-    try:
-        for report in run_cycle(store, fetcher, config, targets(config)):
-            assert report.ok, report.error
-    finally:
-        fetcher.close()
-        store.close()
-
-
 def feed_titles(path: Path, url: str) -> list[str]:
     answer = create_app(load(path)).test_client().get(url)
     assert answer.status_code == 200, answer.text
@@ -84,12 +72,12 @@ def test_a_late_main_text_joins_a_filtered_feed_and_an_edit_fetches_it_again(
     tmp_path: Path, server: PageServer, database_url: str
 ) -> None:
     path = site(tmp_path, server, database_url, ODESA, full=True)
-    cycle(path)  # the item's page is not there yet: it keeps its summary, its text is due
+    cycle(load(path))  # the item's page is not there yet: it keeps its summary, its text is due
     assert feed_titles(path, "/feeds/odesa/feed.atom") == []
     assert found(path, "odesa") == []
 
     server.serve(GRIDS, ARTICLE.replace(SURVEY, SURVEY + b" from Odesa to Gdansk"))
-    cycle(path)
+    cycle(load(path))
     assert feed_titles(path, "/feeds/odesa/feed.atom") == ["Baltic Grids"]
     assert feed_titles(path, "/feeds/odesa/feed.rss") == ["Baltic Grids"]
     assert feed_titles(path, "/feeds/odesa/archive/1.json") == ["Baltic Grids"]
@@ -108,9 +96,9 @@ def test_a_late_main_text_joins_a_filtered_feed_and_an_edit_fetches_it_again(
         "/europe.html", europe.replace(b"with the continent.", b"with the continent, at last.")
     )
     server.serve(GRIDS, ARTICLE.replace(SURVEY, SURVEY + b" from Tallinn to Gdansk"))
-    cycle(path)  # the edit is stored; the text it had stays until the new one is read
+    cycle(load(path))  # the edit is stored; the text it had stays until the new one is read
     assert found(path, '"at last"') == ["Baltic Grids"]
-    cycle(path)
+    cycle(load(path))
     assert feed_titles(path, "/feeds/odesa/feed.atom") == []
     gone = create_app(load(path)).test_client().get("/feeds/odesa/archive/1.json")
     assert gone.status_code == 404  # an empty feed has no archive page
@@ -127,7 +115,7 @@ def test_an_edit_that_no_longer_matches_leaves_the_filtered_feed(
     tmp_path: Path, server: PageServer, database_url: str
 ) -> None:
     path = site(tmp_path, server, database_url, UKRAINE, full=False)
-    cycle(path)
+    cycle(load(path))
     before = ["Air Defence for Ukraine", "A Long Winter in Kyiv", "Ukraine Aid Tracker"]
     assert feed_titles(path, "/feeds/ukraine/feed.atom") == before
 
@@ -144,7 +132,7 @@ def test_an_edit_that_no_longer_matches_leaves_the_filtered_feed(
         assert old in page
         page = page.replace(old, new)
     server.serve("/security.html", page.encode())
-    cycle(path)
+    cycle(load(path))
 
     after = ["Air Defence for Ukraine", "Ukrainian Elections in Wartime"]
     for fmt in ("atom", "rss", "json"):
@@ -177,7 +165,7 @@ def test_a_backfilled_items_text_from_the_backlog_joins_a_filtered_feed(
     path.write_text(path.read_text().replace('preset = "rand-topic"', source) + feeds)
     config = load(path)
     prepare(config)
-    cycle(path)
+    cycle(load(path))
     store = Store(config.service.database)
     fetcher = make_fetcher(config)
     try:
@@ -187,7 +175,9 @@ def test_a_backfilled_items_text_from_the_backlog_joins_a_filtered_feed(
         store.close()
     assert found(path, "households") == []  # the listing does not say it; the page does
 
-    cycle(path)  # the backlog's newest two pages: the winter-grid post's text names households
+    cycle(
+        load(path)
+    )  # the backlog's newest two pages: the winter-grid post's text names households
     winter = "Keeping the Lights On in a Hard Winter"
     assert feed_titles(path, "/feeds/households/archive/1.json") == [winter]
     assert feed_titles(path, "/feeds/households/feed.atom") == []  # history: archives only

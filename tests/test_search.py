@@ -13,12 +13,10 @@ from conftest import PageServer
 from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
-from feedsvc.fetch.client import make_fetcher
-from feedsvc.jobs.cycle import prepare, run_cycle, targets
+from feedsvc.jobs.cycle import prepare
 from feedsvc.query import MAX_QUERY_CHARS
-from feedsvc.store import Store
 from feedsvc.web import create_app
-from tests.support.custom import PAGES, two_topics
+from tests.support.custom import PAGES, cycle, two_topics
 
 pytestmark = pytest.mark.both_databases
 
@@ -36,17 +34,6 @@ def site(tmp_path: Path, server: PageServer, database_url: str) -> Config:
     prepare(config)
     cycle(config)
     return config
-
-
-def cycle(config: Config) -> None:
-    store = Store(config.service.database)
-    fetcher = make_fetcher(config)
-    try:
-        for report in run_cycle(store, fetcher, config, targets(config)):
-            assert report.ok, report.error
-    finally:
-        fetcher.close()
-        store.close()
 
 
 def titles(client: FlaskClient, query: str, fmt: str = "atom") -> list[str]:

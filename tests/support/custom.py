@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from feedsvc.config import Config
+from feedsvc.fetch.client import make_fetcher
+from feedsvc.jobs.cycle import run_cycle, targets
+from feedsvc.store import Store
 from tests.support.config import write_config
 from tests.support.pages import PageServer
 
@@ -33,3 +37,15 @@ def two_topics(folder: Path, server: PageServer, extra: str = "", database: str 
         database=database or "sqlite:///var/feedsvc.sqlite3",
         preset=None,
     )
+
+
+def cycle(config: Config) -> None:
+    """One ingest cycle over every source, as the scheduler runs it; every source must pass."""
+    store = Store(config.service.database)
+    fetcher = make_fetcher(config)
+    try:
+        for report in run_cycle(store, fetcher, config, targets(config)):
+            assert report.ok, report.error
+    finally:
+        fetcher.close()
+        store.close()
