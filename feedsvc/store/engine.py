@@ -17,6 +17,7 @@ from feedsvc.store.documents import FeedStore
 from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade
+from feedsvc.store.queue import QueueStore
 from feedsvc.store.reads import Reads
 from feedsvc.store.runs import RunStore
 from feedsvc.store.sources import SourceStore
@@ -37,6 +38,7 @@ class Store(
     BackfillStore,
     ClusterStore,
     CustomFeedStore,
+    QueueStore,
     Reads,
 ):
     """The item store behind one SQLAlchemy engine."""
