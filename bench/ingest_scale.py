@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -28,19 +27,19 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from bench.generate import listing_page
+from bench.generate import listing_page, typed_item
 from bench.report import write_section
 from feedsvc.config import Config, IngestConfig, load
 from feedsvc.extract.fingerprint import extraction_fingerprint
 from feedsvc.fetch.client import make_fetcher
 from feedsvc.jobs.cycle import Target, prepare, run_cycle, targets
 from feedsvc.jobs.schedule import ingest_job
+from feedsvc.model import Item
 from feedsvc.store import Store
 from tests.support.config import write_config
-from tests.support.items import item
 from tests.support.pages import PageServer, Reply, send
 
-ITEMS, NEW = 20, 5  # a page's items; new items on a changed page
+ITEMS, NEW, KINDS = 20, 5, 10  # a page's items; new items on a changed page; types
 COMMON = 10**8  # the numbers of the items every unmeasured source's page lists
 MEASURED, RUNS = 3, 3  # sources timed per size, runs of each
 TARGETS = {"unchanged": 1.3, "changed": 1.5}  # at the largest size, against 10
@@ -59,14 +58,22 @@ def page_numbers(topic: int) -> int:
     return COMMON + 10**6 * (topic + 1)
 
 
+def stored_items(first: int) -> list[Item]:
+    """A source's 20 stored items from number `first` on, of the 10 types in turn."""
+    return [typed_item(n, p, KINDS) for p, n in enumerate(range(first, first + ITEMS))]
+
+
 def fill(store: Store, config: Config, common: bytes) -> None:
     """Store 20 items per topic in bulk, then leave every source as ingested before: its
     page's hash, the config's fingerprint and a success recorded, every feed clean."""
     now = datetime.now(UTC).replace(microsecond=0)
-    for number, (topic, source) in enumerate(targets(config)):
-        first = number * ITEMS
-        batch = [item(n, random.Random(n), p) for p, n in enumerate(range(first, first + ITEMS))]
-        store.bulk_insert(topic.slug, source.url, batch, now)
+    store.bulk_insert(
+        [
+            (topic.slug, source.url, stored_items(number * ITEMS))
+            for number, (topic, source) in enumerate(targets(config))
+        ],
+        now,
+    )
     digest = hashlib.sha256(common).hexdigest()
     rows = [
         (digest, extraction_fingerprint(source), now.isoformat(" "), ITEMS, topic.slug, source.url)
@@ -84,7 +91,7 @@ def fill(store: Store, config: Config, common: bytes) -> None:
 def per_source(folder: Path, count: int) -> dict[str, float]:
     """Median seconds of one source's whole cycle, unchanged and changed, at `count` sources."""
     server = PageServer()
-    common = listing_page(COMMON, ITEMS)
+    common = listing_page(COMMON, ITEMS, KINDS)
     server.routes.update({f"/t{n}.html": Reply(common) for n in range(count)})
     config = sized_config(folder, count, server)
     store = Store(config.service.database)
@@ -103,10 +110,12 @@ def per_source(folder: Path, count: int) -> dict[str, float]:
 
     for number, target in enumerate(chosen):
         first = page_numbers(number)
-        cycle(target, listing_page(first, ITEMS))  # its own items, stored once
+        cycle(target, listing_page(first, ITEMS, KINDS))  # its own items, stored once
         for run in range(1, RUNS + 1):
-            times["unchanged"].append(cycle(target, listing_page(first - NEW * (run - 1), ITEMS)))
-            times["changed"].append(cycle(target, listing_page(first - NEW * run, ITEMS)))
+            times["unchanged"].append(
+                cycle(target, listing_page(first - NEW * (run - 1), ITEMS, KINDS))
+            )
+            times["changed"].append(cycle(target, listing_page(first - NEW * run, ITEMS, KINDS)))
     fetcher.close()
     store.close()
     server.close()
@@ -125,7 +134,7 @@ def interval(folder: Path, count: int, page_seconds: float, concurrency: int) ->
     """Wall seconds of one interval: every source's scheduled job once, `concurrency` at a
     time (as the scheduler's executor runs them), every page unchanged after `page_seconds`."""
     server = PageServer()
-    common = listing_page(COMMON, ITEMS)
+    common = listing_page(COMMON, ITEMS, KINDS)
     route = slow_page(common, page_seconds)
     server.routes.update({f"/t{n}.html": route for n in range(count)})
     extra = f"concurrency = {concurrency}\n"
@@ -153,7 +162,7 @@ def disk_per_item(folder: Path, count: int) -> dict[str, float]:
     function measures an older checkout: `--disk-only`)."""
     server = PageServer()
     for n in range(count):
-        server.serve(f"/t{n}.html", listing_page(n * ITEMS, ITEMS))
+        server.serve(f"/t{n}.html", listing_page(n * ITEMS, ITEMS, KINDS))
     config = sized_config(folder, count, server)
     prepare(config)
     store = Store(config.service.database)
