@@ -33,12 +33,13 @@ def topic_slug(number: int) -> str:
 
 
 class Sites:
-    """`count` topic pages of `items` items each, answering after `delay` seconds."""
+    """`count` topic pages of `items` items each, answering after `delay` seconds; with
+    `same`, every page answers those bytes instead (a benchmark's unchanged sources)."""
 
-    def __init__(self, count: int, items: int, delay: float) -> None:
+    def __init__(self, count: int, items: int, delay: float, same: bytes | None = None) -> None:
         self.delay = delay
         self.items = {topic_slug(n): items for n in range(count)}
-        self.bodies = {slug: self._page(slug) for slug in self.items}
+        self.bodies = {slug: same or self._page(slug) for slug in self.items}
         self.fetches: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self._lock = threading.Lock()
         self.pages = PageServer()
@@ -74,7 +75,10 @@ class Sites:
         started = time.monotonic()
         slug = handler.path.strip("/").removesuffix(".html")
         time.sleep(self.delay)
-        send(handler, Reply(self.bodies[slug]))
+        try:
+            send(handler, Reply(self.bodies[slug]))
+        except (BrokenPipeError, ConnectionResetError):  # the host was killed meanwhile
+            return
         self.fetches[slug].append((started, time.monotonic()))
 
     def _page(self, slug: str) -> bytes:
