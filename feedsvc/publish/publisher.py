@@ -7,6 +7,10 @@ week closed, never every topic x type. A feed that never had an item is not rend
 all (the feeds config.toml declares excepted, once: `unrendered_declared_feeds`): the web
 tier answers for it with the empty document (`feedsvc.publish.live`), the same bytes a
 publish would have kept, cached per worker like any other.
+
+Hosts sharing a PostgreSQL store publish side by side: each document is rendered under its
+render turn (`Store.render_turn`, an advisory lock), a feed only while it is still dirty,
+so one host renders a change and announces it, and a later change stays dirty for the next.
 """
 
 from __future__ import annotations
