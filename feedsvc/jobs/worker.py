@@ -66,8 +66,9 @@ def work_queue(store: Store, config: Config, timing: QueueTiming, stop: threadin
                 if not _run_claimed(store, fetcher, config, known, holder, timing):
                     _publish_left_over(store, config)
                     stop.wait(timing.poll_seconds)
-            except Exception:  # the store is unreachable, a cycle failed: leases run out
+            except Exception:  # the store is unreachable, a cycle failed
                 log.exception("shared ingest: this batch failed; its sources run again")
+                _give_back(store, holder)  # else the renewals would hold them for ever
                 stop.wait(timing.poll_seconds)
     finally:
         fetcher.close()
