@@ -2,12 +2,14 @@
 time on one host, and the disk each stored item takes; writes its section of
 docs/benchmarks.md (between the bench-ingest markers).
 
-- Per-source cycle: N topics of one source each (20 items a page), the store filled in bulk
-  and every source left as if ingested before (its page's hash and the config's fingerprint
-  recorded), then a few sources' whole cycles timed: unchanged (same bytes) and changed
-  (5 new items of 20). Ratios against N = 10, same run.
+- Per-source cycle: N topics of one source each (20 items a page, 10 types), the store
+  filled in bulk and every source left as if ingested before (its page's hash and the
+  config's fingerprint recorded), then a few sources' whole cycles timed: unchanged (same
+  bytes) and changed (5 new items of 20). Ratios against N = 10, same run.
 - Interval: every source once, the scheduler's job function on `[ingest] concurrency`
   threads, pages answering after 50 ms from one local host; against one thread, same run.
+- Shared interval (bench/shared_ingest.py): the same on PostgreSQL with 200 ms pages, one
+  "host" against three working the store's queue, and three with one killed.
 - Disk: a real all-new ingest of each source, then the store file and the published
   directory divided by the items stored.
 """
