@@ -67,8 +67,9 @@ class QueueStore:
             )
 
     def enqueue_due(self, interval_seconds: float) -> int:
-        """Queue every source whose time has come, and set its next time one interval on
-        (from now when it fell a whole interval behind); how many came due."""
+        """Queue every source whose time has come, and set its next time one interval on,
+        but at least half an interval from now (a source that fell behind catches up without
+        running twice in a row); how many came due."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 text(
