@@ -9,7 +9,7 @@ tier answers for it with the empty document (`feedsvc.publish.live`), the same b
 publish would have kept, cached per worker like any other.
 
 Hosts sharing a PostgreSQL store publish side by side: each document is rendered under its
-render turn (`Store.render_turn`, an advisory lock), a feed only while it is still dirty,
+render turn (`Store.feed_render_turn`, an advisory lock), a feed only while it is still dirty,
 so one host renders a change and announces it, and a later change stays dirty for the next.
 """
 
@@ -60,8 +60,8 @@ def publish(
     asked = set(also)
     published = Published()
     for key in dict.fromkeys([*store.dirty_feeds(), *also]):
-        with store.render_turn(key.path):  # one host renders a feed at a time
-            dirty = store.is_dirty(key)  # False: another host rendered it meanwhile
+        # One host renders a feed at a time; not dirty: another rendered it meanwhile.
+        with store.feed_render_turn(key) as dirty:
             if dirty or key in asked:
                 published.feeds[key] = publish_feed(store, config, key, archive_budget)
             if dirty:

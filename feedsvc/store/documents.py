@@ -48,11 +48,6 @@ class FeedStore:
                 conn.scalars(select(feeds.c.key).where(feeds.c.dirty).order_by(feeds.c.key))
             )
 
-    def is_dirty(self, key: FeedKey) -> bool:
-        """Whether the feed still waits for a render (another host may have rendered it)."""
-        with self.engine.connect() as conn:
-            return bool(conn.scalar(select(feeds.c.dirty).where(feeds.c.key == key.path)))
-
     def known_feeds(self) -> list[FeedKey]:
         """Every feed that ever had an item."""
         with self.engine.connect() as conn:

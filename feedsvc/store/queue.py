@@ -8,9 +8,9 @@ finished source leaves the queue (`finish_source`). A host killed mid-run renews
 its leases run out and another host claims those sources again. A source that comes due
 while it still waits or runs stays queued once (runs coalesce).
 
-Rendering takes turns too (`render_turn`): a transaction-scoped advisory lock per
-document, so two hosts never render one feed at once and the later reads what the
-earlier stored. Times are the database's clock (UTC), never a host's.
+Rendering takes turns too (`render_turn`, `feed_render_turn`): a transaction-scoped
+advisory lock per document, so two hosts never render one feed at once and the later
+reads what the earlier stored. Times are the database's clock (UTC), never a host's.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
 
+from feedsvc.keys import FeedKey
+from feedsvc.store.schema import feeds
 from feedsvc.store.sql import source_id
 
 # The database's now in UTC, as the store's UTCDateTime columns keep it.
@@ -137,19 +139,32 @@ class QueueStore:
             )
             return {(topic, url): holder for topic, url, holder in rows}
 
-    def render_turn(self, path: str) -> AbstractContextManager[None]:
+    def render_turn(self, path: str) -> AbstractContextManager[bool]:
         """Hold the document's render lock until the block ends (PostgreSQL: other hosts
         wait for it; SQLite has one host, whose write path already takes turns)."""
         if self.engine.dialect.name != "postgresql":
-            return nullcontext()
-        return _advisory_turn(self.engine, path)
+            return nullcontext(True)
+        return _advisory_turn(self.engine, path, None)
+
+    def feed_render_turn(self, key: FeedKey) -> AbstractContextManager[bool]:
+        """The feed's render turn (as `render_turn`), giving whether the feed is still dirty
+        once it is this host's (another host may just have rendered it): one round trip."""
+        if self.engine.dialect.name != "postgresql":
+            with self.engine.connect() as conn:
+                return nullcontext(_dirty(conn, key))
+        return _advisory_turn(self.engine, key.path, key)
 
 
 @contextmanager
-def _advisory_turn(engine: Engine, path: str) -> Iterator[None]:
+def _advisory_turn(engine: Engine, path: str, feed: FeedKey | None) -> Iterator[bool]:
     with engine.begin() as conn:
         conn.execute(
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:path))"),
             {"space": RENDER_LOCKS, "path": path},
         )
-        yield
+        yield True if feed is None else _dirty(conn, feed)
+
+
+def _dirty(conn: Connection, key: FeedKey) -> bool:
+    """Whether the feed waits for a render."""
+    return bool(conn.scalar(select(feeds.c.dirty).where(feeds.c.key == key.path)))
