@@ -129,9 +129,11 @@ bench-cluster: install tools postgres
 	$(BIN)/python -m bench.cluster_run --rounds 5 --seconds 10
 
 # One source's cycle at 10, 1,000 and 10,000 sources (unchanged and changed, against 10),
-# an interval of 10,000 unchanged sources on one host (against one fetch at a time), disk per
-# stored item; rewrites the bench-ingest section of docs/benchmarks.md (bench/ingest_scale.py).
-bench-ingest: install
+# an interval of 10,000 unchanged sources on one host (against one fetch at a time), the
+# same interval on one and on three hosts sharing a PostgreSQL queue (one killed in a further
+# run), disk per stored item; rewrites the bench-ingest section of docs/benchmarks.md
+# (bench/ingest_scale.py, bench/shared_ingest.py).
+bench-ingest: install postgres
 	$(BIN)/python -m bench.ingest_scale
 
 clean:

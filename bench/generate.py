@@ -10,13 +10,16 @@ from __future__ import annotations
 import html
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from feedsvc.model import Item
 from feedsvc.store import Store
-from tests.support.items import TOPIC_WEIGHTS, TOPICS, item, source_url
+from tests.support.items import TOPIC_WEIGHTS, TOPICS, TYPES, item, source_url
 
 BATCH = 50_000
+# Types a page may hold beyond those of tests/support/items.py (`kinds` up to 10).
+MORE_TYPES = {"podcast": "Podcast", "video": "Video"}
 
 
 def grow(store: Store, start: int, stop: int, now: datetime) -> None:
@@ -27,23 +30,35 @@ def grow(store: Store, start: int, stop: int, now: datetime) -> None:
         for number in range(first, min(first + BATCH, stop)):
             chunk = by_topic.setdefault(rng.choices(TOPICS, TOPIC_WEIGHTS)[0], [])
             chunk.append(item(number, rng, len(chunk)))
-        for topic, chunk in by_topic.items():
-            store.bulk_insert(topic, source_url(topic), chunk, now)
+        store.bulk_insert(
+            [(topic, source_url(topic), chunk) for topic, chunk in by_topic.items()], now
+        )
 
 
-def listing_page(first: int, count: int = 100) -> bytes:
+def listing_page(first: int, count: int = 100, kinds: int | None = None) -> bytes:
     """A topic page in the institute's layout holding `count` items from number `first` on;
-    an item looks the same on every page that lists it (pages whose windows overlap)."""
+    an item looks the same on every page that lists it (pages whose windows overlap).
+    `kinds`: the items' types taken in turn from that many (`typed_item`)."""
     return (
         "<html><body><ul class='teasers list organic'>"
-        + "".join(_teasers(first, count))
+        + "".join(_teasers(first, count, kinds))
         + "</ul></body></html>"
     ).encode("utf-8")
 
 
-def _teasers(first: int, count: int) -> Iterator[str]:
+def typed_item(number: int, position: int, kinds: int | None = None) -> Item:
+    """Item `number` of tests/support/items.py; with `kinds`, its type is type number
+    `number % kinds` of its TYPES and then MORE_TYPES (at most 10 in all)."""
+    fake = item(number, random.Random(number), position)
+    if kinds is None:
+        return fake
+    slug, label = [*TYPES.items(), *MORE_TYPES.items()][number % kinds]
+    return replace(fake, type_slug=slug, type_label=label)
+
+
+def _teasers(first: int, count: int, kinds: int | None) -> Iterator[str]:
     for number in range(first, first + count):
-        fake = item(number, random.Random(number), 0)
+        fake = typed_item(number, 0, kinds)
         date = fake.published.strftime("%b %d, %Y") if fake.published else ""
         yield (
             f"<li><div class='img-wrap'><a href='{fake.link}'><img src='{fake.image_url}' "

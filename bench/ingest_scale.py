@@ -2,12 +2,14 @@
 time on one host, and the disk each stored item takes; writes its section of
 docs/benchmarks.md (between the bench-ingest markers).
 
-- Per-source cycle: N topics of one source each (20 items a page), the store filled in bulk
-  and every source left as if ingested before (its page's hash and the config's fingerprint
-  recorded), then a few sources' whole cycles timed: unchanged (same bytes) and changed
-  (5 new items of 20). Ratios against N = 10, same run.
+- Per-source cycle: N topics of one source each (20 items a page, 10 types), the store
+  filled in bulk and every source left as if ingested before (its page's hash and the
+  config's fingerprint recorded), then a few sources' whole cycles timed: unchanged (same
+  bytes) and changed (5 new items of 20). Ratios against N = 10, same run.
 - Interval: every source once, the scheduler's job function on `[ingest] concurrency`
   threads, pages answering after 50 ms from one local host; against one thread, same run.
+- Shared interval (bench/shared_ingest.py): the same on PostgreSQL with 200 ms pages, one
+  "host" against three working the store's queue, and three with one killed.
 - Disk: a real all-new ingest of each source, then the store file and the published
   directory divided by the items stored.
 """
@@ -15,9 +17,7 @@ docs/benchmarks.md (between the bench-ingest markers).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -29,21 +29,21 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from bench.generate import listing_page
+from bench.ingest_store import COMMON, ITEMS, KINDS, fill
 from bench.report import write_section
+from bench.shared_ingest import Interval, measure
 from feedsvc.config import Config, IngestConfig, load
-from feedsvc.extract.fingerprint import extraction_fingerprint
 from feedsvc.fetch.client import make_fetcher
 from feedsvc.jobs.cycle import Target, prepare, run_cycle, targets
 from feedsvc.jobs.schedule import ingest_job
 from feedsvc.store import Store
 from tests.support.config import write_config
-from tests.support.items import item
 from tests.support.pages import PageServer, Reply, send
 
-ITEMS, NEW = 20, 5  # a page's items; new items on a changed page
-COMMON = 10**8  # the numbers of the items every unmeasured source's page lists
+NEW = 5  # new items on a changed page
 MEASURED, RUNS = 3, 3  # sources timed per size, runs of each
 TARGETS = {"unchanged": 1.3, "changed": 1.5}  # at the largest size, against 10
+SHARED_TARGET = 0.45  # three hosts' interval against one host's
 
 
 def sized_config(folder: Path, count: int, server: PageServer, extra: str = "") -> Config:
@@ -59,32 +59,10 @@ def page_numbers(topic: int) -> int:
     return COMMON + 10**6 * (topic + 1)
 
 
-def fill(store: Store, config: Config, common: bytes) -> None:
-    """Store 20 items per topic in bulk, then leave every source as ingested before: its
-    page's hash, the config's fingerprint and a success recorded, every feed clean."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    for number, (topic, source) in enumerate(targets(config)):
-        first = number * ITEMS
-        batch = [item(n, random.Random(n), p) for p, n in enumerate(range(first, first + ITEMS))]
-        store.bulk_insert(topic.slug, source.url, batch, now)
-    digest = hashlib.sha256(common).hexdigest()
-    rows = [
-        (digest, extraction_fingerprint(source), now.isoformat(" "), ITEMS, topic.slug, source.url)
-        for topic, source in targets(config)
-    ]
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE sources SET body_hash = ?, extraction_fingerprint = ?, last_success_at = ?,"
-            " items_on_page = ? WHERE topic = ? AND url = ?",
-            rows,
-        )
-        conn.exec_driver_sql("UPDATE feeds SET dirty = 0")
-
-
 def per_source(folder: Path, count: int) -> dict[str, float]:
     """Median seconds of one source's whole cycle, unchanged and changed, at `count` sources."""
     server = PageServer()
-    common = listing_page(COMMON, ITEMS)
+    common = listing_page(COMMON, ITEMS, KINDS)
     server.routes.update({f"/t{n}.html": Reply(common) for n in range(count)})
     config = sized_config(folder, count, server)
     store = Store(config.service.database)
@@ -103,10 +81,12 @@ def per_source(folder: Path, count: int) -> dict[str, float]:
 
     for number, target in enumerate(chosen):
         first = page_numbers(number)
-        cycle(target, listing_page(first, ITEMS))  # its own items, stored once
+        cycle(target, listing_page(first, ITEMS, KINDS))  # its own items, stored once
         for run in range(1, RUNS + 1):
-            times["unchanged"].append(cycle(target, listing_page(first - NEW * (run - 1), ITEMS)))
-            times["changed"].append(cycle(target, listing_page(first - NEW * run, ITEMS)))
+            times["unchanged"].append(
+                cycle(target, listing_page(first - NEW * (run - 1), ITEMS, KINDS))
+            )
+            times["changed"].append(cycle(target, listing_page(first - NEW * run, ITEMS, KINDS)))
     fetcher.close()
     store.close()
     server.close()
@@ -125,7 +105,7 @@ def interval(folder: Path, count: int, page_seconds: float, concurrency: int) ->
     """Wall seconds of one interval: every source's scheduled job once, `concurrency` at a
     time (as the scheduler's executor runs them), every page unchanged after `page_seconds`."""
     server = PageServer()
-    common = listing_page(COMMON, ITEMS)
+    common = listing_page(COMMON, ITEMS, KINDS)
     route = slow_page(common, page_seconds)
     server.routes.update({f"/t{n}.html": route for n in range(count)})
     extra = f"concurrency = {concurrency}\n"
@@ -153,7 +133,7 @@ def disk_per_item(folder: Path, count: int) -> dict[str, float]:
     function measures an older checkout: `--disk-only`)."""
     server = PageServer()
     for n in range(count):
-        server.serve(f"/t{n}.html", listing_page(n * ITEMS, ITEMS))
+        server.serve(f"/t{n}.html", listing_page(n * ITEMS, ITEMS, KINDS))
     config = sized_config(folder, count, server)
     prepare(config)
     store = Store(config.service.database)
@@ -171,7 +151,29 @@ def disk_per_item(folder: Path, count: int) -> dict[str, float]:
     return {"store": stored / items, "published": published / items}
 
 
-def table(cycles: dict[int, dict[str, float]], runs: dict[str, float], count: int) -> str:
+def shared_rows(runs: list[Interval], count: int, kill_count: int) -> list[str]:
+    """The shared ingest's rows: one host, three, three with one killed."""
+    one, three, killed = runs
+    ratio = three.seconds / one.seconds
+    met = "yes" if ratio <= SHARED_TARGET and three.overlapping == three.lost == 0 else "**no**"
+    kill_met = "yes" if killed.lost == killed.overlapping == 0 and killed.killed else "**no**"
+    return [
+        f"| interval, {count:,} unchanged sources, 200 ms pages, one host on PostgreSQL | "
+        f"{one.seconds:.1f} s ({count / one.seconds:.0f} sources/s) | | | | |",
+        f"| the same interval over three hosts on one PostgreSQL | {three.seconds:.1f} s "
+        f"({count / three.seconds:.0f} sources/s); lost {three.lost}, twice at once "
+        f"{three.overlapping} | one host: {one.seconds:.1f} s | {ratio:.2f}x | "
+        f"≤ {SHARED_TARGET}x | {met} |",
+        f"| three hosts, one killed (kill -9) after 30 % of {kill_count:,} sources | "
+        f"{killed.seconds:.1f} s; lost {killed.lost}, twice at once {killed.overlapping}, "
+        f"run again after the lease {killed.repeated} | | | none lost, none twice at once "
+        f"| {kill_met} |",
+    ]
+
+
+def table(
+    cycles: dict[int, dict[str, float]], runs: dict[str, float], count: int, shared: list[str]
+) -> str:
     base = min(cycles)
     lines = [
         "| Measure | Value | Baseline (same run) | Ratio | Target | Met |",
@@ -193,7 +195,7 @@ def table(cycles: dict[int, dict[str, float]], runs: dict[str, float], count: in
         f"{int(runs['concurrency'])} | {many:.1f} s ({count / many:.0f} sources/s) | "
         f"concurrency 1: {one:.1f} s ({count / one:.0f} sources/s) | {many / one:.2f}x | | |"
     )
-    return "\n".join(lines)
+    return "\n".join([*lines, *shared])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval-sources", type=int, default=10_000)
     parser.add_argument("--baseline-sources", type=int, default=1_000, help="for concurrency 1")
     parser.add_argument("--disk-sources", type=int, default=100)
+    parser.add_argument("--shared-sources", type=int, default=10_000, help="three hosts")
+    parser.add_argument("--kill-sources", type=int, default=1_000, help="three, one killed")
     parser.add_argument("--disk-only", action="store_true", help="print disk per item as JSON")
     parser.add_argument("--no-doc", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -218,12 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         many = interval(work / "interval", args.interval_sources, 0.05, concurrency)
         one = interval(work / "interval-1", args.baseline_sources, 0.05, 1)
         one *= args.interval_sources / args.baseline_sources  # sources/s scale linearly at 1
+        shared = measure(work / "shared", args.shared_sources, args.kill_sources)
     runs = {"one": one, "many": many, "concurrency": concurrency}
     minutes = (time.monotonic() - started) / 60
+    rows = shared_rows(shared, args.shared_sources, args.kill_sources)
     text = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes "
         f"(`python -m bench.ingest_scale {' '.join(sys.argv[1:] if argv is None else argv)}`).\n\n"
-        f"{table(cycles, runs, args.interval_sources)}\n\n"
+        f"{table(cycles, runs, args.interval_sources, rows)}\n\n"
         f"Disk per stored item after an all-new ingest of {args.disk_sources} sources: store "
         f"{disk['store'] / 1024:.1f} KB, published directory {disk['published'] / 1024:.1f} KB.\n"
     )

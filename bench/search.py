@@ -69,8 +69,9 @@ def grow(store: Store, start: int, stop: int, now: datetime, full: str | None = 
             chunk = by_topic.setdefault(rng.choices(TOPICS, TOPIC_WEIGHTS)[0], [])
             text = full.replace("surge", f"surge {number}") if full else None
             chunk.append(searchable(number, rng, len(chunk), text))
-        for topic, chunk in by_topic.items():
-            store.bulk_insert(topic, source_url(topic), chunk, now)
+        store.bulk_insert(
+            [(topic, source_url(topic), chunk) for topic, chunk in by_topic.items()], now
+        )
 
 
 def bench_config(folder: Path) -> Config:

@@ -21,7 +21,7 @@ def filled(path: Path, bulk: bool) -> Store:
     rng = random.Random(7)
     found = [item(n, rng, n) for n in range(300)]
     if bulk:
-        store.bulk_insert(TOPICS[0], source_url(TOPICS[0]), found, NOW)
+        store.bulk_insert([(TOPICS[0], source_url(TOPICS[0]), found)], NOW)
     else:
         store.record_items(TOPICS[0], source_url(TOPICS[0]), found, NOW)
     return store

@@ -46,5 +46,9 @@ COMMANDS = (
         serve,
         _serve_arguments,
     ),
-    Command("schedule", "run only the scheduler (one per deployment)", schedule),
+    Command(
+        "schedule",
+        "run only the scheduler (one per deployment; on PostgreSQL every host shares the ingest)",
+        schedule,
+    ),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from feedsvc.config import Config
@@ -53,6 +53,7 @@ def run_cycle(
     *,
     force: bool = False,
     now: datetime | None = None,
+    stored: Callable[[int], None] | None = None,
 ) -> list[SourceReport]:
     """Ingest these sources, render what changed, write the files, ping the hub; then HEAD
     new images, fetch backfilled items' main text (what `enrich_per_run` leaves), and
@@ -61,10 +62,11 @@ def run_cycle(
     One source is fetched on this thread; more are fetched `[ingest] concurrency` at a
     time (feedsvc.jobs.fetching). Either way storing and publishing are the write path.
     The probes come after the first publish, so a slow image host never delays new items.
+    `stored` hears each source's position once its ingest is committed (the shared queue
+    lets the source go then: its changes wait in the store as dirty feeds, whichever host
+    publishes them).
     """
     chosen = list(sources)
-    with _WRITE_PATH:
-        store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))  # a definition changed
     if len(chosen) == 1:
         fetches: Iterable[tuple[int, Fetch]] = [
             (0, start_fetch(store, *chosen[0], inline(fetcher)))
@@ -79,6 +81,8 @@ def run_cycle(
             reports[position] = ingest(
                 store, fetcher, config, topic, source, force=force, fetched=fetched
             )
+        if stored is not None:
+            stored(position)
         if time.monotonic() - published_at >= PUBLISH_SECONDS:
             publish_and_export(store, config, fetcher, now)
             published_at = time.monotonic()

@@ -1,7 +1,9 @@
 """One scheduler per deployment: every source ingested at start-up and then every interval.
 
-On SQLite (one host) a file lock beside the database turns a second scheduler away; on
-PostgreSQL every host's scheduler takes part in an election (feedsvc.jobs.leader).
+On SQLite (one host) a file lock beside the database turns a second scheduler away, and
+the scheduler runs a job per source. On PostgreSQL every host's scheduler takes part in
+an election (feedsvc.jobs.leader); the leader only queues due sources in the store, and
+every host, the leader too, ingests what it claims from that queue (feedsvc.jobs.worker).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from feedsvc.config import Config, SourceConfig, TopicConfig, sqlite_file
 from feedsvc.fetch.client import make_fetcher
 from feedsvc.jobs.cycle import prepare, publish_and_export, run_cycle
 from feedsvc.jobs.leader import holder_name, lead_when_elected
+from feedsvc.jobs.worker import QueueTiming, scheduled_ids, work_queue
 from feedsvc.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -74,8 +77,16 @@ def publish_job(store: Store, config: Config) -> None:
     publish_and_export(store, config)
 
 
-def build_scheduler(config: Config, store: Store) -> BackgroundScheduler:
-    """A scheduler with one job per source, the first run due now (not started)."""
+def enqueue_job(store: Store, timing: QueueTiming) -> None:
+    """The leader's scheduling on PostgreSQL: queue the sources whose time has come."""
+    store.enqueue_due(timing.interval_seconds)
+
+
+def build_scheduler(
+    config: Config, store: Store, timing: QueueTiming | None = None
+) -> BackgroundScheduler:
+    """A scheduler (not started): on SQLite one job per source, the first run due now; on
+    PostgreSQL one job that queues due sources for every host, from now on."""
     scheduler = BackgroundScheduler(
         # A source's job fetches on its own thread, `concurrency` at once; the publish job
         # never waits for one of them.
@@ -91,6 +102,20 @@ def build_scheduler(config: Config, store: Store) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if store.shared:
+        timing = timing or QueueTiming.of(config)
+        store.schedule_sources(scheduled_ids(store, config))
+        scheduler.add_job(
+            enqueue_job,
+            IntervalTrigger(seconds=timing.poll_seconds, timezone=UTC),
+            args=(store, timing),
+            id="enqueue",
+            name="queue due sources",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        return scheduler
     for topic in config.topics:
         for source in topic.sources:
             scheduler.add_job(
@@ -107,15 +132,19 @@ def build_scheduler(config: Config, store: Store) -> BackgroundScheduler:
     return scheduler
 
 
-def run_scheduler(config: Config, stop: threading.Event | None = None) -> None:
+def run_scheduler(
+    config: Config, stop: threading.Event | None = None, timing: QueueTiming | None = None
+) -> None:
     """Run the scheduler in this process until stopped: on SQLite if no other holds the
-    file lock, on PostgreSQL whenever this process is the elected leader."""
+    file lock; on PostgreSQL ingest from the shared queue, and schedule whenever this
+    process is the elected leader. `timing`: the shared queue's pace (tests shorten it)."""
     prepare(config)
     store = open_store(config.service)
     stop = stop or threading.Event()
+    timing = timing or QueueTiming.of(config)
 
     def start() -> BackgroundScheduler:
-        scheduler = build_scheduler(config, store)
+        scheduler = build_scheduler(config, store, timing)
         scheduler.start()
         log.info(
             "scheduler started: %d sources every %d min",
@@ -126,7 +155,15 @@ def run_scheduler(config: Config, stop: threading.Event | None = None) -> None:
 
     try:
         if store.shared:
-            lead_when_elected(store, start, stop)
+            worker = threading.Thread(
+                target=work_queue, args=(store, config, timing, stop), name="shared-ingest"
+            )
+            worker.start()
+            try:
+                lead_when_elected(store, start, stop)
+            finally:
+                stop.set()
+                worker.join()
             return
         with scheduler_lock(lock_path(config)):
             store.record_leader(holder_name())

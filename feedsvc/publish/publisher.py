@@ -7,6 +7,10 @@ week closed, never every topic x type. A feed that never had an item is not rend
 all (the feeds config.toml declares excepted, once: `unrendered_declared_feeds`): the web
 tier answers for it with the empty document (`feedsvc.publish.live`), the same bytes a
 publish would have kept, cached per worker like any other.
+
+Hosts sharing a PostgreSQL store publish side by side: each document is rendered under its
+render turn (`Store.feed_render_turn`, an advisory lock), a feed only while it is still dirty,
+so one host renders a change and announces it, and a later change stays dirty for the next.
 """
 
 from __future__ import annotations
@@ -53,9 +57,15 @@ def publish(
     a feed with pages left over stays dirty, so later publishes go on where this one stopped.
     """
     now = now or datetime.now(UTC)
-    published = Published(changed=store.dirty_feeds())
-    for key in dict.fromkeys([*published.changed, *also]):
-        published.feeds[key] = publish_feed(store, config, key, archive_budget)
+    asked = set(also)
+    published = Published()
+    for key in dict.fromkeys([*store.dirty_feeds(), *also]):
+        # One host renders a feed at a time; not dirty: another rendered it meanwhile.
+        with store.feed_render_turn(key) as dirty:
+            if dirty or key in asked:
+                published.feeds[key] = publish_feed(store, config, key, archive_budget)
+            if dirty:
+                published.changed.append(key)
     changed_topics = {key.topic for key in published.changed if key.topic and not key.type}
     published.digests = publish_digests(store, config, changed_topics, now)
     return published
@@ -104,14 +114,13 @@ def publish_digests(
     """Render the digests of changed topics and of those whose week closed; returns those
     topics. A topic without a digest yet is answered by the web tier until its first change."""
     due = changed_topics | store.expired_digests(now)
-    outputs: Outputs = {}
     topics = [topic for slug in sorted(due) if (topic := config.topic(slug)) is not None]
     for topic in topics:
-        doc, closes_at = digest_doc(store, config, topic, now)
-        rendered = render_all(doc, stale_at=closes_at)
-        outputs |= _keyed(DigestKey(topic.slug), config.feeds.default_limit, rendered)
-    if outputs:
-        store.save_rendered(outputs)
+        key = DigestKey(topic.slug)
+        with store.render_turn(key.path):  # the later of two hosts reads what the first kept
+            doc, closes_at = digest_doc(store, config, topic, now)
+            rendered = render_all(doc, stale_at=closes_at)
+            store.save_rendered(_keyed(key, config.feeds.default_limit, rendered))
     return [topic.slug for topic in topics]
 
 

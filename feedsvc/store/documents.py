@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from feedsvc.keys import ArchiveKey, DigestKey, DocumentKey, FeedKey
 from feedsvc.model import EPOCH, Rendered
 from feedsvc.store.schema import count_members, feeds, rendered
-from feedsvc.store.sql import upsert
+from feedsvc.store.sql import dialect_insert, upsert
 
 # The columns that make a Rendered, in its field order.
 _RENDERED_FIELDS = tuple(rendered.c[name] for name in Rendered.__dataclass_fields__)
@@ -145,22 +145,36 @@ class FeedStore:
 
 def mark_dirty(conn: Connection, key: FeedKey, now: datetime, joined: int = 0) -> None:
     """The feed changed now, and `joined` items became its members."""
-    values = {
-        "key": key.path,
-        "topic": key.topic,
-        "type_slug": key.type,
-        "changed_at": now,
-        "dirty": True,
-        "version": 1,
-        "member_count": joined,
-    }
-    bump = {
-        "changed_at": now,
-        "dirty": True,
-        "version": feeds.c.version + 1,
-        "member_count": feeds.c.member_count + joined,
-    }
-    conn.execute(upsert(conn, feeds, values, ["key"], set_=bump))
+    mark_many_dirty(conn, {key: joined}, now)
+
+
+def mark_many_dirty(conn: Connection, joined: Mapping[FeedKey, int], now: datetime) -> None:
+    """These feeds changed now, each with how many items became its members: one statement."""
+    if not joined:
+        return
+    statement = dialect_insert(conn, feeds)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "changed_at": statement.excluded.changed_at,
+            "dirty": True,
+            "version": feeds.c.version + 1,
+            "member_count": feeds.c.member_count + statement.excluded.member_count,
+        },
+    )
+    rows = [
+        {
+            "key": key.path,
+            "topic": key.topic,
+            "type_slug": key.type,
+            "changed_at": now,
+            "dirty": True,
+            "version": 1,
+            "member_count": count,
+        }
+        for key, count in joined.items()
+    ]
+    conn.execute(statement, rows)
 
 
 def retyped(conn: Connection, type_slugs: set[str]) -> None:

@@ -17,6 +17,7 @@ from feedsvc.store.documents import FeedStore
 from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
 from feedsvc.store.migrate import upgrade
+from feedsvc.store.queue import QueueStore
 from feedsvc.store.reads import Reads
 from feedsvc.store.repairs import RepairStore
 from feedsvc.store.runs import RunStore
@@ -38,6 +39,7 @@ class Store(
     BackfillStore,
     ClusterStore,
     CustomFeedStore,
+    QueueStore,
     RepairStore,
     Reads,
 ):

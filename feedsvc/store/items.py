@@ -16,7 +16,7 @@ from feedsvc.config.settings import FeedsConfig
 from feedsvc.keys import FeedKey, affected_feeds
 from feedsvc.model import Changes, Item, StoredItem, TaskOutcome, content_of, order_key
 from feedsvc.store.custom import Candidate, join_custom_feeds
-from feedsvc.store.documents import mark_dirty, retyped
+from feedsvc.store.documents import mark_dirty, mark_many_dirty, retyped
 from feedsvc.store.schema import (
     current_only,
     ingest_runs,
@@ -156,33 +156,47 @@ class ItemStore:
             )
         return Changes(new, updated, len(found) - new - updated)
 
-    def bulk_insert(self, topic: str, url: str, new: Sequence[Item], now: datetime) -> None:
-        """Insert items known to be new with one executemany per table: imports and benchmarks.
+    def bulk_insert(
+        self, batches: Sequence[tuple[str, str, Sequence[Item]]], now: datetime
+    ) -> None:
+        """Insert items known to be new, (topic, source url, items) for many sources, in one
+        transaction with one executemany per table: imports and benchmarks.
 
         Nothing is compared, unlike record_items: a guid already stored fails the whole
         transaction. Items get the ids after the largest one, so run it with no other writer.
         """
         with self.engine.begin() as conn, _large_cache(conn):
-            source = source_id(conn, topic, url)
-            run_id = _new_run(conn, source, now, None)
             last_id = conn.scalar(select(func.max(items.c.id))) or 0
-            conn.execute(insert(items), [new_item_row(item, source, run_id, now) for item in new])
+            rows, topics = [], []
+            for topic, url, new in batches:
+                source = source_id(conn, topic, url)
+                run_id = _new_run(conn, source, now, None)
+                rows += [new_item_row(item, source, run_id, now) for item in new]
+                topics += [topic] * len(new)
+            if not rows:
+                return
+            conn.execute(insert(items), rows)
             inserted = conn.execute(
                 select(items.c.id, items.c.type_slug, items.c.order_key)
-                .where(items.c.id > last_id, items.c.source_id == source)
+                .where(items.c.id > last_id)
                 .order_by(items.c.id)
             ).all()
-            texts = [searchable_text(i.title, i.summary_text, i.full_html, i.author) for i in new]
+            found = [item for _, _, new in batches for item in new]
+            texts = [searchable_text(i.title, i.summary_text, i.full_html, i.author) for i in found]
             index_items(conn, [(row.id, body) for row, body in zip(inserted, texts, strict=True)])
             conn.execute(
                 insert(topic_items),
-                [dict(topic=topic, item_id=i, type_slug=t, order_key=k) for i, t, k in inserted],
+                [
+                    dict(topic=topic, item_id=i, type_slug=t, order_key=k)
+                    for topic, (i, t, k) in zip(topics, inserted, strict=True)
+                ],
             )
-            for slug, label in {(item.type_slug, item.type_label) for item in new}:
+            for slug, label in {(item.type_slug, item.type_label) for item in found}:
                 upsert_type(conn, slug, label)
-            joined = Counter(k for item in new for k in joined_feeds(topic, item.type_slug, True))
-            for key in affected_feeds(topic, {item.type_slug for item in new}):
-                mark_dirty(conn, key, now, joined[key])
+            joined: Counter[FeedKey] = Counter()
+            for topic, item in zip(topics, found, strict=True):
+                joined.update(joined_feeds(topic, item.type_slug, True))
+            mark_many_dirty(conn, joined, now)
 
     def entries(self, key: FeedKey, limit: int, before: str | None = None) -> list[StoredItem]:
         """The newest `limit` items of a feed (older than order key `before`), through an index."""

@@ -303,6 +303,20 @@ leadership = Table(
     Column("since", UTCDateTime, nullable=False),
 )
 
+# The shared ingest on PostgreSQL (store/queue.py): when each source is next due, whether
+# it waits in the queue, and which host holds it (host:pid) until when.
+source_schedule = Table(
+    "source_schedule",
+    metadata,
+    Column("source_id", ForeignKey("sources.id"), primary_key=True, autoincrement=False),
+    Column("due_at", UTCDateTime),  # NULL: not configured, never queued
+    Column("queued_at", UTCDateTime),  # NULL: not waiting
+    Column("leased_by", String(200)),
+    Column("leased_until", UTCDateTime),
+    Index("ix_source_schedule_due", "due_at"),
+    Index("ix_source_schedule_queued", "queued_at"),
+)
+
 # One row: bumped by every publish, so the web workers of every host know their cache is old.
 publications = Table(
     "publications",

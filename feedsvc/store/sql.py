@@ -14,15 +14,20 @@ def upsert(
     conn: Connection, table: Table, values: dict, keys: list[str], set_: dict | None = None
 ) -> Insert:
     """INSERT ... ON CONFLICT DO UPDATE (with `set_`, else `values`) in SQLite or PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        dialect_insert = sqlite_insert
-    statement = dialect_insert(table).values(**values)
+    statement = dialect_insert(conn, table).values(**values)
     changes = set_ or {k: v for k, v in values.items() if k not in keys}
     if not changes:
         return statement.on_conflict_do_nothing(index_elements=keys)
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Insert:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite or PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    return sqlite_insert(table)
 
 
 def source_id(conn: Connection, topic: str, url: str) -> int:

@@ -21,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import text
+
+from feedsvc.store import Store
 from tests.support.config import write_config
 from tests.support.load import TOPIC, GrowingSite, verdict
 from tests.support.net import free_port
@@ -188,7 +191,7 @@ class Failover:
 
     old_leader: str
     new_leader: str
-    seconds_to_ingest: float  # kill -9 to the new leader's page request
+    seconds_to_ingest: float  # kill -9 (the source due again) to a host's page request
     seconds_to_serve: float  # the ingest's page fetched to every host serving the new feed
 
 
@@ -212,10 +215,23 @@ def serving_everywhere(hosts: list[Host], old_etag: str | None) -> str | None:
     return None
 
 
-def fail_over(hosts: list[Host], site: GrowingSite, new_items: int) -> Failover:
-    """Grow the page, kill -9 the leader's scheduler group, time the takeover and the update.
+def due_now(database: str) -> None:
+    """Every source's interval has come: its next time in the shared queue's schedule is now."""
+    store = Store(database)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE source_schedule SET due_at = timezone('utc', now())"))
+    finally:
+        store.close()
 
-    The dead leader's scheduler is started again afterwards, as a follower.
+
+def fail_over(hosts: list[Host], site: GrowingSite, new_items: int) -> Failover:
+    """Grow the page, kill -9 the leader's scheduler group as the source comes due again,
+    time the takeover (the new leader queues the source, a host ingests it) and the update.
+
+    The schedule lives in the store, so a new leader does not ingest anything at once: the
+    source is made due by hand, as its interval would. The dead leader's scheduler is
+    started again afterwards, as a follower.
     """
     old = wait_for(lambda: leading(hosts), 30)
     assert isinstance(old, Host)
@@ -224,6 +240,7 @@ def fail_over(hosts: list[Host], site: GrowingSite, new_items: int) -> Failover:
     site.grow(new_items)
     killed = time.monotonic()
     old.kill("scheduler")
+    due_now(old.database)
     wait_for(lambda: len(site.requests) > fetched, 30, every=0.01)
     started, ended = site.requests[fetched]
     wait_for(lambda: serving_everywhere(hosts, old_etag), 30, every=0.01)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-# What migrations 0011 (repaired sources), 0010 (the indexes a publish reads changes through), 0009 (search index),
-# 0008 (custom feeds), 0007 (full text), 0006 (corrections, backfill) and 0005 (run outcomes
-# and durations, undated text per source, once-per-item tasks, image sizes) added: without
-# it, a store is one that revision 0004 made.
+# What migrations 0012 (the shared ingest's queue), 0011 (repaired sources), 0010 (the
+# indexes a publish reads changes through), 0009 (search index), 0008 (custom feeds), 0007
+# (full text), 0006 (corrections, backfill) and 0005 (run outcomes and durations, undated
+# text per source, once-per-item tasks, image sizes) added: without it, a store is one that
+# revision 0004 made.
 BEFORE_0005 = """
+DROP TABLE source_schedule;
 DROP TABLE source_repairs;
 DROP INDEX ix_feeds_dirty;
 DROP INDEX ix_rendered_stale;
