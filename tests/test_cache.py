@@ -120,6 +120,27 @@ def test_a_publish_is_seen_at_once_and_nothing_else_is(
     assert after.headers["ETag"] == stored.etag
 
 
+def test_a_publish_whose_files_cannot_be_written_is_still_served(
+    client: FlaskClient, store: Store, config: Config, server: PageServer, run_ingest
+) -> None:
+    """The workers hear of a publish before the export: a full disk or a broken published
+    directory must not leave them serving the old feed."""
+    before = client.get(URL)
+    assert before.status_code == 200
+    blocker = config.publish.directory / TOPIC.path / "feed.atom"
+    blocker.unlink()
+    blocker.mkdir()  # the file cannot be replaced now, not even by root
+    server.serve(TOPIC_PATH, page("rand-2024.html"))
+    with pytest.raises(OSError):
+        run_ingest()
+    after = client.get(URL)
+    stored = store.rendered(TOPIC, "atom", config.feeds.default_limit)
+    assert stored.body != before.data and after.data == stored.body
+    blocker.rmdir()  # the disk is fixed: the next cycle, with nothing new, writes the file
+    run_ingest()
+    assert blocker.read_bytes() == stored.body
+
+
 def test_without_a_marker_every_request_reads_the_store(
     client: FlaskClient, store: Store, config: Config
 ) -> None:

@@ -23,7 +23,7 @@ from feedsvc.jobs.fetching import Target, fetched_in_turn
 from feedsvc.keys import FeedKey
 from feedsvc.model import SchemaChange
 from feedsvc.publish.announce import announce
-from feedsvc.publish.export import export
+from feedsvc.publish.export import bump_generation, export
 from feedsvc.publish.follow import kept_feeds
 from feedsvc.publish.publisher import publish, unrendered_declared_feeds
 from feedsvc.store import Store, open_store
@@ -115,14 +115,28 @@ def publish_and_export(
     also: Iterable[FeedKey] = (),
 ) -> None:
     """Render what changed or is due (a digest whose week closed) and the feeds `also`
-    named, write it out, announce it."""
+    named, tell the web workers, write the files, announce it.
+
+    The workers hear of a publish before the files are written: they read the committed
+    feeds from the store, so a slow or failing published directory never leaves them
+    serving the old bytes. A directory without its marker is written whole first; a failed
+    write drops the marker, so the next publish rewrites the directory.
+    """
     with _WRITE_PATH:
         fresh_directory = not generation_marker(config).exists()
         published = publish(store, config, now, archive_budget, also)
-        feeds = kept_feeds(store, config) if fresh_directory else published.feeds
-        export(config, feeds, changed=published.anything)
         if published.anything:
             store.bump_publication()  # every host's web workers and `export --follow`
+        if fresh_directory:
+            export(config, kept_feeds(store, config))  # every file, then the marker
+        else:
+            if published.anything:
+                bump_generation(config)  # this host's web workers
+            try:
+                export(config, published.feeds, changed=False)
+            except OSError:
+                generation_marker(config).unlink()  # the next publish writes every file again
+                raise
     if fetcher is not None:
         announce(fetcher, config, published.changed)
 
