@@ -24,6 +24,7 @@ from test_config import feedsvc
 
 from feedsvc.config import load
 from feedsvc.web import create_app
+from tests.support.config import FAST_INGEST
 
 TOPIC = "security-cooperation"
 PAGES, PER_PAGE, KILLED_AT = 12, 10, 7
@@ -275,8 +276,8 @@ def test_backfill_follows_the_next_page_the_listing_declares(
     config_path = tmp_path / "config.toml"
     config_path.write_text(
         f'[service]\ndatabase = "sqlite:///{tmp_path / "feeds.sqlite3"}"\n'
-        f'base_url = "http://feeds.test"\n[[topics]]\nslug = "news"\ntitle = "News"\n\n'
-        + found.stdout,
+        f'base_url = "http://feeds.test"\n[ingest]\n{FAST_INGEST}[[topics]]\nslug = "news"\n'
+        f'title = "News"\n\n{found.stdout}',
         encoding="utf-8",
     )
     assert feedsvc("--config", str(config_path), "ingest", cwd=tmp_path).returncode == 0
