@@ -172,6 +172,25 @@ class Leader:
 
 
 @dataclass(frozen=True)
+class QueueState:
+    """A source's place in the shared ingest's queue (PostgreSQL, store/queue.py)."""
+
+    due_at: datetime | None  # when the leader queues it next (None: not scheduled)
+    queued_at: datetime | None  # waiting or running since then (None: not in the queue)
+    leased_by: str | None  # the host (host:pid) that claimed it
+    lease_until: datetime | None  # past: its holder stopped renewing and another host may take it
+
+
+@dataclass(frozen=True)
+class QueueTotals:
+    """The whole queue at once: the signal that the hosts keep up, or do not."""
+
+    queued: int  # in the queue, waiting or running
+    leased: int  # of those, held by a live lease (running on a host)
+    oldest_waiting_seconds: float  # how long the oldest source no host holds has waited (0: none)
+
+
+@dataclass(frozen=True)
 class Changes:
     """What one source's ingest did to the store."""
 

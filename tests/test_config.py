@@ -10,6 +10,7 @@ import pytest
 from conftest import write_config
 
 from feedsvc.config import ConfigError, load
+from feedsvc.jobs.worker import QueueTiming
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -149,7 +150,24 @@ BAD_CONFIGS = [
         "image_probes_per_run = -1",
         "ingest.image_probes_per_run: expected a number at least 0",
     ),
+    (
+        "lease shorter than a renewal round trip",
+        "image_probes_per_run = 0",
+        "image_probes_per_run = 0\nqueue_lease_seconds = 1",
+        "ingest.queue_lease_seconds: expected a number from 3 to 600, got 1.0",
+    ),
 ]
+
+
+def test_the_shared_ingest_is_paced_by_the_config(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:9/x.html")
+    assert QueueTiming.of(load(path)) == QueueTiming(1800.0, 30.0, 1.0)  # the defaults
+    path.write_text(
+        path.read_text().replace(
+            "[ingest]\n", "[ingest]\nqueue_lease_seconds = 12\nqueue_poll_seconds = 0.5\n", 1
+        )
+    )
+    assert QueueTiming.of(load(path)) == QueueTiming(1800.0, 12.0, 0.5)
 
 
 def test_topic_author_defaults_to_the_service_title(tmp_path: Path) -> None:

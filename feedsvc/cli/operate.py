@@ -20,7 +20,7 @@ from feedsvc.cli.common import (
     prepare_store,
 )
 from feedsvc.config import Config
-from feedsvc.model import SourceStatus
+from feedsvc.model import QueueState, SourceStatus
 
 
 def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,21 +132,24 @@ def status(config: Config, args: argparse.Namespace) -> int:
     store.create_schema()
     statuses = {(s.topic, s.url): s for s in store.sources()}
     repairs = store.repair_states()
+    queues = store.queue_states()
     leader = store.leader()
     store.close()
     failing = False
     for topic in config.topics:
         for source in topic.sources:
-            state = statuses.get((topic.slug, source.url))
+            key = (topic.slug, source.url)
+            state = statuses.get(key)
+            queue = _queue_fields(queues.get(key))
             if state is None or state.last_attempt_at is None:
-                print(f"{topic.slug} {source.url}: never ingested")
+                print(f"{topic.slug} {source.url}: never ingested{queue}")
                 continue
             failing |= state.last_error is not None
-            repair = repairs.get((topic.slug, source.url))
+            repair = repairs.get(key)
             line = _status_line(state)
             if repair:
                 line += f" repair={repair[0]} repair_since={_when(repair[1])}"
-            print(f"{topic.slug} {source.url}: {line}")
+            print(f"{topic.slug} {source.url}: {line}{queue}")
     print(
         f"scheduler: leader={leader.holder} since={_when(leader.since)}"
         if leader
@@ -172,6 +175,18 @@ def _status_line(state: SourceStatus) -> str:
             f"{state.last_full_text_error}"
         )
     return line
+
+
+def _queue_fields(queue: QueueState | None) -> str:
+    """The source's place in the shared ingest's queue (PostgreSQL; nothing on SQLite)."""
+    if queue is None:
+        return ""
+    fields = f" next_due={_when(queue.due_at)}"
+    if queue.queued_at:
+        fields += f" queued_since={_when(queue.queued_at)}"
+    if queue.leased_by:
+        fields += f" leased_by={queue.leased_by} lease_until={_when(queue.lease_until)}"
+    return fields
 
 
 def _when(value: datetime | None) -> str:

@@ -49,6 +49,8 @@ INGEST_KEYS = (
     "browser_concurrency",
     "proxy",
     "concurrency",
+    "queue_lease_seconds",
+    "queue_poll_seconds",
     "repair_min_known",
     "auto_repair",
 )
@@ -105,6 +107,11 @@ class IngestConfig:
     # Sources fetched at once (threads; fetching waits on the network): the per-host delay
     # and robots.txt still hold across them, and storing stays one at a time.
     concurrency: int = 8
+    # The shared ingest on PostgreSQL: a host's claim on a source lasts this long, renewed
+    # every third of it (a dead host's sources run again at most this long after it died);
+    # an idle host asks the queue for work this often.
+    queue_lease_seconds: float = 30.0
+    queue_poll_seconds: float = 1.0
     # A repair (feedsvc repair) is proposed only when its block reproduces at least this
     # share of the stored items the redesigned page still links: never a guess.
     repair_min_known: float = 0.8
@@ -217,6 +224,8 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         browser_concurrency=ingest_t.integer("browser_concurrency", 1, minimum=1, maximum=16),
         proxy=_proxy(ingest_t, path),
         concurrency=ingest_t.integer("concurrency", 8, minimum=1, maximum=64),
+        queue_lease_seconds=ingest_t.number("queue_lease_seconds", 30.0, minimum=3, maximum=600),
+        queue_poll_seconds=ingest_t.number("queue_poll_seconds", 1.0, minimum=0.1, maximum=60),
         repair_min_known=ingest_t.number("repair_min_known", 0.8, minimum=0.01, maximum=1),
         auto_repair=_choice(ingest_t, "auto_repair", AUTO_REPAIR, "propose"),
     )

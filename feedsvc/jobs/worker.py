@@ -25,23 +25,23 @@ from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
 
-# A dead host's sources run again this long after its last renewal, at most.
-LEASE_SECONDS = 30.0
-# How often an idle host asks the queue for work (and the leader queues due sources).
-POLL_SECONDS = 1.0
-
 
 @dataclass(frozen=True)
 class QueueTiming:
     """How the shared ingest is paced: every interval, leases, polls (short in tests)."""
 
     interval_seconds: float
-    lease_seconds: float = LEASE_SECONDS
-    poll_seconds: float = POLL_SECONDS
+    lease_seconds: float
+    poll_seconds: float
 
     @classmethod
     def of(cls, config: Config) -> QueueTiming:
-        return cls(interval_seconds=config.ingest.interval_minutes * 60.0)
+        """The pace `[ingest]` sets: interval_minutes, queue_lease_seconds, queue_poll_seconds."""
+        return cls(
+            interval_seconds=config.ingest.interval_minutes * 60.0,
+            lease_seconds=config.ingest.queue_lease_seconds,
+            poll_seconds=config.ingest.queue_poll_seconds,
+        )
 
 
 def scheduled_ids(store: Store, config: Config) -> dict[int, Target]:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from feedsvc.config import sqlite_file
 from feedsvc.keys import DocumentKey, FeedKey
-from feedsvc.model import Headline, Leader, Rendered, SourceStatus
+from feedsvc.model import Headline, Leader, QueueState, QueueTotals, Rendered, SourceStatus
 from feedsvc.store.search_reads import SearchReads
 
 # Runs one statement (qmark parameters) and returns its rows.
@@ -37,6 +37,18 @@ _LEADER = "SELECT holder, since FROM leadership WHERE role = 'scheduler'"
 _REPAIRS = (
     "SELECT s.topic, s.url, r.state, r.since FROM source_repairs r "
     "JOIN sources s ON s.id = r.source_id"
+)
+# The shared ingest's queue (PostgreSQL only), on the database's clock as store/queue.py runs it.
+_QUEUE_NOW = "timezone('utc', clock_timestamp())"
+_QUEUE = (
+    "SELECT s.topic, s.url, q.due_at, q.queued_at, q.leased_by, q.leased_until "
+    "FROM source_schedule q JOIN sources s ON s.id = q.source_id"
+)
+_QUEUE_TOTALS = (
+    "SELECT count(q.queued_at), count(*) FILTER (WHERE q.queued_at IS NOT NULL "
+    f"AND q.leased_until >= {_QUEUE_NOW}), COALESCE(EXTRACT(EPOCH FROM {_QUEUE_NOW} - "
+    f"min(q.queued_at) FILTER (WHERE q.leased_until IS NULL OR q.leased_until < {_QUEUE_NOW})"
+    "), 0) FROM source_schedule q"
 )
 _MEMBER_COUNT = "SELECT member_count FROM feeds WHERE key = ?"
 _NEWEST = (
@@ -100,6 +112,23 @@ class Reads(SearchReads):
             (topic, url): (state, _utc(since))
             for topic, url, state, since in self.run(_REPAIRS, ())
         }
+
+    def queue_states(self) -> dict[tuple[str, str], QueueState]:
+        """Each scheduled source's place in the shared ingest's queue; empty on SQLite, whose
+        one scheduler keeps no queue."""
+        if self.dialect != "postgresql":
+            return {}
+        return {
+            (topic, url): QueueState(_utc(due), _utc(queued), holder, _utc(until))
+            for topic, url, due, queued, holder, until in self.run(_QUEUE, ())
+        }
+
+    def queue_totals(self) -> QueueTotals | None:
+        """How many sources are queued and leased, and the oldest wait; None on SQLite."""
+        if self.dialect != "postgresql":
+            return None
+        queued, leased, oldest = self.run(_QUEUE_TOTALS, ())[0]
+        return QueueTotals(queued, leased, float(oldest))
 
     def member_count(self, key: FeedKey) -> int:
         """How many items a feed has ever held (kept as they join); its archive pages follow."""

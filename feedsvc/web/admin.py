@@ -19,7 +19,7 @@ from werkzeug.exceptions import Forbidden
 from feedsvc.config import Config, ServiceConfig
 from feedsvc.formats import MEDIA_TYPES, static_url
 from feedsvc.keys import FeedKey, urls
-from feedsvc.model import SourceStatus
+from feedsvc.model import QueueState, SourceStatus
 from feedsvc.web.overview import when
 from feedsvc.web.service import service
 
@@ -51,6 +51,7 @@ class SourceRow:
     next_run: datetime | None
     runs: list[Run]
     repair: tuple[str, datetime] | None = None  # (proposed or applied, since)
+    queue: QueueState | None = None  # the shared ingest's queue (PostgreSQL only)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def status_rows(store: Store, config: Config, now: datetime) -> list[TopicRows]:
     """Every configured topic and source with its state, counts and recent runs."""
     statuses = {(s.topic, s.url): s for s in store.sources()}
     repairs = store.repair_states()
+    queues = store.queue_states()
     counts = store.items_per_source()
     interval = timedelta(minutes=config.ingest.interval_minutes)
     rows = []
@@ -128,6 +130,7 @@ def status_rows(store: Store, config: Config, now: datetime) -> list[TopicRows]:
             status = statuses.get(key)
             attempted = status.last_attempt_at if status else None
             stored, undated = counts.get(key, (0, 0))
+            queue = queues.get(key)
             sources.append(
                 SourceRow(
                     url=source.url,
@@ -135,9 +138,14 @@ def status_rows(store: Store, config: Config, now: datetime) -> list[TopicRows]:
                     status=status,
                     items_stored=stored,
                     undated=undated,
-                    next_run=max(attempted + interval, now) if attempted else None,
+                    next_run=queue.due_at
+                    if queue and queue.due_at
+                    else max(attempted + interval, now)
+                    if attempted
+                    else None,
                     runs=store.recent_runs(topic.slug, source.url, RUNS_SHOWN),
                     repair=repairs.get(key),
+                    queue=queue,
                 )
             )
         feeds = urls(FeedKey(topic=topic.slug), config.service.base_url)

@@ -85,6 +85,30 @@ class StoreCollector(Collector):
                         [topic.slug, source.url, state], float(bool(kept and kept[0] == state))
                     )
         yield repaired
+        yield from _queue_gauges(self.store)
+
+
+def _queue_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+    """The shared ingest's queue on PostgreSQL (none on SQLite, which keeps no queue): a
+    growing oldest wait means the hosts claim sources slower than the leader queues them."""
+    totals = store.queue_totals()
+    if totals is None:
+        return
+    yield GaugeMetricFamily(
+        "feedsvc_queue_sources_queued",
+        "Sources in the shared ingest's queue, waiting for a host or running on one.",
+        value=totals.queued,
+    )
+    yield GaugeMetricFamily(
+        "feedsvc_queue_sources_leased",
+        "Queued sources a host holds by a live lease (running now).",
+        value=totals.leased,
+    )
+    yield GaugeMetricFamily(
+        "feedsvc_queue_oldest_waiting_seconds",
+        "How long the oldest queued source no host holds has waited (0: none waits).",
+        value=totals.oldest_waiting_seconds,
+    )
 
 
 def _bound(value: float) -> str:
