@@ -30,7 +30,7 @@ def test_every_form_of_the_selector_language_loads(tmp_path: Path) -> None:
         '  date = [{ css = "span.date", attr = "content" }, { css = "span.date", format = ["%d.%m.%Y", "%Y"] }]\n'
         '  image = { attr = "style", pattern = "url\\\\(([^)]+)\\\\)" }\n'
         '  summary = { css = ".teaser", exclude = ".teaser__action" }\n'
-        '  author = { following = true, line = 2 }\n'
+        "  author = { following = true, line = 2 }\n"
         '  type = { css = "h2.day", preceding = true }\n',
     )
     source = load(path).topics[0].sources[0]
