@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import lxml.html
 import msgspec
+from lxml.cssselect import CSSSelector
 
 from feedsvc.config.sources import Selector
 from feedsvc.discover.titles import ACTION_TEXT, Element, title_and_link
@@ -311,10 +312,12 @@ def best_selector(items: list[Element], targets: list[Element | None]) -> tuple[
     for css in counts:
         if RUN in css:  # a run's copy is no element of the page
             continue
+        matches = CSSSelector(css, translator="html")  # parsed once, not once per item
         hits = 0
         for item, target in zip(items, targets, strict=True):
-            found = item.cssselect(css)
-            hits += target is not None and bool(found) and found[0] is target
+            if target is not None:
+                found = matches(item)
+                hits += bool(found) and found[0] is target
         key = (hits, " " not in css, "." in css, -len(css))  # simple, then specific, then short
         if hits and (best is None or key > best[0]):
             best = (key, css, hits)
