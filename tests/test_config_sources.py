@@ -29,7 +29,9 @@ def test_every_form_of_the_selector_language_loads(tmp_path: Path) -> None:
         '  enrich = true\n  enrich_per_run = 5\n  enrich_hosts = ["Cdn.Example.org"]\n  id = ".ep-no"',
         '  date = [{ css = "span.date", attr = "content" }, { css = "span.date", format = ["%d.%m.%Y", "%Y"] }]\n'
         '  image = { attr = "style", pattern = "url\\\\(([^)]+)\\\\)" }\n'
-        '  summary = { css = ".teaser", exclude = ".teaser__action" }\n',
+        '  summary = { css = ".teaser", exclude = ".teaser__action" }\n'
+        "  author = { following = true, line = 2 }\n"
+        '  type = { css = "h2.day", preceding = true }\n',
     )
     source = load(path).topics[0].sources[0]
     assert source.selectors.title == (Selector(css="h2"),)
@@ -48,6 +50,8 @@ def test_every_form_of_the_selector_language_loads(tmp_path: Path) -> None:
         ("cdn.example.org",),
     )
     assert source.id == (Selector(css=".ep-no"),)
+    assert source.selectors.author == (Selector(following=True, line=2),)
+    assert source.selectors.type == (Selector(css="h2.day", preceding=True),)
 
 
 def test_a_feed_source_needs_no_selectors(tmp_path: Path) -> None:
@@ -84,6 +88,21 @@ BAD_SOURCES = [
         "",
         '  image = { pattern = "url\\\\((" }\n',
         "topics[0].sources[0].selectors.image.pattern: invalid regular expression",
+    ),
+    (
+        "",
+        "  date = { preceding = true }\n",
+        "topics[0].sources[0].selectors.date.preceding: needs a css and no following",
+    ),
+    (
+        "",
+        '  date = { css = "h2", preceding = true, following = true }\n',
+        "topics[0].sources[0].selectors.date.preceding: needs a css and no following",
+    ),
+    (
+        "",
+        "  date = { following = true, line = 0 }\n",
+        "topics[0].sources[0].selectors.date.line: expected a number at least 1",
     ),
     (
         "",

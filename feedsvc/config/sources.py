@@ -38,7 +38,6 @@ MSGSPEC_TYPES = {
     "str | array": "a string or an array of strings",
 }
 
-
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 
@@ -54,9 +53,10 @@ class Selector(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Where one value of an item is: an element (`css`; none: the item itself), then
     an attribute or its text without `exclude`d descendants, then `pattern`'s first group.
     `format` lists strptime formats tried first for dates. A `kind = "json"` source writes
-    `path` (a JMESPath expression) where a page writes `css`. `following`: the element is
-    not inside the item but among the siblings after it, up to the next element of the
-    item's tag (a `dt`'s `dd`, a heading's paragraphs)."""
+    `path` (a JMESPath expression) where a page writes `css`. `following`: in the siblings
+    after the item up to the next of its tag (a `dt`'s `dd`; no `css`: that run, text too);
+    `line`: the N-th line of the text, split at `<br>`; `preceding`: the nearest earlier
+    sibling or ancestor's sibling matching `css` (a day heading over a group of posts)."""
 
     css: str | None = None
     attr: str | None = None
@@ -65,6 +65,8 @@ class Selector(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     format: str | list[str] = ()  # type: ignore[assignment]
     path: str | None = None
     following: bool = False
+    preceding: bool = False
+    line: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -324,6 +326,8 @@ def _chain(
         if selector.exclude is not None and check is _css:
             _css(selector.exclude, path, f"{where}.exclude")
         _regex(selector.pattern, path, f"{where}.pattern")
+        if selector.preceding and (selector.following or selector.css is None):
+            raise ConfigError(path, f"{where}.preceding", "needs a css and no following")
         chain.append(selector)
     if not chain:
         raise ConfigError(path, key, "expected at least one selector")
@@ -348,9 +352,7 @@ def from_environment(value: str, path: Path, key: str) -> str:
 
 
 def _optional_css(value: str | None, path: Path, key: str) -> str | None:
-    if value is not None:
-        _css(value, path, key)
-    return value
+    return value if value is None else (_css(value, path, key) or value)
 
 
 def _jmespath(value: str, path: Path, key: str) -> None:

@@ -9,7 +9,6 @@ when the value sits in an attribute; new forms of the selector language add keys
 
 from __future__ import annotations
 
-import copy
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 
 import lxml.html
 import msgspec
+from lxml.cssselect import CSSSelector
 
 from feedsvc.config.sources import Selector
 from feedsvc.discover.titles import ACTION_TEXT, Element, title_and_link
@@ -25,6 +25,7 @@ from feedsvc.discover.titles import text_of as _text
 from feedsvc.extract.dates import parse_date
 from feedsvc.extract.images import BACKGROUND_URL as BACKGROUND
 from feedsvc.extract.images import LAZY_ATTRIBUTES, SRCSET_ATTRIBUTES
+from feedsvc.extract.listing import RUN
 
 TYPE_CLASS = re.compile(r"type|kind|category|label|eyebrow|format|genre", re.IGNORECASE)
 AUTHOR_CLASS = re.compile(r"byline|author", re.IGNORECASE)
@@ -62,15 +63,25 @@ MIN_SHARE = 0.3  # an optional field is proposed when at least this share of ite
 class Field:
     """One selector as config.toml takes it: a CSS string, or a table when `attr` is needed."""
 
-    css: str
+    css: str | None  # None: the item's run of text after it (with `following`)
     attr: str | None = None
     pattern: str | None = None
     exclude: str | None = None
     following: bool = False  # among the siblings after the item (a dt's dd)
+    preceding: bool = False  # the nearest earlier element (a day heading over its posts)
+    line: int | None = None  # one line of a `<br>`-separated run
 
     def selector(self) -> Selector:
         """The selector extract reads with, as the config would give it."""
-        return Selector(self.css, self.attr, self.exclude, self.pattern, following=self.following)
+        return Selector(
+            self.css,
+            self.attr,
+            self.exclude,
+            self.pattern,
+            following=self.following,
+            preceding=self.preceding,
+            line=self.line,
+        )
 
     def toml(self) -> str:
         """The TOML value: `"css"`, or a table such as `{ css = "...", attr = "..." }`."""
@@ -90,10 +101,12 @@ def selector_toml(selector: Selector) -> str:
     return "{ " + ", ".join(f"{key} = {_value(value)}" for key, value in given.items()) + " }"
 
 
-def _value(value: str | bool | list[str] | tuple[str, ...]) -> str:
-    """A TOML string, `true`, or an array of strings."""
+def _value(value: str | bool | int | list[str] | tuple[str, ...]) -> str:
+    """A TOML string, `true`, a number, or an array of strings."""
     if value is True:
         return "true"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, str):
         return _quote(value)
     return "[" + ", ".join(_quote(v) for v in value) + "]"
@@ -127,13 +140,13 @@ def find_fields(
     taken = {
         "title": [p[0] for p in pairs],
         "link": [p[1] for p in pairs],
-        "date": [_date_element(i, p[0], languages) for i, p in zip(items, pairs, strict=True)],
+        "date": [date_element(i, p[0], languages) for i, p in zip(items, pairs, strict=True)],
         "image": [_image_element(i) for i in items],
         "type": [_labelled(i, TYPE_CLASS) for i in items],
         "author": [_labelled(i, AUTHOR_CLASS) for i in items],
     }
     taken["summary"] = [
-        _summary(item, {id(e) for f in taken.values() if f[n] is not None for e in [f[n]]})
+        summary_element(item, {id(e) for f in taken.values() if f[n] is not None for e in [f[n]]})
         for n, item in enumerate(items)
     ]
     for name, targets in taken.items():
@@ -141,58 +154,17 @@ def find_fields(
         required = name in ("title", "link")
         if found == 0 or (not required and found < MIN_SHARE * len(items)):
             continue
-        chosen = _best_selector(items, targets)
+        chosen = best_selector(items, targets)
         if chosen is None:
             notes.append(f"{name}: found in {found} items, but no one selector picks it")
             continue
         css, hits = chosen
-        fields[name] = _as_field(name, css, targets, languages)
+        fields[name] = as_field(name, css, targets, languages)
         notes.append(f"{name}: {fields[name].toml()} picks it in {hits} of {len(items)} items")
-    for name, (field, hits) in _following_fields(items, set(fields), languages).items():
-        fields[name] = field
-        notes.append(f"{name}: {field.toml()} picks it after {hits} of {len(items)} items")
     return fields, notes
 
 
-def _following_fields(
-    items: list[Element], found: set[str], languages: tuple[str, ...]
-) -> dict[str, tuple[Field, int]]:
-    """A date or summary the items do not hold but the siblings after each do, up to the
-    next item (`<dt><a>Title</a></dt><dd>12 March 2024</dd>`, a heading and its paragraphs):
-    read from copies of those siblings, so a selector never names their parent."""
-    runs = [_run(item) for item in items]
-    fields: dict[str, tuple[Field, int]] = {}
-    finders = {
-        "date": lambda run: _date_element(run, None, languages),
-        "summary": lambda run: _summary(run, set()),
-    }
-    for name, finder in finders.items():
-        targets = [finder(run) if len(run) else None for run in runs]
-        if name in found or sum(t is not None for t in targets) < max(1, MIN_SHARE * len(items)):
-            continue
-        chosen = _best_selector(runs, targets)
-        if chosen is not None:
-            plain = _as_field(name, chosen[0], targets, languages)
-            after = Field(plain.css, plain.attr, plain.pattern, plain.exclude, following=True)
-            fields[name] = after, chosen[1]
-    return fields
-
-
-RUN = "feedsvc-run"  # the tag of a run's copy: never in a proposed selector
-
-
-def _run(item: Element) -> Element:
-    """Copies of the siblings after the item, up to the next element of its tag."""
-    run = lxml.html.Element(RUN)
-    for sibling in item.itersiblings():
-        if sibling.tag == item.tag:
-            break
-        if isinstance(sibling.tag, str):
-            run.append(copy.deepcopy(sibling))
-    return run
-
-
-def _as_field(
+def as_field(
     name: str, css: str, targets: list[Element | None], languages: tuple[str, ...]
 ) -> Field:
     """A table only where the value is in an attribute a plain selector does not read."""
@@ -235,7 +207,7 @@ def _date_value(element: Element) -> str:
     return _text(element)
 
 
-def _date_element(
+def date_element(
     item: Element, title: Element | None, languages: tuple[str, ...]
 ) -> Element | None:
     """A <time>, else the first innermost element with a date and a year as text (not the
@@ -316,7 +288,7 @@ def _labelled(item: Element, pattern: re.Pattern) -> Element | None:
     )
 
 
-def _summary(item: Element, others: set[int]) -> Element | None:
+def summary_element(item: Element, others: set[int]) -> Element | None:
     """The element with the most text that is not another field and holds none."""
     best = None
     for element in item.iter("p", "div", "span", "section"):
@@ -330,27 +302,29 @@ def _summary(item: Element, others: set[int]) -> Element | None:
     return best
 
 
-def _best_selector(items: list[Element], targets: list[Element | None]) -> tuple[str, int] | None:
+def best_selector(items: list[Element], targets: list[Element | None]) -> tuple[str, int] | None:
     """The candidate selector whose first match is the target in the most items."""
     counts: Counter[str] = Counter()
     for target in targets:
         if target is not None:
-            counts.update(set(_candidates(target)))
+            counts.update(set(selector_candidates(target)))
     best: tuple[tuple, str, int] | None = None
     for css in counts:
         if RUN in css:  # a run's copy is no element of the page
             continue
+        matches = CSSSelector(css, translator="html")  # parsed once, not once per item
         hits = 0
         for item, target in zip(items, targets, strict=True):
-            found = item.cssselect(css)
-            hits += target is not None and bool(found) and found[0] is target
+            if target is not None:
+                found = matches(item)
+                hits += bool(found) and found[0] is target
         key = (hits, " " not in css, "." in css, -len(css))  # simple, then specific, then short
         if hits and (best is None or key > best[0]):
             best = (key, css, hits)
     return (best[1], best[2]) if best else None
 
 
-def _candidates(target: Element) -> list[str]:
+def selector_candidates(target: Element) -> list[str]:
     """Selectors for an element: its tag, its tag with each class, then with its parent's."""
     names = (target.get("class") or "").split()
     tag = css_tag(target)

@@ -22,6 +22,7 @@ from feedsvc.discover.fields import Field, find_fields
 from feedsvc.discover.groups import MIN_ITEMS, candidate_groups, item_selector
 from feedsvc.discover.schema import json_ld_links, microdata_links
 from feedsvc.discover.score import Candidate, score
+from feedsvc.discover.siblings import sibling_fields
 from feedsvc.discover.titles import title_and_link
 from feedsvc.extract.listing import ExtractError, extract_document, page_language, parse_html
 
@@ -162,6 +163,7 @@ def _usable(
     for item, (candidate, notes) in sorted(selected.items(), key=lambda s: -s[1][0].score):
         items = candidate.members
         fields, field_notes = find_fields(items, languages)
+        field_notes += sibling_fields(items, fields, languages)
         if "title" not in fields or "link" not in fields:
             continue
         if not _whole_read(document, item, fields):  # a filter box among the cards: only

@@ -114,6 +114,8 @@ def _range_start(
     if len(parts) != 2 or not (year := HAS_YEAR.search(parts[1])):
         return None
     start, end = parts
+    if not days and not WORD.search(start) and not re.search(r"\d", start):
+        return None  # an en dash and one date (a title line's end): no range
     if days or not WORD.search(start):  # "19-20 March 2016": the end with the first day
         start = re.sub(r"\d{1,2}", re.findall(r"\d+", start)[0], end, count=1)
     elif not HAS_YEAR.search(start):  # "March 19" or "19 March": the end's year

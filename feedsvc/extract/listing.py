@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import copy
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
+from lxml.cssselect import CSSSelector
 
 from feedsvc.config.sources import Chain, Selector, Selectors
 from feedsvc.extract.images import image_caption, image_source
@@ -211,18 +213,56 @@ def _first_value(
 
 
 def _target(element: lxml.html.HtmlElement, selector: Selector) -> lxml.html.HtmlElement | None:
-    """The element a selector points at inside the item; no `css`: the item itself."""
-    if selector.css is None:
-        return element
+    """The element a selector points at inside the item; no `css`: the item itself, or with
+    `following` its run (the text and elements after it up to the next item)."""
+    if selector.preceding:  # <h2 class="date">…</h2> over a group of posts
+        return preceding_match(element, selector.css or "*")
     if selector.following:  # <dt>item</dt><dd>its date</dd>: the siblings up to the next item
+        if selector.css is None:  # <a>Title</a><br>12 March 2024<br>Summary<br><a>…
+            return following_run(element)
         for sibling in element.itersiblings():
             if sibling.tag == element.tag:
                 break
             if isinstance(sibling.tag, str) and (found := sibling.cssselect(selector.css)):
                 return found[0]
         return None
+    if selector.css is None:
+        return element
     found = element.cssselect(selector.css)
     return found[0] if found else None
+
+
+RUN = "feedsvc-run"  # the tag of a run's holder: no element of the page
+
+
+def following_run(element: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """A holder of copies of what follows the item up to the next element of its tag: its
+    tail text, the siblings and their tails (the lines of a `<br>`-separated list)."""
+    run = lxml.html.Element(RUN)
+    run.text = element.tail
+    for sibling in element.itersiblings():
+        if sibling.tag == element.tag:
+            break
+        run.append(copy.deepcopy(sibling))  # with its tail: the text up to the next sibling
+    return run
+
+
+def preceding_match(element: lxml.html.HtmlElement, css: str) -> lxml.html.HtmlElement | None:
+    """The nearest element before the item that matches `css`: in its earlier siblings,
+    then its ancestors' earlier siblings (a day heading before a group of posts)."""
+    matches = _compiled(css)
+    for node in [element, *element.iterancestors()]:
+        if node.tag in ("body", "html"):
+            break
+        for sibling in node.itersiblings(preceding=True):
+            if isinstance(sibling.tag, str) and (found := matches(sibling)):
+                return found[-1]
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(css: str) -> CSSSelector:
+    return CSSSelector(css, translator="html")
 
 
 def _value(target: lxml.html.HtmlElement, selector: Selector, read: Read) -> str:
@@ -233,10 +273,29 @@ def _value(target: lxml.html.HtmlElement, selector: Selector, read: Read) -> str
             if unwanted is not target:  # CSS matches the element itself too
                 unwanted.drop_tree()
     value = target.get(selector.attr) or "" if selector.attr else read(target)
+    if selector.line:  # one line of a `<br>`-separated text: its words, no markup
+        lines = text_lines(target)
+        value = lines[selector.line - 1] if len(lines) >= selector.line else ""
+        value = html.escape(value, quote=False) if read is _inner_html else value
     if selector.pattern:
         match = re.search(selector.pattern, value)
         value = (match.group(1) if match.groups() else match.group(0)) if match else ""
     return value.strip()
+
+
+def text_lines(element: lxml.html.HtmlElement) -> list[str]:
+    """The element's text split at its `<br>`s, spaces collapsed, empty lines left out
+    (`<br><br>` between two entries is no line)."""
+    lines: list[list[str]] = [[]]
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        if event == "start" and node.tag == "br":
+            lines.append([])
+        elif event == "start":
+            lines[-1].append(node.text or "")
+        elif node is not element:
+            lines[-1].append(node.tail or "")
+    joined = (" ".join("".join(parts).split()) for parts in lines)
+    return [line for line in joined if line]
 
 
 def _text(element: lxml.html.HtmlElement) -> str:
