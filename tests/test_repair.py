@@ -217,6 +217,7 @@ title = { css = "a", exclude = "span.badge" }
 link = { css = "a", attr = "href" }
 date = [{ css = "dd span.when", following = true, format = ["%d.%m.%Y"] }, "time"]
 summary = { css = "dd p", following = true, pattern = "^(.+?)\\s*$" }
+author = [{ following = true, line = 3 }, { css = "h2.day", preceding = true }]
 next = "link[rel~=next]"
 """
 
