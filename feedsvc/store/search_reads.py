@@ -103,7 +103,9 @@ def _item(row: tuple, topics: list[str]) -> StoredItem:
 
 
 def _utc(value: datetime | str) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite keeps text, PostgreSQL naive UTC)."""
+    """A stored time as an aware UTC datetime. SQLite keeps naive UTC text: it is read with its
+    offset added, as datetime.replace costs several times the parse (three per result row);
+    PostgreSQL gives naive UTC datetimes."""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value + "+00:00")
     return value.replace(tzinfo=UTC)
