@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from pathlib import Path
 
 import feedparser
@@ -14,7 +15,8 @@ from flask.testing import FlaskClient
 
 from feedsvc.config import Config, load
 from feedsvc.jobs.cycle import prepare
-from feedsvc.query import MAX_QUERY_CHARS
+from feedsvc.query import MAX_QUERY_CHARS, parse_query
+from feedsvc.store.reads import SEARCH_CACHE_KIB, Reader
 from feedsvc.web import create_app
 from tests.support.custom import PAGES, cycle, two_topics
 
@@ -151,3 +153,20 @@ def test_a_malformed_query_is_a_400_that_says_why(site: Config, query: str, reas
     if query:
         page = client.get("/search", query_string={"q": query})
         assert page.status_code == 400 and reason in page.text
+
+
+def test_searches_keep_their_own_page_cache_and_feed_reads_keep_sqlites(site: Config) -> None:
+    reader = Reader(site.service.database)
+    try:
+        found = reader.search(parse_query("ukraine"), 10)
+        assert [item.title for item in found][:1] == ["Air Defence for Ukraine"]
+        search, feeds = reader.connection("search"), reader.connection()
+        if reader.dialect == "postgresql":
+            assert search is feeds  # the server's shared buffers are the cache
+            return
+        assert search is not feeds
+        assert search.execute("PRAGMA cache_size").fetchone() == (-SEARCH_CACHE_KIB,)
+        default = sqlite3.connect(":memory:").execute("PRAGMA cache_size").fetchone()
+        assert feeds.execute("PRAGMA cache_size").fetchone() == default != (-SEARCH_CACHE_KIB,)
+    finally:
+        reader.close()

@@ -13,6 +13,7 @@ second enclosure of the same image.
 from __future__ import annotations
 
 import mimetypes
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import lxml.etree  # noqa: F401  feedgen.util uses lxml.etree without importing it
@@ -31,7 +32,15 @@ def image_type(item: StoredItem) -> str:
     """The image's media type: as its server said, else guessed from its name, else JPEG."""
     if item.image_type:
         return item.image_type
-    guessed, _ = mimetypes.guess_type((item.image_url or "").split("?")[0])
+    name = (item.image_url or "").split("?")[0].rpartition("/")[2]
+    return _image_type_of(name.partition(".")[2])
+
+
+@lru_cache(maxsize=256)
+def _image_type_of(suffixes: str) -> str:
+    """What mimetypes guesses from a file name's suffixes, once per suffixes: its guess from
+    the whole URL costs more than the rest of an entry's image, and only suffixes count."""
+    guessed, _ = mimetypes.guess_type("image." + suffixes)
     return guessed if guessed and guessed.startswith("image/") else "image/jpeg"
 
 

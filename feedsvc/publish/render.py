@@ -148,15 +148,17 @@ def categories(item: StoredItem, doc: FeedDoc, fmt: str) -> list[dict[str, str]]
 def _feedgen(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("media", MediaFeed, MediaEntry)
-    fg.load_extension("dc", atom=False, rss=True)  # RSS <author> must be an email: dc:creator
+    if fmt == "rss":  # RSS <author> must be an email: dc:creator (Atom has <author><name>)
+        fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("history", HistoryFeed)
     fg.history.document(doc, fmt, MEDIA_TYPES[fmt].split(";")[0])
     fg.id(doc.id)
     fg.title(doc.title)
     fg.subtitle(doc.description)
     fg.author({"name": doc.author, "uri": doc.home_url})
-    fg.dc.dc_creator(doc.author)  # RSS: feedparser's feed author (rss2email's From name)
-    fg.dc.dc_publisher(doc.author)
+    if fmt == "rss":  # feedparser's feed author (rss2email's From name)
+        fg.dc.dc_creator(doc.author)
+        fg.dc.dc_publisher(doc.author)
     for name, url in doc.urls.items():
         rel = "self" if name == fmt else "alternate"
         fg.link(href=url, rel=rel, type=MEDIA_TYPES[name].split(";")[0])
@@ -182,7 +184,8 @@ def _entry(fe: FeedEntry, item: StoredItem, doc: FeedDoc, fmt: str) -> None:
     fe.category(categories(item, doc, fmt))
     author = entry_author(item, doc)
     fe.author(name=author)
-    fe.dc.dc_creator(author)
+    if fmt == "rss":
+        fe.dc.dc_creator(author)
     if item.image_url:
         fe.media.image(item)
         if fmt == "rss":  # Atom gets <link rel="enclosure"> from MediaEntry (feedgen #135)

@@ -22,6 +22,8 @@ from feedsvc.store.search_reads import SearchReads
 
 # Runs one statement (qmark parameters) and returns its rows.
 Run = Callable[[str, Sequence[Any]], list[tuple]]
+# The page cache of a web worker's SQLite search connection, KiB (see Reader).
+SEARCH_CACHE_KIB = 16 * 1024
 
 _RENDERED = (
     "SELECT body, gzip_body, etag, last_modified, final, stale_at FROM rendered "
@@ -144,35 +146,52 @@ class Reads(SearchReads):
 
 
 class Reader(Reads):
-    """The web tier's read-only store: one driver connection per process, writes refused.
+    """The web tier's read-only store: driver connections opened per process, writes refused.
 
     A worker's threads take turns on it: each read is one short indexed lookup, and one
-    connection keeps one page cache per worker instead of one per thread.
+    connection keeps one page cache per worker instead of one per thread. Searches have a
+    connection of their own on SQLite, whose larger page cache holds what a search ranks
+    (at a million items its candidates' rows are about 1,000 pages, twice SQLite's default
+    cache, which would read them from the OS again on every search); feed reads keep the
+    default, so a worker that serves no search holds no more memory than before.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.Lock()
         self._connect = _connector(url)
-        self._connection: Any = None
+        self._connections: dict[str, Any] = {}
         self._postgres = url.startswith("postgresql")
         self.dialect = "postgresql" if self._postgres else "sqlite"
         self.trace: Callable[[str], None] | None = None  # sees every statement (tests, debugging)
 
-    def connection(self) -> Any:
-        """The driver connection, opened on first use (after gunicorn forked the worker)."""
-        if self._connection is None:
-            self._connection = self._connect()
-        return self._connection
+    def connection(self, purpose: str = "reads") -> Any:
+        """The driver connection for feed reads or "search", opened on first use (after
+        gunicorn forked the worker); PostgreSQL shares one (its cache is the server's)."""
+        if self._postgres:
+            purpose = "reads"
+        if purpose not in self._connections:
+            connection = self._connect()
+            if purpose == "search":
+                connection.execute(f"PRAGMA cache_size = -{SEARCH_CACHE_KIB}")
+            self._connections[purpose] = connection
+        return self._connections[purpose]
 
     def run(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
         """Run one statement and return its rows."""
+        return self._run("reads", statement, parameters)
+
+    def run_search(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
+        """Run one of a search's statements on the search connection."""
+        return self._run("search", statement, parameters)
+
+    def _run(self, purpose: str, statement: str, parameters: Sequence[Any]) -> list[tuple]:
         if self._postgres:
             statement = statement.replace("?", "%s")
         if self.trace is not None:
             self.trace(statement)
         with self._lock:
-            connection = self.connection()
+            connection = self.connection(purpose)
             rows = connection.execute(statement, parameters).fetchall()
             if self._postgres:
                 connection.rollback()  # end the read-only transaction: later reads see new rows
@@ -180,9 +199,9 @@ class Reader(Reads):
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            for connection in self._connections.values():
+                connection.close()
+            self._connections.clear()
 
 
 def _connector(url: str) -> Callable[[], Any]:
