@@ -21,7 +21,7 @@ from feedsvc.jobs.worker import scheduled_ids
 from feedsvc.store import Store
 from tests.support.config import write_config
 from tests.support.pgcluster import PostgresCluster
-from tests.support.shared_ingest import Sites, kill_host, stop_host
+from tests.support.shared_ingest import Sites, kill_host, queued_holders, stop_host
 
 LEASE = 10.0  # seconds: a killed host's sources run again this long after its last renewal
 WAIT = 1800.0  # the longest an interval may take before its missing sources count as lost
@@ -75,7 +75,7 @@ class SharedStore:
                 if kill_at is not None and not killed and done >= kill_at * self.count:
                     kill_host(processes[0])
                     killed = True
-                if done == self.count and not self.store.queued_sources():
+                if done == self.count and not queued_holders(self.store):
                     break
                 time.sleep(0.05)
             seconds = time.monotonic() - started

@@ -180,6 +180,11 @@ class QueueState:
     leased_by: str | None  # the host (host:pid) that claimed it
     lease_until: datetime | None  # past: its holder stopped renewing and another host may take it
 
+    def held_by(self, now: datetime) -> str | None:
+        """The host whose lease on the source is live at `now` (None: waiting or idle)."""
+        live = self.lease_until is not None and self.lease_until >= now
+        return self.leased_by if self.queued_at is not None and live else None
+
 
 @dataclass(frozen=True)
 class QueueTotals:

@@ -12,6 +12,7 @@ import pytest
 
 from feedsvc.store import Store
 from tests.support.pgcluster import PostgresCluster
+from tests.support.shared_ingest import queued_holders
 
 SOURCES = [("t0", "http://127.0.0.1:9/t0"), ("t1", "http://127.0.0.1:9/t1"), ("t2", "x")]
 
@@ -41,7 +42,7 @@ def test_due_sources_are_queued_once_and_each_claimed_by_one_host(shared: Store)
     assert shared.claim_sources("host-c:3", 5, lease_seconds=30) == []
     for source in first:
         shared.finish_source(source, "host-a:1")
-    assert set(shared.queued_sources().values()) == {"host-b:2"}
+    assert set(queued_holders(shared).values()) == {"host-b:2"}
 
 
 def test_a_lease_that_runs_out_is_claimed_again_and_its_old_holder_cannot_finish_it(
@@ -54,9 +55,9 @@ def test_a_lease_that_runs_out_is_claimed_again_and_its_old_holder_cannot_finish
     time.sleep(0.6)  # host-a died: nothing renewed
     assert sorted(shared.claim_sources("host-b:2", 3, lease_seconds=30)) == sorted(claimed)
     shared.finish_source(claimed[0], "host-a:1")  # too late: not its source any more
-    assert len(shared.queued_sources()) == 3
+    assert len(queued_holders(shared)) == 3
     shared.finish_source(claimed[0], "host-b:2")
-    assert len(shared.queued_sources()) == 2
+    assert len(queued_holders(shared)) == 2
 
 
 def test_renewed_leases_hold_and_given_back_ones_are_claimed_at_once(shared: Store) -> None:
@@ -75,7 +76,7 @@ def test_a_source_dropped_from_the_config_is_no_longer_queued(shared: Store) -> 
     ids = scheduled(shared)
     shared.schedule_sources(ids[:1])
     assert shared.enqueue_due(60) == 1
-    assert list(shared.queued_sources()) == [SOURCES[0]]
+    assert list(queued_holders(shared)) == [SOURCES[0]]
 
 
 def test_a_render_turn_makes_another_host_wait(shared: Store) -> None:

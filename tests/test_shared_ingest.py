@@ -25,7 +25,14 @@ from feedsvc.keys import FeedKey
 from feedsvc.store import Store
 from tests.support.config import write_config
 from tests.support.pgcluster import PostgresCluster
-from tests.support.shared_ingest import Sites, kill_host, start_host, stop_host, topic_slug
+from tests.support.shared_ingest import (
+    Sites,
+    kill_host,
+    queued_holders,
+    start_host,
+    stop_host,
+    topic_slug,
+)
 
 SOURCES, INTERVAL, LEASE, POLL = 8, 4.0, 2.0, 0.2
 # A run may wait one poll to be queued and one to be claimed, and the queue is worked in
@@ -69,9 +76,9 @@ def test_two_hosts_share_the_ingest_and_a_killed_one_loses_nothing(
             sites.grow(topic_slug(n))
         # kill -9 the first host while it holds sources (its pages answer slowly).
         victim = f"{socket.gethostname()}:{hosts[0].pid}"
-        wait_until(lambda: victim in store.queued_sources().values(), 30)
+        wait_until(lambda: victim in queued_holders(store).values(), 30)
         kill_host(hosts[0])
-        held = {topic for (topic, _), holder in store.queued_sources().items() if holder == victim}
+        held = {topic for (topic, _), holder in queued_holders(store).items() if holder == victim}
         for n in range(SOURCES):
             sites.grow(topic_slug(n))
         time.sleep(3 * INTERVAL)

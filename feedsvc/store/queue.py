@@ -127,18 +127,6 @@ class QueueStore:
                 {"id": source, "holder": holder},
             )
 
-    def queued_sources(self) -> dict[tuple[str, str], str | None]:
-        """Every queued source and the host whose lease on it is live (None: waiting)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT s.topic, s.url, CASE WHEN q.leased_until >= "
-                    f"{_NOW} THEN q.leased_by END FROM source_schedule q "
-                    "JOIN sources s ON s.id = q.source_id WHERE q.queued_at IS NOT NULL"
-                )
-            )
-            return {(topic, url): holder for topic, url, holder in rows}
-
     def render_turn(self, path: str) -> AbstractContextManager[bool]:
         """Hold the document's render lock until the block ends (PostgreSQL: other hosts
         wait for it; SQLite has one host, whose write path already takes turns)."""

@@ -19,9 +19,11 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from feedsvc.store import Store
 from tests.support.pages import PageServer, Reply, send
 from tests.support.servers import stop_group
 
@@ -119,3 +121,11 @@ def kill_host(process: subprocess.Popen) -> None:
 
 def stop_host(process: subprocess.Popen) -> None:
     stop_group(process)
+
+
+def queued_holders(store: Store) -> dict[tuple[str, str], str | None]:
+    """Every queued source and the host whose lease on it is live (None: waiting)."""
+    now = datetime.now(UTC)
+    return {
+        key: state.held_by(now) for key, state in store.queue_states().items() if state.queued_at
+    }
