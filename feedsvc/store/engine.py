@@ -16,7 +16,7 @@ from feedsvc.store.custom import CustomFeedStore
 from feedsvc.store.documents import FeedStore
 from feedsvc.store.hiding import HidingStore
 from feedsvc.store.items import ItemStore
-from feedsvc.store.migrate import upgrade
+from feedsvc.store.migrate import BUSY_TIMEOUT_MS, upgrade
 from feedsvc.store.queue import QueueStore
 from feedsvc.store.reads import Reads
 from feedsvc.store.repairs import RepairStore
@@ -105,8 +105,8 @@ def _readonly_url(url: str) -> URL:
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     """WAL lets readers go on during an ingest; the busy timeout waits instead of failing."""
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: the next one may wait
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -22,6 +22,8 @@ from feedsvc.model import SchemaChange
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant shared by every feedsvc process: the key of the schema's advisory lock.
 SCHEMA_LOCK = 5005
+BUSY_TIMEOUT_MS = 10_000  # a SQLite write waits this long for another writer's commit
+MIGRATION_WAIT_MS = 600_000  # hosts starting together wait for the first one's migration
 
 
 def upgrade(engine: Engine) -> SchemaChange | None:
@@ -38,6 +40,8 @@ def upgrade(engine: Engine) -> SchemaChange | None:
         command.upgrade(settings, "head")
         after = current_revision(conn)
         conn.commit()
+        if conn.dialect.name == "sqlite":  # the pooled connection waits as writes do again
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return SchemaChange(before, after) if after != before else None
 
 
@@ -57,7 +61,9 @@ def current_revision(conn: Connection) -> str | None:
 def _lock(conn: Connection) -> None:
     """Wait for any other process migrating this store; held until the commit."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits (busy_timeout) for the other's commit
+        # A first migration of a big store outlasts a write's busy timeout: wait for it.
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={MIGRATION_WAIT_MS}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for the other's commit
     elif conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
 
