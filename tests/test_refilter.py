@@ -5,6 +5,7 @@ read back by feedparser."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -182,3 +183,28 @@ def test_a_backfilled_items_text_from_the_backlog_joins_a_filtered_feed(
     assert feed_titles(path, "/feeds/households/archive/1.json") == [winter]
     assert feed_titles(path, "/feeds/households/feed.atom") == []  # history: archives only
     assert found(path, "households") == [winter]
+
+
+def test_a_hidden_item_edited_on_the_page_is_found_by_its_new_words_once_shown(
+    tmp_path: Path, server: PageServer, database_url: str
+) -> None:
+    """Hidden, it is in no feed, but the index still follows its edits: shown again, a search
+    finds what the page says now, not what it said when it was hidden."""
+    path = site(tmp_path, server, database_url, UKRAINE, full=False)
+    cycle(load(path))
+    link = server.url("/tools/ukraine-aid-tracker.html")
+    store = Store(load(path).service.database)
+    try:
+        assert store.set_hidden([link], True, datetime.now(UTC), 50, "hide")[0] == [link]
+        page = (PAGES / "security.html").read_text()
+        server.serve(
+            "/security.html", page.replace("Every pledge, by donor.", "By lender.").encode()
+        )
+        cycle(load(path))
+        assert found(path, "lender") == []  # hidden: never found
+        assert store.set_hidden([link], False, datetime.now(UTC), 50, "unhide")[0] == [link]
+    finally:
+        store.close()
+    cycle(load(path))
+    assert found(path, "lender") == ["Ukraine Aid Tracker"]
+    assert found(path, "pledge") == []

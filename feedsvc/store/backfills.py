@@ -99,7 +99,7 @@ class BackfillStore:
                 upsert_type(conn, item.type_slug, item.type_label)
                 joined.update(joined_feeds(topic, item.type_slug, new_item=True))
             join_custom_feeds(conn, custom, candidates, now, page_size)
-            index_items(conn, [(c.item_id, c.text) for c in candidates])
+            index_items(conn, [(c.item_id, c.order_key, c.text) for c in candidates])
             if full_text and fresh:
                 queue_backlog(conn, source, [item.guid for item in fresh], now)
             for key in affected_feeds(topic, {i.type_slug for i in fresh}) if fresh else ():

@@ -95,6 +95,7 @@ class ItemStore:
             joined: Counter[FeedKey] = Counter()  # members each feed gains
             unchanged_ids: list[int] = []
             candidates: list[Candidate] = []
+            hidden_edits: list[Candidate] = []
             for item in found:
                 row = existing.get(item.guid)
                 same = False  # stored and unchanged
@@ -119,8 +120,10 @@ class ItemStore:
                 else:
                     item_id, key, same = row.id, row.order_key, True
                     unchanged_ids.append(item_id)
-                if not (same and item_id in linked) and not (row and row.hidden):
-                    candidates.append(_candidate(item, row, item_id, topic, key, not same))
+                if not (same and item_id in linked):
+                    candidate = _candidate(item, row, item_id, topic, key, not same)
+                    # a hidden item is no feed's member, but its index follows its edits
+                    (hidden_edits if row and row.hidden else candidates).append(candidate)
                 if item_id not in linked:  # new, or first seen in this topic
                     hidden = row is not None and row.hidden  # hidden stays hidden anywhere
                     _link(conn, topic, item_id, item.type_slug, key, hidden)
@@ -138,7 +141,7 @@ class ItemStore:
                 mark_dirty(conn, key, now, joined[key])
             retyped(conn, moved)
             join_custom_feeds(conn, custom, candidates, now, page_size)
-            index_items(conn, [(c.item_id, c.text) for c in candidates])
+            index_items(conn, [(c.item_id, c.order_key, c.text) for c in candidates + hidden_edits])
             conn.execute(
                 update(sources)
                 .where(sources.c.id == source)
@@ -183,7 +186,10 @@ class ItemStore:
             ).all()
             found = [item for _, _, new in batches for item in new]
             texts = [searchable_text(i.title, i.summary_text, i.full_html, i.author) for i in found]
-            index_items(conn, [(row.id, body) for row, body in zip(inserted, texts, strict=True)])
+            index_items(
+                conn,
+                [(row.id, row.order_key, body) for row, body in zip(inserted, texts, strict=True)],
+            )
             conn.execute(
                 insert(topic_items),
                 [

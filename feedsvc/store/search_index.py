@@ -1,11 +1,18 @@
 """The full-text index the write path keeps beside the items: an SQLite FTS5 table, or a
 PostgreSQL table of `tsvector`s with a GIN index (migration 0009 makes them). It indexes
 what filters read (config.custom_feeds.searchable_text): title, summary, full text, author.
+
+SQLite's FTS5 can only walk its matches in rowid order, so an item's rowid there is its
+search key: the minute of its order key in the high bits and its id in the low 31 (ids are
+PostgreSQL INTEGERs, below 2**31). Walking the keys from the top meets the matches newest
+first, so a search stops after the answer instead of ranking every match (search_reads.py);
+an order key never changes once stored, and so neither does the key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -13,6 +20,10 @@ from sqlalchemy.engine import Connection
 from feedsvc.config.custom_feeds import searchable_text
 
 REINDEX_BATCH = 2_000
+ID_BITS = 31
+ID_MASK = (1 << ID_BITS) - 1
+MINUTE_MASK = -(1 << ID_BITS)  # clears the id: the lowest key of a minute
+_MINUTE_FIELDS = ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12))  # YYYYMMDDHHMM of an order key
 
 _DELETE_SQLITE = "DELETE FROM item_search WHERE rowid = :id"
 _INSERT_SQLITE = "INSERT INTO item_search (rowid, body) VALUES (:id, :body)"
@@ -22,14 +33,23 @@ _UPSERT_POSTGRES = (
 )
 
 
-def index_items(conn: Connection, entries: Sequence[tuple[int, str]]) -> None:
-    """(item id, searchable text) of new or changed items, replacing what was indexed."""
+def search_key(item_id: int, order_key: str) -> int:
+    """An item's rowid in SQLite's index: ordered as its order key is, to the minute."""
+    minute = datetime(*(int(order_key[a:b]) for a, b in _MINUTE_FIELDS), tzinfo=UTC)
+    return (int(minute.timestamp()) // 60) << ID_BITS | item_id
+
+
+def index_items(conn: Connection, entries: Sequence[tuple[int, str, str]]) -> None:
+    """(item id, order key, searchable text) of new or changed items, replacing what was
+    indexed."""
     if not entries:
         return
-    rows = [{"id": item_id, "body": body} for item_id, body in dict(entries).items()]
+    latest = {item_id: (key, body) for item_id, key, body in entries}
     if conn.dialect.name == "postgresql":
+        rows = [{"id": item_id, "body": body} for item_id, (_, body) in latest.items()]
         conn.execute(text(_UPSERT_POSTGRES), rows)
         return
+    rows = [{"id": search_key(i, key), "body": body} for i, (key, body) in latest.items()]
     conn.execute(text(_DELETE_SQLITE), [{"id": row["id"]} for row in rows])
     conn.execute(text(_INSERT_SQLITE), rows)
 
@@ -41,14 +61,14 @@ def rebuild_search_index(conn: Connection) -> None:
     while True:
         rows = conn.execute(
             text(
-                "SELECT id, title, summary_text, full_html, author FROM items "
+                "SELECT id, order_key, title, summary_text, full_html, author FROM items "
                 "WHERE id > :last ORDER BY id LIMIT :batch"
             ),
             {"last": last, "batch": REINDEX_BATCH},
         ).all()
         if not rows:
             return
-        index_items(conn, [(row[0], searchable_text(*row[1:])) for row in rows])
+        index_items(conn, [(row[0], row[1], searchable_text(*row[2:])) for row in rows])
         last = rows[-1][0]
 
 

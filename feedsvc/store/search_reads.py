@@ -1,8 +1,15 @@
 """Search reads: one indexed query per search, as plain SQL the web tier runs without
 SQLAlchemy (like reads.py). SQLite answers from the FTS5 table `item_search`, PostgreSQL
 from a `tsvector` column with a GIN index; search_index.py keeps both as items are stored.
-Hidden items are never found; backfilled history is. Cost is bounded: the newest-first
-sort reads at most CANDIDATES_PER_RESULT matches per result asked for, whatever the query.
+Hidden items are never found; backfilled history is.
+
+The answer is exact, the newest matches by order key, and its cost follows the answer, not
+the store. SQLite walks the matches by their search key, newest minute first, and stops at
+`limit` (then reads the rest of the last minute, whose keys follow ids, and sorts by order
+key). PostgreSQL's planner chooses between the GIN index and the order-key index. A `type:`
+or `topic:` filter, which a match may fail, looks among the newest
+CANDIDATES_PER_RESULT x limit matches only (hidden ones counted), on both databases, so no
+filter makes a query walk the whole index.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 from feedsvc.model import CONTENT_FIELDS, StoredItem
 from feedsvc.query import Query
+from feedsvc.store.search_index import ID_MASK, MINUTE_MASK
 
 _ITEM_COLUMNS = ", ".join(
     f"i.{name}"
@@ -29,42 +37,83 @@ _ITEM_COLUMNS = ", ".join(
         "id",
     )
 )
-# A word in most items must not cost a sort of most of the store: a search ranks at most the
-# CANDIDATES_PER_RESULT x limit matches stored last (new items are stored last; a backfill's
-# old ones too), so its cost follows the answer asked for, not the size of the store.
 CANDIDATES_PER_RESULT = 20
-_MATCHES = {
-    "sqlite": (
-        "i.id IN (SELECT rowid FROM item_search WHERE item_search MATCH ? "
-        "ORDER BY rowid DESC LIMIT ?)"
-    ),
-    "postgresql": (
-        "i.id IN (SELECT item_id FROM item_search WHERE document @@ to_tsquery('simple', ?) "
-        "ORDER BY item_id DESC LIMIT ?)"
-    ),
-}
+_LOWEST_KEY = -(1 << 63)
 _TOPIC_FILTER = " AND EXISTS (SELECT 1 FROM topic_items t WHERE t.item_id = i.id AND t.topic = ?)"
 _TOPICS = "SELECT item_id, topic FROM topic_items WHERE item_id IN ({}) ORDER BY topic"
+# SQLite: the newest `limit` matches by key, then the rest of the last one's minute.
+_SQLITE_CHOSEN = f"""newest AS (
+    SELECT s.rowid AS key, i.id, i.order_key {{matches}} ORDER BY s.rowid DESC LIMIT ?
+), last AS (SELECT min(key) AS key FROM newest), same_minute AS (
+    SELECT s.rowid, i.id, i.order_key {{matches}}
+    AND s.rowid >= (SELECT key & {MINUTE_MASK} FROM last) AND s.rowid < (SELECT key FROM last)
+), chosen AS (
+    SELECT id FROM (SELECT * FROM newest UNION ALL SELECT * FROM same_minute)
+    ORDER BY order_key DESC LIMIT ?
+)"""
+# The lowest key a filtered search looks at: that of its CANDIDATES_PER_RESULT x limit-th match.
+_SQLITE_FLOOR = (
+    " AND s.rowid >= coalesce((SELECT rowid FROM item_search WHERE item_search MATCH ?"
+    f" ORDER BY rowid DESC LIMIT 1 OFFSET ?), {_LOWEST_KEY})"
+)
+_POSTGRES_MATCHES = (
+    "FROM items i JOIN item_search s ON s.item_id = i.id "
+    "WHERE s.document @@ to_tsquery('simple', ?)"
+)
+_POSTGRES_CHOSEN = (
+    f"chosen AS (SELECT i.id {_POSTGRES_MATCHES} AND NOT i.hidden ORDER BY i.order_key DESC "
+    "LIMIT ?)"
+)
+# A filtered search: its filters among the newest CANDIDATES_PER_RESULT x limit matches.
+_POSTGRES_FILTERED = f"""candidates AS (
+    SELECT i.id, i.order_key {_POSTGRES_MATCHES} ORDER BY i.order_key DESC LIMIT ?
+), chosen AS (
+    SELECT c.id FROM candidates c JOIN items i ON i.id = c.id WHERE NOT i.hidden{{filters}}
+    ORDER BY c.order_key DESC LIMIT ?
+)"""
 
 
 def search_statement(query: Query, dialect: str, limit: int) -> tuple[str, list[Any]]:
-    """The statement and parameters that find a query's newest `limit` items: the matches are
-    ranked by (id, order key) alone, and only the `limit` chosen rows are read whole (sorting
-    whole rows would copy every candidate's text)."""
-    match = query.tsquery() if dialect == "postgresql" else query.fts5()
-    chosen = f"SELECT i.id FROM items i WHERE {_MATCHES[dialect]} AND NOT i.hidden"
-    parameters: list[Any] = [match, CANDIDATES_PER_RESULT * limit]
+    """The statement and parameters that read a query's newest `limit` items whole: the
+    matches are chosen by key and order key alone, and only the chosen rows are read whole."""
+    filters, filter_parameters = _filters(query)
+    if dialect == "postgresql" and query.filters:
+        chosen = _POSTGRES_FILTERED.format(filters=filters)
+        window = CANDIDATES_PER_RESULT * limit
+        parameters = [query.tsquery(), window, *filter_parameters, limit]
+    elif dialect == "postgresql":
+        chosen, parameters = _POSTGRES_CHOSEN, [query.tsquery(), limit]
+    else:
+        match = query.fts5()
+        matches = (
+            f"FROM item_search s JOIN items i ON i.id = s.rowid & {ID_MASK} "
+            "WHERE s.item_search MATCH ?"
+        )
+        walked = [match]
+        if query.filters:
+            matches += _SQLITE_FLOOR
+            walked += [match, CANDIDATES_PER_RESULT * limit - 1]
+        matches += f" AND NOT i.hidden{filters}"
+        walked += filter_parameters
+        chosen = _SQLITE_CHOSEN.format(matches=matches)
+        parameters = [*walked, limit, *walked, limit]
+    statement = (
+        f"WITH {chosen} SELECT {_ITEM_COLUMNS} FROM items i "
+        "WHERE i.id IN (SELECT id FROM chosen) ORDER BY i.order_key DESC"
+    )
+    return statement, parameters
+
+
+def _filters(query: Query) -> tuple[str, list[Any]]:
+    """The `type:` and `topic:` conditions on an item `i`, and their parameters."""
+    conditions, parameters = "", []
     if query.type:
-        chosen += " AND i.type_slug = ?"
+        conditions += " AND i.type_slug = ?"
         parameters.append(query.type)
     if query.topic:
-        chosen += _TOPIC_FILTER
+        conditions += _TOPIC_FILTER
         parameters.append(query.topic)
-    chosen += " ORDER BY i.order_key DESC LIMIT ?"
-    statement = (
-        f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({chosen}) ORDER BY i.order_key DESC"
-    )
-    return statement, [*parameters, limit]
+    return conditions, parameters
 
 
 class SearchReads:

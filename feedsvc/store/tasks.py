@@ -198,7 +198,7 @@ class TaskStore:
                 update(items).where(items.c.id == row.id).values(full_html=text, updated_at=now)
             )
             searchable = searchable_text(row.title, row.summary_text, text, row.author)
-            index_items(conn, [(row.id, searchable)])
+            index_items(conn, [(row.id, row.order_key, searchable)])
             if not row.hidden:  # a hidden item is no feed's member
                 edited = Candidate(
                     row.id,

@@ -46,6 +46,17 @@ def as_revision_0004(database: Path | str) -> None:
         db.executescript(BEFORE_0005 + "UPDATE alembic_version SET version_num = '0004';")
 
 
+def as_revision_0012(database: Path | str) -> None:
+    """Turn a current SQLite store into one revision 0012 made: its search index keyed by
+    item id, as before search keys."""
+    with sqlite3.connect(database) as db:
+        db.executescript(
+            "DELETE FROM item_search; INSERT INTO item_search (rowid, body) "
+            "SELECT id, title || ' ' || summary_text FROM items; "
+            "UPDATE alembic_version SET version_num = '0012';"
+        )
+
+
 def as_first_release(database: Path | str, old_layout: str) -> None:
     """Turn a current SQLite store into one that never met Alembic, in `old_layout`."""
     with sqlite3.connect(database) as db:
