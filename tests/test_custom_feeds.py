@@ -4,12 +4,15 @@ served like every feed (validators, 304, archives, WebSub, the static tier, OPML
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 from conftest import PageServer
+from faults import wait_until
 from test_websub import Hub
 
 from feedsvc.config import ConfigError, load
@@ -20,6 +23,8 @@ from feedsvc.web import create_app
 from tests.support.custom import PAGES, two_topics
 
 pytestmark = pytest.mark.both_databases
+
+CLI = [sys.executable, "-m", "feedsvc.cli"]
 
 UKRAINE = r"""
 [[custom_feeds]]
@@ -218,3 +223,42 @@ def test_a_hidden_item_leaves_the_filtered_feed_and_its_archive(
     assert sorted(e.title for e in parsed.entries) == sorted(MATCHING - {"A Long Winter in Kyiv"})
     archive = json.loads(app.get("/feeds/ukraine/archive/1.json").data)
     assert "A Long Winter in Kyiv" not in {item["title"] for item in archive["items"]}
+
+
+def test_a_feed_taken_out_of_the_config_leaves_every_published_directory(
+    tmp_path: Path, server: PageServer, database_url: str
+) -> None:
+    """nginx serves the directory without asking the app: a dropped feed's files must go,
+    on this host at start-up and on another host through its `export --follow`."""
+    path = write(tmp_path, server, UKRAINE, database=database_url)
+    cycle(path).close()
+    other = tmp_path / "other-host"
+    other.mkdir()
+    other_path = write(other, server, UKRAINE, database=load(path).service.database)
+    other_folder = load(other_path).publish.directory / "feeds" / "ukraine"
+    follow = subprocess.Popen([*CLI, "--config", str(other_path), "export", "--follow"])
+    try:
+        wait_until(lambda: (other_folder / "feed.atom.gz.headers").exists(), seconds=30)
+        folder = load(path).publish.directory / "feeds" / "ukraine"
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            f"feed.{fmt}{gz}{headers}"
+            for fmt in ("rss", "atom", "json")
+            for gz in ("", ".gz")
+            for headers in ("", ".headers")
+        )
+        foreign = folder.parent.parent / "about" / "feed.atom"  # not a feed's folder
+        foreign.parent.mkdir()
+        foreign.write_text("the site's own file")
+        path.write_text(path.read_text().replace(UKRAINE, ""))
+        prepare(load(path))  # the next start-up with the feed taken out
+        assert not folder.exists()
+        assert foreign.read_text() == "the site's own file"
+        assert (folder.parent.parent / "topics" / "europe" / "feed.atom").exists()
+        assert (
+            create_app(load(path)).test_client().get("/feeds/ukraine/feed.atom").status_code == 404
+        )
+        wait_until(lambda: not other_folder.exists(), seconds=10)
+        assert (other_folder.parent.parent / "topics" / "europe" / "feed.atom").exists()
+    finally:
+        follow.terminate()
+        follow.wait(10)

@@ -23,7 +23,7 @@ from feedsvc.jobs.fetching import Target, fetched_in_turn
 from feedsvc.keys import FeedKey
 from feedsvc.model import SchemaChange
 from feedsvc.publish.announce import announce
-from feedsvc.publish.export import bump_generation, export
+from feedsvc.publish.export import bump_generation, export, export_whole, prune
 from feedsvc.publish.follow import kept_feeds
 from feedsvc.publish.publisher import publish, unrendered_declared_feeds
 from feedsvc.store import Store, open_store
@@ -128,7 +128,7 @@ def publish_and_export(
         if published.anything:
             store.bump_publication()  # every host's web workers and `export --follow`
         if fresh_directory:
-            export(config, kept_feeds(store, config))  # every file, then the marker
+            export_whole(config, kept_feeds(store, config))  # every file, then the marker
         else:
             if published.anything:
                 bump_generation(config)  # this host's web workers
@@ -148,7 +148,8 @@ def prepare(config: Config) -> SchemaChange | None:
     try:
         change = store.create_schema()
         store.ensure_sources((topic.slug, source.url) for topic, source in targets(config))
-        store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC))
+        if store.sync_custom_feeds(config.custom_feeds, datetime.now(UTC)):
+            store.bump_publication()  # every host's export removes a dropped feed's files
         store.redo_unrendered(config.feeds.default_limit)  # publishes look at dirty feeds only
         # Feeds and digests only: a store filled in bulk (import-db, a benchmark) may owe
         # thousands of archive pages, which the scheduler's first publish renders instead of
@@ -156,6 +157,7 @@ def prepare(config: Config) -> SchemaChange | None:
         publish_and_export(
             store, config, archive_budget=0, also=unrendered_declared_feeds(store, config)
         )
+        prune(config, store.rendered_feed_keys(config.feeds.default_limit))  # feeds dropped
     finally:
         store.close()
     return change

@@ -6,6 +6,10 @@ feed's Last-Modified, a gzip sibling `feed.<fmt>.gz`, and for each of the two a
 it so nginx answers with the app's ETag). The body is replaced before its headers: a
 reader racing a publish may get new bytes with the old ETag, which its next poll
 corrects, but never old bytes under a new ETag, which a 304 would keep forever.
+
+A feed the store no longer keeps (a [[custom_feeds]] entry taken out of config.toml) loses
+its files too: nginx answers from the directory without asking the app, and would serve
+the last bytes forever where the app says 404.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from feedsvc.config import Config
+from feedsvc.formats import FORMATS
 from feedsvc.generation import generation_marker
 from feedsvc.headers import feed_headers
 from feedsvc.keys import FeedKey
@@ -35,6 +40,46 @@ def export(
         export_feed(config, key, outputs)
     if changed or not generation_marker(config).exists():
         bump_generation(config)
+
+
+def export_whole(config: Config, feeds: Mapping[FeedKey, Mapping[str, Rendered]]) -> None:
+    """Write every feed the store keeps, remove the files of any other, then bump the marker:
+    a new, emptied or stale directory made whole."""
+    for key, outputs in feeds.items():
+        export_feed(config, key, outputs)
+    prune(config, feeds.keys())
+    bump_generation(config)
+
+
+def prune(config: Config, kept: Collection[FeedKey]) -> int:
+    """Remove the files of every feed in the directory that is not `kept`; how many feeds."""
+    directory = config.publish.directory
+    gone = 0
+    for folder, _, names in os.walk(directory):
+        if not any(f"feed.{fmt}" in names for fmt in FORMATS):
+            continue
+        try:
+            key = FeedKey.from_path(Path(folder).relative_to(directory).as_posix())
+        except ValueError:  # not a feed's folder: files feedsvc did not write
+            continue
+        if key not in kept:
+            remove_feed(config, key, FORMATS)
+            gone += 1
+    return gone
+
+
+def remove_feed(config: Config, key: FeedKey, formats: Iterable[str]) -> None:
+    """Remove these formats' files of a feed (plain, gzip and their headers); its folder
+    goes once empty."""
+    folder = config.publish.directory / key.path
+    for fmt in formats:
+        plain = folder / f"feed.{fmt}"
+        for path in (plain, _gz(plain)):
+            for name in (path.name, path.name + HEADERS_SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        folder.rmdir()
 
 
 def export_feed(config: Config, key: FeedKey, outputs: Mapping[str, Rendered]) -> None:

@@ -15,7 +15,7 @@ import time
 from feedsvc.config import Config
 from feedsvc.keys import FeedKey
 from feedsvc.model import Rendered
-from feedsvc.publish.export import export
+from feedsvc.publish.export import bump_generation, export, export_whole, remove_feed
 from feedsvc.store import Store, open_store
 from feedsvc.store.watch import PublishWatch
 
@@ -37,7 +37,7 @@ def export_all(config: Config) -> int:
     store = open_store(config.service, readonly=True)
     try:
         feeds = kept_feeds(store, config)
-        export(config, feeds)
+        export_whole(config, feeds)
         return len(feeds)
     finally:
         store.close()
@@ -50,7 +50,7 @@ def follow(config: Config, stop: threading.Event | None = None) -> None:
     try:
         version = store.publication_version()  # before the snapshot: a publish during it shows
         feeds = kept_feeds(store, config)
-        export(config, feeds)
+        export_whole(config, feeds)
         # What was written, from the snapshot itself: a publish landing meanwhile differs.
         written = {(key, fmt): out.etag for key, outs in feeds.items() for fmt, out in outs.items()}
         log.info("published directory rebuilt: %d feed files", len(written))
@@ -79,15 +79,23 @@ def _next_version(
 def _export_changed(
     store: Store, config: Config, written: dict[tuple[FeedKey, str], str]
 ) -> dict[tuple[FeedKey, str], str]:
-    """Write the feed formats whose ETag differs from the one last written; the new ETags."""
+    """Write the feed formats whose ETag differs from the one last written, and remove those
+    the store no longer keeps; the new ETags."""
     limit = config.feeds.default_limit
     current = store.rendered_feed_etags(limit)
     changed: dict[FeedKey, dict[str, Rendered]] = {}
     for (key, fmt), etag in current.items():
         if written.get((key, fmt)) != etag and (out := store.rendered(key, fmt, limit)):
             changed.setdefault(key, {})[fmt] = out
+    gone = [(key, fmt) for key, fmt in written if (key, fmt) not in current]
+    for key, fmt in gone:
+        remove_feed(config, key, [fmt])
     if changed:
         started = time.monotonic()
         export(config, changed)
         log.info("exported %d changed feeds in %.3f s", len(changed), time.monotonic() - started)
+    elif gone:
+        bump_generation(config)
+    if gone:
+        log.info("removed %d feed files the store no longer keeps", len(gone))
     return current

@@ -55,11 +55,12 @@ class CustomFeedStore:
 
     def sync_custom_feeds(self, wanted: Sequence[CustomFeed], now: datetime) -> list[str]:
         """Filter again the feeds whose definition changed or that are new, and drop those no
-        longer configured; returns the slugs filtered again."""
+        longer configured; returns the slugs dropped or filtered again."""
         with self.engine.begin() as conn:
             query = select(custom_feeds.c.slug, custom_feeds.c.definition)
             stored: dict[str, str] = {slug: value for slug, value in conn.execute(query)}
-            for slug in set(stored) - {feed.slug for feed in wanted}:
+            dropped = sorted(set(stored) - {feed.slug for feed in wanted})
+            for slug in dropped:
                 _drop(conn, slug)
                 conn.execute(delete(feeds).where(feeds.c.key == FeedKey(custom=slug).path))
                 conn.execute(delete(custom_feeds).where(custom_feeds.c.slug == slug))
@@ -68,7 +69,7 @@ class CustomFeedStore:
                 _refilter(conn, feed, now)
                 values = {"slug": feed.slug, "definition": feed.definition}
                 conn.execute(upsert(conn, custom_feeds, values, ["slug"]))
-        return [feed.slug for feed in changed]
+        return [*dropped, *(feed.slug for feed in changed)]
 
 
 def join_custom_feeds(

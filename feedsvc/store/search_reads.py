@@ -76,32 +76,43 @@ _POSTGRES_FILTERED = f"""candidates AS (
 def search_statement(query: Query, dialect: str, limit: int) -> tuple[str, list[Any]]:
     """The statement and parameters that read a query's newest `limit` items whole: the
     matches are chosen by key and order key alone, and only the chosen rows are read whole."""
-    filters, filter_parameters = _filters(query)
-    if dialect == "postgresql" and query.filters:
-        chosen = _POSTGRES_FILTERED.format(filters=filters)
-        window = CANDIDATES_PER_RESULT * limit
-        parameters = [query.tsquery(), window, *filter_parameters, limit]
-    elif dialect == "postgresql":
-        chosen, parameters = _POSTGRES_CHOSEN, [query.tsquery(), limit]
-    else:
-        match = query.fts5()
-        matches = (
-            f"FROM item_search s JOIN items i ON i.id = s.rowid & {ID_MASK} "
-            "WHERE s.item_search MATCH ?"
-        )
-        walked = [match]
-        if query.filters:
-            matches += _SQLITE_FLOOR
-            walked += [match, CANDIDATES_PER_RESULT * limit - 1]
-        matches += f" AND NOT i.hidden{filters}"
-        walked += filter_parameters
-        chosen = _SQLITE_CHOSEN.format(matches=matches)
-        parameters = [*walked, limit, *walked, limit]
+    choose = _postgres_chosen if dialect == "postgresql" else _sqlite_chosen
+    chosen, parameters = choose(query, limit)
     statement = (
         f"WITH {chosen} SELECT {_ITEM_COLUMNS} FROM items i "
         "WHERE i.id IN (SELECT id FROM chosen) ORDER BY i.order_key DESC"
     )
     return statement, parameters
+
+
+def _sqlite_chosen(query: Query, limit: int) -> tuple[str, list[Any]]:
+    """The `chosen` ids walked from SQLite's index by search key."""
+    filters, filter_parameters = _filters(query)
+    match = query.fts5()
+    matches = (
+        f"FROM item_search s JOIN items i ON i.id = s.rowid & {ID_MASK} WHERE s.item_search MATCH ?"
+    )
+    walked = [match]
+    if query.filters:
+        matches += _SQLITE_FLOOR
+        walked += [match, CANDIDATES_PER_RESULT * limit - 1]
+    matches += f" AND NOT i.hidden{filters}"
+    walked += filter_parameters
+    return _SQLITE_CHOSEN.format(matches=matches), [*walked, limit, *walked, limit]
+
+
+def _postgres_chosen(query: Query, limit: int) -> tuple[str, list[Any]]:
+    """The `chosen` ids PostgreSQL's planner finds by order key."""
+    if not query.filters:
+        return _POSTGRES_CHOSEN, [query.tsquery(), limit]
+    filters, filter_parameters = _filters(query)
+    window = CANDIDATES_PER_RESULT * limit
+    return _POSTGRES_FILTERED.format(filters=filters), [
+        query.tsquery(),
+        window,
+        *filter_parameters,
+        limit,
+    ]
 
 
 def _filters(query: Query) -> tuple[str, list[Any]]:
