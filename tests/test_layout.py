@@ -241,3 +241,10 @@ assert client.get("/feeds.opml").status_code == 200
     assert not publisher & {name.split(".")[0] for name in loaded}
     assert not {name for name in loaded if matches(name, WRITE_PATH)}
     assert "feedsvc.publish.live" not in loaded and "feedsvc.web.feed_html" not in loaded
+
+    # A search renders with feedgen, loaded on the first one; it still reads without SQLAlchemy.
+    searched = loaded_after(
+        code + 'assert client.get("/search/feed.atom?q=security").status_code == 200\n'
+    )
+    assert "feedgen" in {name.split(".")[0] for name in searched}
+    assert not {"sqlalchemy", "requests", "apscheduler"} & {n.split(".")[0] for n in searched}

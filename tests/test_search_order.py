@@ -15,7 +15,7 @@ import pytest
 from feedsvc.model import Item
 from feedsvc.query import parse_query
 from feedsvc.store import Store
-from feedsvc.store.search_index import search_key
+from feedsvc.store.search_keys import search_key
 from feedsvc.store.search_reads import CANDIDATES_PER_RESULT
 from tests.support.items import TOPICS, item, source_url
 from tests.support.stores import as_revision_0012

@@ -2,28 +2,21 @@
 PostgreSQL table of `tsvector`s with a GIN index (migration 0009 makes them). It indexes
 what filters read (config.custom_feeds.searchable_text): title, summary, full text, author.
 
-SQLite's FTS5 can only walk its matches in rowid order, so an item's rowid there is its
-search key: the minute of its order key in the high bits and its id in the low 31 (ids are
-PostgreSQL INTEGERs, below 2**31). Walking the keys from the top meets the matches newest
-first, so a search stops after the answer instead of ranking every match (search_reads.py);
-an order key never changes once stored, and so neither does the key.
+SQLite's rows there are keyed by each item's search key (search_keys.py), so a search walks
+its matches newest first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from feedsvc.config.custom_feeds import searchable_text
+from feedsvc.store.search_keys import search_key
 
 REINDEX_BATCH = 2_000
-ID_BITS = 31
-ID_MASK = (1 << ID_BITS) - 1
-MINUTE_MASK = -(1 << ID_BITS)  # clears the id: the lowest key of a minute
-_MINUTE_FIELDS = ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12))  # YYYYMMDDHHMM of an order key
 
 _DELETE_SQLITE = "DELETE FROM item_search WHERE rowid = :id"
 _INSERT_SQLITE = "INSERT INTO item_search (rowid, body) VALUES (:id, :body)"
@@ -31,12 +24,6 @@ _UPSERT_POSTGRES = (
     "INSERT INTO item_search (item_id, document) VALUES (:id, to_tsvector('simple', :body)) "
     "ON CONFLICT (item_id) DO UPDATE SET document = excluded.document"
 )
-
-
-def search_key(item_id: int, order_key: str) -> int:
-    """An item's rowid in SQLite's index: ordered as its order key is, to the minute."""
-    minute = datetime(*(int(order_key[a:b]) for a, b in _MINUTE_FIELDS), tzinfo=UTC)
-    return (int(minute.timestamp()) // 60) << ID_BITS | item_id
 
 
 def index_items(conn: Connection, entries: Sequence[tuple[int, str, str]]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from feedsvc.model import CONTENT_FIELDS, StoredItem
 from feedsvc.query import Query
-from feedsvc.store.search_index import ID_MASK, MINUTE_MASK
+from feedsvc.store.search_keys import ID_MASK, MINUTE_MASK
 
 _ITEM_COLUMNS = ", ".join(
     f"i.{name}"
