@@ -182,7 +182,7 @@ class Reader(Reads):
         return self._run("reads", statement, parameters)
 
     def run_search(self, statement: str, parameters: Sequence[Any]) -> list[tuple]:
-        """Run one of a search's statements on the search connection."""
+        """Run a search's statement on the search connection."""
         return self._run("search", statement, parameters)
 
     def _run(self, purpose: str, statement: str, parameters: Sequence[Any]) -> list[tuple]:

@@ -34,13 +34,16 @@ _ITEM_COLUMNS = ", ".join(
         "image_length",
         "image_type",
         "full_html",
-        "id",
     )
 )
+# Each row's topics as one space-separated text (slugs hold no space), read in the same query.
+_TOPICS_OF_ROW = {
+    "sqlite": "(SELECT group_concat(t.topic, ' ') FROM topic_items t WHERE t.item_id = i.id)",
+    "postgresql": "(SELECT string_agg(t.topic, ' ') FROM topic_items t WHERE t.item_id = i.id)",
+}
 CANDIDATES_PER_RESULT = 20
 _LOWEST_KEY = -(1 << 63)
 _TOPIC_FILTER = " AND EXISTS (SELECT 1 FROM topic_items t WHERE t.item_id = i.id AND t.topic = ?)"
-_TOPICS = "SELECT item_id, topic FROM topic_items WHERE item_id IN ({}) ORDER BY topic"
 # SQLite: the newest `limit` matches by key, then the rest of the last one's minute.
 _SQLITE_CHOSEN = f"""newest AS (
     SELECT s.rowid AS key, i.id, i.order_key {{matches}} ORDER BY s.rowid DESC LIMIT ?
@@ -79,7 +82,7 @@ def search_statement(query: Query, dialect: str, limit: int) -> tuple[str, list[
     choose = _postgres_chosen if dialect == "postgresql" else _sqlite_chosen
     chosen, parameters = choose(query, limit)
     statement = (
-        f"WITH {chosen} SELECT {_ITEM_COLUMNS} FROM items i "
+        f"WITH {chosen} SELECT {_ITEM_COLUMNS}, {_TOPICS_OF_ROW[dialect]} FROM items i "
         "WHERE i.id IN (SELECT id FROM chosen) ORDER BY i.order_key DESC"
     )
     return statement, parameters
@@ -138,20 +141,14 @@ class SearchReads:
         return self.run(statement, parameters)
 
     def search(self, query: Query, limit: int) -> list[StoredItem]:
-        """The newest `limit` items matching the query, each with its topics."""
+        """The newest `limit` items matching the query, each with its topics: one query."""
         rows = self.run_search(*search_statement(query, self.dialect, limit))
-        if not rows:
-            return []
-        ids = [row[-1] for row in rows]
-        topics: dict[int, list[str]] = {}
-        for item_id, topic in self.run_search(_TOPICS.format(", ".join("?" * len(ids))), ids):
-            topics.setdefault(item_id, []).append(topic)
-        return [_item(row, topics.get(row[-1], [])) for row in rows]
+        return [_item(row) for row in rows]
 
 
-def _item(row: tuple, topics: list[str]) -> StoredItem:
+def _item(row: tuple) -> StoredItem:
     count = len(CONTENT_FIELDS)
-    published, updated, first_seen, order, length, media_type, full = row[count + 1 : -1]
+    published, updated, first_seen, order, length, media_type, full, topics = row[count + 1 :]
     return StoredItem(
         **dict(zip(CONTENT_FIELDS, row[:count], strict=True)),
         guid=row[count],
@@ -159,7 +156,7 @@ def _item(row: tuple, topics: list[str]) -> StoredItem:
         updated=_utc(updated),
         first_seen=_utc(first_seen),
         order_key=order,
-        topics=tuple(topics),
+        topics=tuple(sorted(topics.split())) if topics else (),
         image_length=length,
         image_type=media_type,
         full_html=full,
