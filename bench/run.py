@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flask.testing import FlaskClient
+
 from bench.browser import browser_part
 from bench.generate import grow, listing_page
 from bench.measure import median, percentile, rows_written, timed
@@ -44,6 +46,7 @@ KINDS = {
 }
 MISS_LIMIT = 60
 SERVED_SAMPLES, MISS_SAMPLES, ROUNDS, INGEST_RUNS = 300, 100, 3, 7
+RENDER_ROUNDS = 20
 BENCH_BASE_URL = "http://127.0.0.1:8000"
 
 
@@ -155,36 +158,45 @@ def _rows(counts: dict) -> str:
 
 
 def store_part(report: Report, folder: Path, seconds: int, max_items: int, parts: set) -> None:
-    """Grow one store to each size; feed latency at each, the rest at 100 thousand items (or
-    the largest size, when smaller). Without "latency", grow it to that size only."""
+    """One store per size; feed latency at each, the rest at 100 thousand items (or the
+    largest size, when smaller). Without "latency", only that one store is made."""
+    sizes = [size for size in SIZES if size <= max_items]
+    if "latency" not in parts:
+        sizes = [min(max_items, 100_000)]
+    stores: dict[int, tuple[Config, Store]] = {}
+    try:
+        for size in sizes:
+            config, store = grown_store(folder / f"{size}", size)
+            stores[size] = (config, store)
+            if size == 100_000 or size == sizes[-1] < 100_000:
+                if "render" in parts:
+                    render_part(report, config, store)
+                if served := parts & {"app", "static", "memory"}:
+                    serving_part(report, config, folder / f"{size}", seconds, served, size)
+        if "latency" in parts:
+            latencies = feed_latencies({size: config for size, (config, _) in stores.items()})
+            latency_rows(report, latencies, sizes)
+            report.plans = _plans(stores[sizes[-1]][1])
+    finally:
+        for _, store in stores.values():
+            store.close()
+
+
+def grown_store(folder: Path, size: int) -> tuple[Config, Store]:
+    """A published store of `size` synthetic items, its WAL checkpointed, so what a later
+    measurement reads is the database file and no write of the growth is still pending."""
     folder.mkdir(parents=True)
     config = bench_config(folder)
     store = Store(config.service.database)
     store.create_schema()
-    sizes = [size for size in SIZES if size <= max_items]
-    if "latency" not in parts:
-        sizes = [min(max_items, 100_000)]
-    latencies: dict[tuple[str, str, int], tuple[float, float]] = {}
-    stored = 0
-    for size in sizes:
-        now = datetime.now(UTC).replace(microsecond=0)
-        started = time.monotonic()
-        grow(store, stored, size, now)
-        # Archive pages are not measured here: a million items would take minutes to page.
-        publish_and_export(store, config, archive_budget=0)
-        print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
-        stored = size
-        if "latency" in parts:
-            latencies.update(feed_latencies(config, store, size))
-        if size == 100_000 or size == sizes[-1] < 100_000:
-            if "render" in parts:
-                render_part(report, config, store)
-            if served := parts & {"app", "static", "memory"}:
-                serving_part(report, config, folder, seconds, served, size)
-    if "latency" in parts:
-        latency_rows(report, latencies, sizes)
-        report.plans = _plans(store)
-    store.close()
+    started = time.monotonic()
+    grow(store, 0, size, datetime.now(UTC).replace(microsecond=0))
+    # Archive pages are not measured here: a million items would take minutes to page.
+    publish_and_export(store, config, archive_budget=0)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
+    return config, store
 
 
 def latency_rows(report: Report, latencies: dict, sizes: list[int]) -> None:
@@ -214,53 +226,58 @@ def _plans(store: Store) -> str:
     )
 
 
-def feed_latencies(config: Config, store: Store, size: int) -> dict:
-    """p50 and p99 of a feed request through the app (Flask, in process) for each feed kind.
+def feed_latencies(configs: dict[int, Config]) -> dict:
+    """p50 and p99 of a feed request through the app (Flask, in process) for each feed kind
+    at each store size.
 
     "stored": what a worker does just after a publish (its memory dropped): one query for
     the kept bytes. "miss": a `?limit=` the publisher does not keep: the newest entries are
-    read and rendered in memory, never kept. Each is measured in ROUNDS rounds and the
-    quietest round kept, so another process's burst does not pass for a cost of the
-    store's size.
+    read and rendered in memory, never kept. ROUNDS rounds are taken in turn over the sizes
+    and the quietest round of each kept, so a busy moment of the machine falls on every size
+    alike instead of passing for a cost of one store's size.
     """
-    app = create_app(config)
-    client = app.test_client()
-    found = {}
-    for kind, key in KINDS.items():
-        url = f"/{key.path}/feed.atom"
+    clients = {size: create_app(config).test_client() for size, config in configs.items()}
+    for client in clients.values():
+        for key in KINDS.values():
+            for _ in range(20):
+                client.get(f"/{key.path}/feed.atom")
+    rounds: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    for _ in range(ROUNDS):
+        for size, client in clients.items():
+            for kind, key in KINDS.items():
+                for path, pair in _one_round(client, configs[size], key).items():
+                    rounds.setdefault((kind, path, size), []).append(pair)
+    for client in clients.values():
+        client.application.extensions["feedsvc"].store.close()
+    return {key: min(measured, key=lambda pair: pair[1]) for key, measured in rounds.items()}
 
-        for _ in range(20):
-            client.get(url)
-        rounds: dict[str, list[tuple[float, float]]] = {"stored": [], "miss": []}
-        for _ in range(ROUNDS):
-            served = [
-                timed(lambda url=url: client.get(url), before=lambda: bump_generation(config))
-                for _ in range(SERVED_SAMPLES)
-            ]
-            missed = [
-                timed(
-                    lambda url=url: client.get(f"{url}?limit={MISS_LIMIT}"),
-                    before=lambda: bump_generation(config),
-                )
-                for _ in range(MISS_SAMPLES)
-            ]
-            for path, samples in (("stored", served), ("miss", missed)):
-                rounds[path].append((percentile(samples, 0.5), percentile(samples, 0.99)))
-        for path, measured in rounds.items():
-            found[(kind, path, size)] = min(measured, key=lambda pair: pair[1])
-    app.extensions["feedsvc"].store.close()
+
+def _one_round(client: FlaskClient, config: Config, key: FeedKey) -> dict[str, tuple]:
+    """(p50, p99) ms of one feed's "stored" and "miss" requests, each after a publish."""
+    url = f"/{key.path}/feed.atom"
+    asked = {"stored": (url, SERVED_SAMPLES), "miss": (f"{url}?limit={MISS_LIMIT}", MISS_SAMPLES)}
+    found = {}
+    for path, (target, samples) in asked.items():
+        times = [
+            timed(lambda t=target: client.get(t), before=lambda: bump_generation(config))
+            for _ in range(samples)
+        ]
+        found[path] = (percentile(times, 0.5), percentile(times, 0.99))
     return found
 
 
 def render_part(report: Report, config: Config, store: Store) -> None:
-    """Rendering 50 and 500 entries in each format: linear, bounded by the limit."""
+    """Rendering 50 and 500 entries in each format: linear, bounded by the limit. The two
+    sizes are rendered in turn (five 50-entry renders per 500-entry one), so a busy moment
+    of the machine falls on both alike; each keeps its undisturbed run (timeit's rule)."""
     key = KINDS["topic"]
+    docs = {count: feed_doc(store, config, key, count) for count in (50, 500)}
     for fmt, render in RENDERERS.items():
-        times = {}
-        for count, runs in ((50, 50), (500, 10)):
-            doc = feed_doc(store, config, key, count)
-            samples = [timed(lambda doc=doc, render=render: render(doc)) for _ in range(runs)]
-            times[count] = min(samples)  # the undisturbed run: timeit's rule
+        samples: dict[int, list[float]] = {50: [], 500: []}
+        for _ in range(RENDER_ROUNDS):
+            samples[500].append(timed(lambda r=render: r(docs[500])))
+            samples[50] += [timed(lambda r=render: r(docs[50])) for _ in range(5)]
+        times = {count: min(runs) for count, runs in samples.items()}
         report.add(Row("Render", f"{fmt}, 50 entries", times[50], "ms"))
         report.at_most(
             "Render",
