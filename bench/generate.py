@@ -9,17 +9,37 @@ from __future__ import annotations
 
 import html
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
+from feedsvc.config import Config
+from feedsvc.jobs.cycle import publish_and_export
 from feedsvc.model import Item
 from feedsvc.store import Store
 from tests.support.items import TOPIC_WEIGHTS, TOPICS, TYPES, item, source_url
 
 BATCH = 50_000
+Fill = Callable[[Store, int, int, datetime], None]  # adds the items numbered start..stop-1
 # Types a page may hold beyond those of tests/support/items.py (`kinds` up to 10).
 MORE_TYPES = {"podcast": "Podcast", "video": "Video"}
+
+
+def published_store(config: Config, size: int, fill: Fill | None = None) -> Store:
+    """A store of `size` synthetic items (`fill`: grow's, or another benchmark's items) with
+    every feed published and the WAL checkpointed, so what a measurement reads is the
+    database file and no write of the filling is still pending. Archive pages are left to
+    later publishes: a million items would take minutes to page."""
+    store = Store(config.service.database)
+    store.create_schema()
+    started = time.monotonic()
+    (fill or grow)(store, 0, size, datetime.now(UTC).replace(microsecond=0))
+    publish_and_export(store, config, archive_budget=0)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
+    return store
 
 
 def grow(store: Store, start: int, stop: int, now: datetime) -> None:

@@ -14,19 +14,18 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from bench.browser import browser_part
-from bench.generate import grow, listing_page
+from bench.generate import listing_page, published_store
 from bench.measure import median, percentile, rows_written, timed
 from bench.report import SECTIONS, Report, Row, write_doc
 from bench.serving import serving_part
 from feedsvc.config import Config, load
 from feedsvc.fetch.client import make_fetcher
-from feedsvc.jobs.cycle import publish_and_export, run_cycle, targets
+from feedsvc.jobs.cycle import run_cycle, targets
 from feedsvc.keys import FeedKey
 from feedsvc.publish.export import bump_generation
 from feedsvc.publish.gather import feed_doc
@@ -183,20 +182,10 @@ def store_part(report: Report, folder: Path, seconds: int, max_items: int, parts
 
 
 def grown_store(folder: Path, size: int) -> tuple[Config, Store]:
-    """A published store of `size` synthetic items, its WAL checkpointed, so what a later
-    measurement reads is the database file and no write of the growth is still pending."""
+    """The config and published store of `size` synthetic items in a folder of their own."""
     folder.mkdir(parents=True)
     config = bench_config(folder)
-    store = Store(config.service.database)
-    store.create_schema()
-    started = time.monotonic()
-    grow(store, 0, size, datetime.now(UTC).replace(microsecond=0))
-    # Archive pages are not measured here: a million items would take minutes to page.
-    publish_and_export(store, config, archive_budget=0)
-    with store.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
-    return config, store
+    return config, published_store(config, size)
 
 
 def latency_rows(report: Report, latencies: dict, sizes: list[int]) -> None:

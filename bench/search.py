@@ -21,13 +21,13 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
+from bench.generate import published_store
 from bench.measure import median, percentile, timed
 from bench.report import DOC, Report, Row
 from feedsvc.config import Config, load
 from feedsvc.extract.fulltext import full_text_html
 from feedsvc.extract.itempage import page_metadata
 from feedsvc.formats import gzipped
-from feedsvc.jobs.cycle import publish_and_export
 from feedsvc.model import Item
 from feedsvc.publish.export import bump_generation
 from feedsvc.publish.render import RENDERERS, package
@@ -156,13 +156,7 @@ def store_of(folder: Path, size: int) -> tuple[FlaskClient, Config]:
     """A published store of `size` synthetic items and a client of the app serving it."""
     folder.mkdir(parents=True)
     config = bench_config(folder)
-    store = Store(config.service.database)
-    store.create_schema()
-    started = time.monotonic()
-    grow(store, 0, size, datetime.now(UTC).replace(microsecond=0))
-    publish_and_export(store, config, archive_budget=0)
-    store.close()
-    print(f"bench: {size:,} items stored in {time.monotonic() - started:.0f} s", flush=True)
+    published_store(config, size, grow).close()
     return create_app(config).test_client(), config
 
 
