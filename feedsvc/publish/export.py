@@ -43,12 +43,10 @@ def export(
 
 
 def export_whole(config: Config, feeds: Mapping[FeedKey, Mapping[str, Rendered]]) -> None:
-    """Write every feed the store keeps, remove the files of any other, then bump the marker:
-    a new, emptied or stale directory made whole."""
-    for key, outputs in feeds.items():
-        export_feed(config, key, outputs)
+    """Remove the files of every feed the store no longer keeps, then write those it keeps
+    and bump the marker: a new, emptied or stale directory made whole."""
     prune(config, feeds.keys())
-    bump_generation(config)
+    export(config, feeds)
 
 
 def prune(config: Config, kept: Collection[FeedKey]) -> int:
